@@ -1,0 +1,1 @@
+//! courier-kafka (work in progress).

@@ -1,0 +1,1 @@
+//! courier-memory (work in progress).

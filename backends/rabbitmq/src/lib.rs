@@ -1,0 +1,1 @@
+//! courier-rabbitmq (work in progress).

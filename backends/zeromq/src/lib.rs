@@ -1,0 +1,1 @@
+//! courier-zeromq (work in progress).

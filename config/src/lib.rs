@@ -1,0 +1,1 @@
+//! courier-config (work in progress).

@@ -1,0 +1,36 @@
+//! # courier-core
+//!
+//! The broker-neutral heart of courier: the [`Message`] and [`Delivery`] types, the traits
+//! every backend implements ([`Broker`], [`Producer`], [`Consumer`], [`Ack`]), the
+//! [`Capabilities`] a backend reports, one [`Error`] type, typed JSON events ([`codec`]), and
+//! the [`Runtime`] that drives handlers with bounded concurrency, per-key order, retries with
+//! backoff, dead-lettering and graceful shutdown.
+//!
+//! This crate depends on no broker client. Services are written against it alone; a binary
+//! picks the backend. To add a broker, read [`writing_a_backend`].
+
+mod broker;
+mod capability;
+pub mod codec;
+mod delivery;
+mod error;
+pub mod headers;
+mod message;
+mod runtime;
+mod secret;
+mod shutdown;
+
+pub use broker::{Broker, Consumer, Producer, Subscription};
+pub use capability::{Capabilities, Capability};
+pub use delivery::{Ack, Delivery};
+pub use error::{BoxError, Error, ErrorKind, Result};
+pub use message::{Headers, Message, new_id};
+pub use runtime::{
+    Context, Counts, FnHandler, Handler, HandlerError, JsonHandler, Metrics, Running, Runtime,
+    RuntimeSettings, SubscriptionMetrics,
+};
+pub use secret::{Secret, redact_url};
+pub use shutdown::shutdown_signal;
+
+#[doc = include_str!("../docs/writing-a-backend.md")]
+pub mod writing_a_backend {}

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Installs (when missing), starts and stops tansu, a Kafka-compatible broker, on 127.0.0.1:9092
+# with sqlite storage under target/kafka/.
+#
+#   scripts/kafka.sh install   install tansu with cargo when it is not on PATH
+#   scripts/kafka.sh start     install if needed, start, wait until it answers
+#   scripts/kafka.sh stop      stop the broker started by `start`
+#   scripts/kafka.sh status    exit 0 when the broker answers
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+data_dir="${COURIER_KAFKA_DATA:-$root/target/kafka}"
+port="${COURIER_KAFKA_PORT:-9092}"
+pid_file="$data_dir/tansu-$port.pid"
+log_file="$data_dir/tansu-$port.log"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+answers() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
+
+install() {
+  if command -v tansu >/dev/null 2>&1; then return 0; fi
+  echo "kafka.sh: installing tansu with cargo (about 15 minutes on 2 cores)" >&2
+  cargo install tansu --version 0.6.0 --locked --features libsql
+}
+
+start() {
+  install
+  mkdir -p "$data_dir"
+  if answers; then echo "kafka.sh: a broker already answers on 127.0.0.1:$port" >&2; return 0; fi
+  (
+    cd "$data_dir"
+    nohup tansu broker \
+      --listener-url "tcp://127.0.0.1:$port" \
+      --advertised-listener-url "tcp://127.0.0.1:$port" \
+      --storage-engine "sqlite://tansu-$port.db" >"$log_file" 2>&1 &
+    echo $! >"$pid_file"
+  )
+  for _ in $(seq 1 100); do
+    if answers; then echo "kafka.sh: tansu answers on 127.0.0.1:$port" >&2; return 0; fi
+    sleep 0.2
+  done
+  echo "kafka.sh: tansu did not answer on 127.0.0.1:$port; log: $log_file" >&2
+  tail -n 20 "$log_file" >&2 || true
+  return 1
+}
+
+stop() {
+  if [ -f "$pid_file" ]; then
+    kill "$(cat "$pid_file")" 2>/dev/null || true
+    rm -f "$pid_file"
+  fi
+}
+
+case "${1:-}" in
+  install) install ;;
+  start) start ;;
+  stop) stop ;;
+  status) answers ;;
+  *) echo "usage: $0 install|start|stop|status" >&2; exit 2 ;;
+esac

@@ -1,0 +1,1 @@
+//! courier-contracts (work in progress).

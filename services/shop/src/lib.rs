@@ -1,0 +1,1 @@
+//! shop (work in progress).

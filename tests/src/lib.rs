@@ -1,0 +1,1 @@
+//! courier-tests (work in progress).
