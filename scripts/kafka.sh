@@ -4,8 +4,16 @@
 #
 #   scripts/kafka.sh install   install tansu with cargo when it is not on PATH
 #   scripts/kafka.sh start     install if needed, start, wait until it answers
-#   scripts/kafka.sh stop      stop the broker started by `start`
+#   scripts/kafka.sh stop      stop the broker started by `start` (and wait until it is gone)
 #   scripts/kafka.sh status    exit 0 when the broker answers
+#
+# Environment:
+#   COURIER_KAFKA_PORT         port to listen on (default 9092)
+#   COURIER_KAFKA_DATA         directory of the sqlite file, pid and log (default target/kafka)
+#   COURIER_KAFKA_STOP_SIGNAL  signal `stop` sends (default TERM; KILL simulates a crash)
+#
+# Several brokers can run at once on different ports and data directories; the tests use
+# a second one on 19092 to kill and restart it without disturbing the shared one.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -45,10 +53,19 @@ start() {
 }
 
 stop() {
-  if [ -f "$pid_file" ]; then
-    kill "$(cat "$pid_file")" 2>/dev/null || true
-    rm -f "$pid_file"
+  [ -f "$pid_file" ] || return 0
+  local pid
+  pid=$(cat "$pid_file")
+  kill "-${COURIER_KAFKA_STOP_SIGNAL:-TERM}" "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "kafka.sh: tansu ($pid) still running after 10s; killing it" >&2
+    kill -KILL "$pid" 2>/dev/null || true
   fi
+  rm -f "$pid_file"
 }
 
 case "${1:-}" in

@@ -1,1 +1,63 @@
-//! courier-zeromq (work in progress).
+//! # courier-zeromq
+//!
+//! The ZeroMQ backend of courier, on the pure-Rust [`zeromq`] crate: brokerless, with acks
+//! that mean something.
+//!
+//! ## Topology
+//!
+//! Each topic is served by one ROUTER socket, bound by one process: the **binding side** of
+//! that endpoint ([`ZmqConfig::endpoint`] and [`ZmqConfig::bind`], or a topic's own table).
+//! Topics not listed share the default endpoint; the topic travels in a frame. The binding
+//! side keeps, for each group of each topic, a bounded **outbox** in memory (no storage, no
+//! separate broker process): ZeroMQ's reliable request-reply pattern, with the producer side
+//! holding each message until it is acked.
+//!
+//! * **Consumers** connect a DEALER socket each (always over TCP or IPC, also inside the
+//!   binding process), announce `HELLO topic group prefetch`, receive `MSG`s, and settle them
+//!   with `ACK`, `NACK` (requeue) or `REJECT`. The binding side gives each group's messages
+//!   round-robin to the members that have credit (never more than `prefetch` unacked each),
+//!   tracks what each member holds, and gives it back to the group, at the front and with a
+//!   higher attempt number, when the member nacks it, says `BYE`, disconnects, or stays silent
+//!   longer than the heartbeat timeout.
+//! * **Producers** in the binding process queue into the outboxes directly; producers in
+//!   other processes connect a DEALER and send `PUBLISH`, answered `OK` once queued.
+//! * **Groups** exist once declared: in the binding side's configuration (`groups`), by
+//!   [`Broker::declare_group`](courier_core::Broker::declare_group) (sent as `DECLARE` from
+//!   other processes), or when a first member joins. From then on the group's outbox keeps
+//!   every message, while no consumer runs too, up to `capacity`. A topic without any group
+//!   drops what is sent to it, like an exchange without queues.
+//!
+//! ## Guarantees
+//!
+//! While the binding process lives, delivery is at-least-once: fan-out to every group,
+//! competing consumers within a group, per-key order for one consumer, redelivery on nack and
+//! on disconnect with an attempt count, and the prefetch bound. `send` returns once the
+//! message is in the outboxes, not when a consumer acked it, so
+//! [`Capability::ConfirmedSend`](courier_core::Capability::ConfirmedSend) is not reported;
+//! nothing is persisted, so [`Capability::Persistence`](courier_core::Capability::Persistence)
+//! is not either, and what the outboxes hold is lost if the binding process ends.
+//!
+//! ## Wire format
+//!
+//! Documented in the `wire` module and the README: every message is a multipart message
+//! starting with the frame `courier/1` and a command frame, numbers in ASCII decimal, a
+//! message as the four frames id, key, headers (JSON object) and payload. Any ZeroMQ library
+//! (libzmq through pyzmq, for example) can consume or produce with a DEALER socket.
+
+mod broker;
+mod config;
+mod consumer;
+mod hub;
+mod link;
+mod producer;
+mod session;
+mod socket;
+mod wire;
+
+pub use broker::ZmqBroker;
+pub use config::{Overflow, TopicConfig, ZmqConfig};
+pub use consumer::ZmqConsumer;
+pub use producer::ZmqProducer;
+
+/// The backend's name, as errors and logs show it.
+pub(crate) const BACKEND: &str = "zeromq";

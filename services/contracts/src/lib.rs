@@ -1,1 +1,35 @@
-//! courier-contracts (work in progress).
+//! # courier-contracts
+//!
+//! What the order, inventory and payment services say to each other, and what outside
+//! producers may send them:
+//!
+//! * the saga's events ([`OrderPlaced`], [`StockReserved`], [`StockRejected`],
+//!   [`PaymentSucceeded`], [`PaymentFailed`]): JSON with a `version` field, money in integer
+//!   minor units, keyed by order id (see [`Event::to_message`]);
+//! * the intake shapes ([`OrderIntake`]): a full order
+//!   `{"order_id", "customer_id"?, "lines": [{"sku", "quantity"}]}` or the single-line order
+//!   an external producer sends, `{"order_id": "1001", "product_id": "1001", "quantity": 2}`;
+//! * the [`Catalog`] that prices an order, and the saga's topic names ([`SagaTopics`]) and
+//!   consumer groups ([`groups`]).
+//!
+//! Every rule an event or an intake order can break is a [`ContractError`]; services turn it
+//! into a permanent handler error, so the runtime dead-letters the message with the reason.
+
+mod catalog;
+mod error;
+mod event;
+mod events;
+pub mod groups;
+mod intake;
+mod store;
+mod topics;
+
+pub use catalog::{Catalog, CatalogItem};
+pub use error::ContractError;
+pub use event::{EVENT_HEADER, Event, VERSION, publish};
+pub use events::{
+    OrderLine, OrderPlaced, PaymentFailed, PaymentSucceeded, StockRejected, StockReserved,
+};
+pub use intake::{IntakeLine, OrderIntake, OrderRequest, RequestedLine};
+pub use store::StoreError;
+pub use topics::SagaTopics;

@@ -1,0 +1,86 @@
+//! [`KafkaAck`]: settles the deliveries of one consumer.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use courier_core::{Ack, Error, ErrorKind, Result};
+
+use super::{
+    shared::Shared,
+    state::{Outcome, Refused},
+};
+use crate::{BACKEND, producer::SharedProducer};
+
+/// Settles deliveries: `ack` and `nack(false)` mark the offset done; `nack(true)` publishes
+/// the message again to the same topic with the same key, id and headers and
+/// `courier-attempt` one higher, then marks the original done.
+pub(crate) struct KafkaAck {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) producer: Arc<SharedProducer>,
+}
+
+impl KafkaAck {
+    fn settle(&self, token: u64, outcome: Outcome) -> Result<()> {
+        let wake = self.shared.lock().settle(token, outcome).map_err(refused)?;
+        if wake.poller {
+            self.shared.wake_poller.notify_one();
+        }
+        if wake.receiver {
+            self.shared.wake_receiver.notify_one();
+        }
+        Ok(())
+    }
+
+    async fn requeue(&self, token: u64) -> Result<()> {
+        let (copy, attempt) = self
+            .shared
+            .lock()
+            .take_for_requeue(token)
+            .map_err(refused)?;
+        let topic = self.shared.topic.clone();
+        match self
+            .producer
+            .send(&topic, &copy, Some(attempt.saturating_add(1)))
+            .await
+        {
+            Ok(()) => self.settle(token, Outcome::Done),
+            Err(e) => {
+                self.settle(token, Outcome::Abandoned)?;
+                Err(Error::new(
+                    BACKEND,
+                    ErrorKind::Ack,
+                    format!(
+                        "handing message {} back to group `{}` failed; it is read again after the next rebalance or restart",
+                        copy.id, self.shared.group
+                    ),
+                )
+                .with_source(e))
+            }
+        }
+    }
+}
+
+fn refused(why: Refused) -> Error {
+    let message = match why {
+        Refused::Closed => {
+            "the consumer has closed; the message goes back to its group and is delivered again"
+        }
+        Refused::Unknown => "no such delivery is outstanding on this consumer",
+    };
+    Error::new(BACKEND, ErrorKind::Ack, message)
+}
+
+#[async_trait]
+impl Ack for KafkaAck {
+    async fn ack(&self, token: u64) -> Result<()> {
+        self.settle(token, Outcome::Done)
+    }
+
+    async fn nack(&self, token: u64, requeue: bool) -> Result<()> {
+        if requeue {
+            self.requeue(token).await
+        } else {
+            self.settle(token, Outcome::Done)
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! [`KafkaConsumer`]: one member of a consumer group, driven by a poll task.
+//!
+//! Offsets are committed only up to the lowest unacknowledged delivery of each partition, so
+//! acknowledgements may come in any order without losing a gap; they are committed every
+//! `commit_interval_ms`, when partitions are revoked and on close, never once per message.
+
+mod acker;
+mod context;
+mod partition;
+mod poller;
+mod shared;
+mod slab;
+mod state;
+
+use std::{sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use courier_core::{Ack, Consumer, Delivery, Error, ErrorKind, Result, Subscription};
+use rdkafka::consumer::{Consumer as _, StreamConsumer};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use self::{acker::KafkaAck, context::GroupContext, poller::Poller, shared::Shared};
+use crate::{BACKEND, client::ClientSettings, producer::SharedProducer};
+
+/// Receives the deliveries of one subscription.
+///
+/// Dropping it without [`close`](Consumer::close) stops its poll task the same way, in the
+/// background.
+pub struct KafkaConsumer {
+    shared: Arc<Shared>,
+    acker: Arc<dyn Ack>,
+    task: Option<JoinHandle<()>>,
+    stop: CancellationToken,
+}
+
+/// Joins `subscription.group` on `subscription.topic` (which must exist) and waits for the
+/// first partition assignment.
+pub(crate) async fn open(
+    settings: &ClientSettings,
+    producer: Arc<SharedProducer>,
+    subscription: &Subscription,
+) -> Result<KafkaConsumer> {
+    let Subscription {
+        topic,
+        group,
+        prefetch,
+    } = subscription;
+    if group.is_empty() {
+        return Err(Error::new(
+            BACKEND,
+            ErrorKind::Config,
+            "the group of a subscription must not be empty",
+        ));
+    }
+    let shared = Arc::new(Shared::new(topic, group, *prefetch));
+    let consumer: StreamConsumer<GroupContext> = settings
+        .consumer(group)
+        .create_with_context(GroupContext {
+            shared: shared.clone(),
+        })
+        .map_err(|e| settings.error(ErrorKind::Config, "creating a consumer", e))?;
+    consumer.subscribe(&[topic]).map_err(|e| {
+        settings.error(
+            ErrorKind::Connection,
+            &format!("subscribing to `{topic}`"),
+            e,
+        )
+    })?;
+    let stop = CancellationToken::new();
+    let mut joined = shared.joined.subscribe();
+    let poller = Poller {
+        consumer,
+        shared: shared.clone(),
+        stop: stop.clone(),
+        commit_every: Duration::from_millis(u64::from(settings.config.commit_interval_ms)),
+    };
+    let task = tokio::spawn(poller.run());
+    let mut consumer = KafkaConsumer {
+        acker: Arc::new(KafkaAck {
+            shared: shared.clone(),
+            producer,
+        }),
+        shared,
+        task: Some(task),
+        stop,
+    };
+    let timeout = Duration::from_millis(u64::from(settings.config.join_timeout_ms));
+    let assigned = tokio::time::timeout(timeout, joined.wait_for(|joined| *joined))
+        .await
+        .is_ok_and(|waited| waited.is_ok());
+    if assigned {
+        Ok(consumer)
+    } else {
+        consumer.close().await.ok();
+        Err(Error::new(
+                BACKEND,
+                ErrorKind::Timeout,
+                format!(
+                    "group `{group}` assigned no partitions of `{topic}` within {} ms (broker.kafka.join_timeout_ms)",
+                timeout.as_millis()
+            ),
+        ))
+    }
+}
+
+impl KafkaConsumer {
+    /// Up to `max` ready deliveries, waiting for the first; empty once closed.
+    async fn take(&self, max: usize) -> Vec<Delivery> {
+        loop {
+            let ready = {
+                let mut state = self.shared.lock();
+                let ready = state.take(max.max(1));
+                if ready.is_empty() && state.is_closed() {
+                    return Vec::new();
+                }
+                ready
+            };
+            if !ready.is_empty() {
+                return ready
+                    .into_iter()
+                    .map(|r| {
+                        Delivery::new(
+                            r.message,
+                            self.shared.topic.clone(),
+                            r.attempt,
+                            self.acker.clone(),
+                            r.token,
+                        )
+                    })
+                    .collect();
+            }
+            // A notification sent after the check above is kept for this wait.
+            self.shared.wake_receiver.notified().await;
+        }
+    }
+}
+
+#[async_trait]
+impl Consumer for KafkaConsumer {
+    async fn recv(&mut self) -> Result<Option<Delivery>> {
+        Ok(self.take(1).await.pop())
+    }
+
+    async fn recv_batch(&mut self, max: usize) -> Result<Vec<Delivery>> {
+        Ok(self.take(max).await)
+    }
+
+    async fn close(&mut self) -> Result<()> {
+        self.stop.cancel();
+        if let Some(task) = self.task.take() {
+            task.await.map_err(|e| {
+                Error::new(
+                    BACKEND,
+                    ErrorKind::Other,
+                    format!("the consumer's poll task failed: {e}"),
+                )
+            })?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for KafkaConsumer {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}

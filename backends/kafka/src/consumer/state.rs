@@ -1,0 +1,394 @@
+//! [`State`]: the deliveries a consumer holds or has ready, per-partition commit positions,
+//! and the prefetch bound. Shared by the poll task, the rebalance callbacks, `recv` and the
+//! acknowledger, behind one mutex that is never held across a call into librdkafka that
+//! waits.
+
+use std::collections::{HashMap, VecDeque};
+
+use courier_core::Message;
+
+use super::{partition::PartitionTrack, slab::Slab};
+
+/// One delivery received and not yet settled.
+struct InFlight {
+    partition: i32,
+    generation: u64,
+    offset: i64,
+    attempt: u32,
+    /// A copy for `nack(requeue)`, which publishes it again; taken when that starts.
+    copy: Option<Message>,
+}
+
+/// A delivery ready to hand to the application.
+pub(crate) struct Ready {
+    pub(crate) token: u64,
+    pub(crate) partition: i32,
+    pub(crate) message: Message,
+    pub(crate) attempt: u32,
+}
+
+/// How a delivery was settled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Done: its offset may be committed.
+    Done,
+    /// Given up by this consumer (a requeue that could not be published): it no longer counts
+    /// against the prefetch, but its offset stays uncommitted, so the group reads it again
+    /// after the next rebalance or restart.
+    Abandoned,
+}
+
+/// Who to wake after a settlement.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Wake {
+    /// The poll task: fetching may resume.
+    pub(crate) poller: bool,
+    /// A waiting `recv`: a ready delivery now fits in the prefetch.
+    pub(crate) receiver: bool,
+}
+
+/// Why a delivery could not be settled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// The consumer has closed; the group will deliver the message again.
+    Closed,
+    /// No such delivery is outstanding.
+    Unknown,
+}
+
+/// What one consumer holds.
+pub(crate) struct State {
+    inflight: Slab<InFlight>,
+    /// Tracks of the assigned partitions.
+    partitions: HashMap<i32, PartitionTrack>,
+    /// Tracks of partitions revoked by an eager rebalance, kept until the assignment that
+    /// follows says whether they come back to this consumer.
+    suspended: HashMap<i32, PartitionTrack>,
+    generation: u64,
+    /// Received, waiting for `recv`.
+    ready: VecDeque<Ready>,
+    /// Handed to the application and not settled.
+    held: usize,
+    prefetch: usize,
+    /// Whether fetching is paused because the consumer is full.
+    pub(crate) paused: bool,
+    closed: bool,
+}
+
+impl State {
+    pub(crate) fn new(prefetch: usize) -> Self {
+        Self {
+            inflight: Slab::default(),
+            partitions: HashMap::new(),
+            suspended: HashMap::new(),
+            generation: 0,
+            ready: VecDeque::new(),
+            held: 0,
+            prefetch: prefetch.max(1),
+            paused: false,
+            closed: false,
+        }
+    }
+
+    /// Deliveries ready or held: what the prefetch bounds.
+    fn occupied(&self) -> usize {
+        self.held + self.ready.len()
+    }
+
+    /// Whether the consumer has closed: `recv` returns `None` once nothing is ready.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Takes in a received record, ready for `recv`.
+    pub(crate) fn admit(&mut self, partition: i32, offset: i64, attempt: u32, message: Message) {
+        let generation = self.generation;
+        let track = self
+            .partitions
+            .entry(partition)
+            .or_insert_with(|| PartitionTrack::new(generation));
+        track.delivered(offset);
+        let token = self.inflight.insert(InFlight {
+            partition,
+            generation: track.generation,
+            offset,
+            attempt,
+            copy: Some(message.clone()),
+        }) as u64;
+        self.ready.push_back(Ready {
+            token,
+            partition,
+            message,
+            attempt,
+        });
+    }
+
+    /// Hands up to `max` ready deliveries to the application, never more than the prefetch
+    /// allows it to hold.
+    pub(crate) fn take(&mut self, max: usize) -> Vec<Ready> {
+        let room = self.prefetch.saturating_sub(self.held);
+        let n = max.min(room).min(self.ready.len());
+        self.held += n;
+        self.ready.drain(..n).collect()
+    }
+
+    /// Whether fetching should pause now: the consumer is full and not yet paused.
+    pub(crate) fn should_pause(&self) -> bool {
+        !self.paused && self.occupied() >= self.prefetch
+    }
+
+    /// Whether fetching should resume now: paused, and down to half the prefetch.
+    pub(crate) fn should_resume(&self) -> bool {
+        self.paused && self.occupied() <= self.prefetch / 2
+    }
+
+    fn track_mut(&mut self, partition: i32, generation: u64) -> Option<&mut PartitionTrack> {
+        self.partitions
+            .get_mut(&partition)
+            .or_else(|| self.suspended.get_mut(&partition))
+            .filter(|track| track.generation == generation)
+    }
+
+    /// Settles delivery `token`, and says who to wake.
+    pub(crate) fn settle(&mut self, token: u64, outcome: Outcome) -> Result<Wake, Refused> {
+        if self.closed {
+            return Err(Refused::Closed);
+        }
+        let entry = usize::try_from(token)
+            .ok()
+            .and_then(|key| self.inflight.remove(key))
+            .ok_or(Refused::Unknown)?;
+        self.held = self.held.saturating_sub(1);
+        if outcome == Outcome::Done {
+            if let Some(track) = self.track_mut(entry.partition, entry.generation) {
+                track.acked(entry.offset);
+            }
+        }
+        Ok(Wake {
+            poller: self.should_resume(),
+            receiver: !self.ready.is_empty() && self.held < self.prefetch,
+        })
+    }
+
+    /// The copy of delivery `token` to publish again, with its attempt number. The delivery
+    /// stays outstanding until [`settle`](State::settle).
+    pub(crate) fn take_for_requeue(&mut self, token: u64) -> Result<(Message, u32), Refused> {
+        if self.closed {
+            return Err(Refused::Closed);
+        }
+        let entry = usize::try_from(token)
+            .ok()
+            .and_then(|key| self.inflight.get_mut(key))
+            .ok_or(Refused::Unknown)?;
+        let copy = entry.copy.take().ok_or(Refused::Unknown)?;
+        Ok((copy, entry.attempt))
+    }
+
+    /// Stops tracking `partitions`, revoked, and returns their positions to commit.
+    ///
+    /// With `suspend` (an eager rebalance, where every partition is revoked and the next
+    /// assignment follows), the tracks are kept until [`assigned`](State::assigned): a
+    /// partition that comes back continues where it was, without reading again what this
+    /// consumer holds. Otherwise deliveries still held from them become stale (settling them
+    /// frees their prefetch slot and nothing else) and those not yet received are dropped:
+    /// the next owner reads them.
+    pub(crate) fn revoked(&mut self, partitions: &[i32], suspend: bool) -> Vec<(i32, i64)> {
+        let mut positions = Vec::with_capacity(partitions.len());
+        let mut gone = Vec::new();
+        for &partition in partitions {
+            if let Some(track) = self.partitions.remove(&partition) {
+                positions.extend(track.position().map(|p| (partition, p)));
+                if suspend {
+                    self.suspended.insert(partition, track);
+                } else {
+                    gone.push(partition);
+                }
+            }
+        }
+        self.drop_ready(&gone);
+        positions
+    }
+
+    /// Starts tracking `partitions`, newly assigned. Returns where to start reading the
+    /// partitions that come back from an eager revocation (one past what this consumer
+    /// received); the others start at the group's committed offset.
+    pub(crate) fn assigned(&mut self, partitions: &[i32]) -> Vec<(i32, i64)> {
+        self.generation += 1;
+        let mut resume = Vec::new();
+        for &partition in partitions {
+            let track = match self.suspended.remove(&partition) {
+                Some(track) => {
+                    resume.extend(track.resume_at().map(|next| (partition, next)));
+                    track
+                }
+                None => PartitionTrack::new(self.generation),
+            };
+            self.partitions.insert(partition, track);
+        }
+        let gone: Vec<i32> = self.suspended.drain().map(|(p, _)| p).collect();
+        self.drop_ready(&gone);
+        resume
+    }
+
+    /// Drops the deliveries of `partitions` that `recv` has not taken yet.
+    fn drop_ready(&mut self, partitions: &[i32]) {
+        if partitions.is_empty() {
+            return;
+        }
+        let inflight = &mut self.inflight;
+        self.ready.retain(|ready| {
+            let keep = !partitions.contains(&ready.partition);
+            if !keep {
+                inflight.remove(ready.token as usize);
+            }
+            keep
+        });
+    }
+
+    /// The positions that moved since last asked, to commit.
+    pub(crate) fn moved_positions(&mut self) -> Vec<(i32, i64)> {
+        self.partitions
+            .iter_mut()
+            .filter_map(|(&partition, track)| track.take_moved().map(|p| (partition, p)))
+            .collect()
+    }
+
+    /// Reports every position again at the next [`moved_positions`](Self::moved_positions),
+    /// after a commit failed.
+    pub(crate) fn recommit_all(&mut self) {
+        self.partitions
+            .values_mut()
+            .for_each(PartitionTrack::forget_commit);
+    }
+
+    /// Closes: every later settlement is refused and nothing more is handed out. Returns the
+    /// positions to commit.
+    pub(crate) fn close(&mut self) -> Vec<(i32, i64)> {
+        self.closed = true;
+        let positions = self
+            .partitions
+            .drain()
+            .filter_map(|(partition, track)| track.position().map(|p| (partition, p)))
+            .collect();
+        self.suspended.clear();
+        self.ready.clear();
+        self.inflight.clear();
+        self.held = 0;
+        positions
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(n: i64) -> Message {
+        Message::new(n.to_string())
+    }
+
+    fn one(state: &mut State) -> Ready {
+        state.take(1).pop().expect("a ready delivery")
+    }
+
+    #[test]
+    fn prefetch_bounds_ready_plus_held_with_hysteresis() {
+        let mut state = State::new(4);
+        state.assigned(&[0]);
+        for offset in 0..4 {
+            state.admit(0, offset, 1, msg(offset));
+        }
+        assert!(state.should_pause());
+        state.paused = true;
+        // A record that arrived anyway waits for room.
+        state.admit(0, 4, 1, msg(4));
+        let taken = state.take(10);
+        assert_eq!(taken.len(), 4);
+        assert!(state.take(10).is_empty());
+        let wake = state.settle(taken[1].token, Outcome::Done).expect("settles");
+        assert_eq!(wake, Wake { poller: false, receiver: true });
+        assert_eq!(state.take(10).len(), 1);
+        state.settle(taken[3].token, Outcome::Done).expect("settles");
+        let wake = state.settle(taken[2].token, Outcome::Done).expect("settles");
+        assert_eq!(wake, Wake { poller: true, receiver: false }, "2 <= 4/2");
+        assert_eq!(state.moved_positions(), vec![(0, 0)]);
+        state.settle(taken[0].token, Outcome::Done).expect("settles");
+        assert_eq!(state.moved_positions(), vec![(0, 4)]);
+        assert_eq!(state.moved_positions(), vec![]);
+    }
+
+    #[test]
+    fn settles_once_and_refuses_after_close() {
+        let mut state = State::new(8);
+        state.assigned(&[0]);
+        state.admit(0, 5, 1, msg(5));
+        state.admit(0, 6, 1, msg(6));
+        let a = one(&mut state);
+        let b = one(&mut state);
+        assert_eq!(state.settle(a.token, Outcome::Done), Ok(Wake::default()));
+        assert_eq!(state.settle(a.token, Outcome::Done), Err(Refused::Unknown));
+        assert_eq!(state.close(), vec![(0, 6)]);
+        assert!(state.is_closed());
+        assert_eq!(state.settle(b.token, Outcome::Done), Err(Refused::Closed));
+    }
+
+    #[test]
+    fn abandoned_frees_the_slot_but_keeps_the_gap() {
+        let mut state = State::new(8);
+        state.assigned(&[3]);
+        state.admit(3, 0, 1, msg(0));
+        state.admit(3, 1, 2, msg(1));
+        let a = one(&mut state);
+        let b = one(&mut state);
+        let (copy, attempt) = state.take_for_requeue(b.token).expect("outstanding");
+        assert_eq!(copy, b.message);
+        assert_eq!(attempt, 2);
+        assert_eq!(state.take_for_requeue(b.token), Err(Refused::Unknown));
+        state.settle(b.token, Outcome::Abandoned).expect("settles");
+        state.settle(a.token, Outcome::Done).expect("settles");
+        assert_eq!(state.take(10).len(), 0);
+        assert_eq!(state.moved_positions(), vec![(3, 1)]);
+    }
+
+    #[test]
+    fn a_partition_revoked_for_good_makes_its_deliveries_stale() {
+        let mut state = State::new(8);
+        state.assigned(&[0, 1]);
+        state.admit(0, 0, 1, msg(0));
+        state.admit(1, 0, 1, msg(10));
+        let a = one(&mut state);
+        let positions = state.revoked(&[0, 1], false);
+        assert_eq!(positions.len(), 2);
+        assert!(state.take(10).is_empty(), "not yet received: dropped");
+        assert!(state.assigned(&[0]).is_empty());
+        // The stale ack frees the slot but does not touch the new assignment's track.
+        assert_eq!(state.settle(a.token, Outcome::Done), Ok(Wake::default()));
+        state.admit(0, 0, 1, msg(0));
+        let again = one(&mut state);
+        assert_eq!(state.moved_positions(), vec![(0, 0)]);
+        state.settle(again.token, Outcome::Done).expect("settles");
+        assert_eq!(state.moved_positions(), vec![(0, 1)]);
+    }
+
+    #[test]
+    fn an_eager_rebalance_continues_partitions_that_come_back() {
+        let mut state = State::new(8);
+        state.assigned(&[0, 1]);
+        state.admit(0, 7, 1, msg(7));
+        state.admit(0, 8, 1, msg(8));
+        state.admit(1, 3, 1, msg(3));
+        let held = one(&mut state);
+        let mut positions = state.revoked(&[0, 1], true);
+        positions.sort_unstable();
+        assert_eq!(positions, vec![(0, 7), (1, 3)]);
+        // Acked while suspended: recorded.
+        state.settle(held.token, Outcome::Done).expect("settles");
+        assert_eq!(state.assigned(&[0]), vec![(0, 9)], "continue after offset 8");
+        let left: Vec<i64> = state
+            .take(10)
+            .iter()
+            .map(|r| r.partition as i64 * 100 + r.message.payload[0] as i64 - 48)
+            .collect();
+        assert_eq!(left, vec![8], "partition 1's ready delivery was dropped");
+        assert_eq!(state.moved_positions(), vec![(0, 8)]);
+    }
+}

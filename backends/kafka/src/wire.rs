@@ -1,0 +1,227 @@
+//! How a courier [`Message`] travels as a Kafka record, and back.
+//!
+//! * key: the message key (UTF-8), absent when the message has none;
+//! * value: the payload, unchanged;
+//! * headers: the message headers, plus `courier-id` (the id) and, on a message handed back
+//!   to its group by `nack(requeue)`, `courier-attempt` (the attempt number of its next
+//!   delivery).
+//!
+//! A record from a plain Kafka client is accepted: without `courier-id` its id is
+//! `<topic>-<partition>-<offset>` (stable, so consumers can deduplicate it), without
+//! `courier-attempt` its attempt is 1, a key or header value that is not UTF-8 is read
+//! lossily, and a header whose name is not UTF-8 is dropped.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use bytes::Bytes;
+use courier_core::{Headers, Message, headers::ATTEMPT};
+use rdkafka::message::{Header, Headers as _, OwnedHeaders};
+use tracing::warn;
+
+/// The header carrying the message id.
+pub const ID_HEADER: &str = "courier-id";
+
+/// The Kafka headers of `message`: its own headers plus `courier-id`, and `courier-attempt`
+/// when `attempt` is given.
+pub(crate) fn encode_headers(message: &Message, attempt: Option<u32>) -> OwnedHeaders {
+    let attempt_text = attempt.map(|a| a.to_string());
+    let mut headers = OwnedHeaders::new_with_capacity(message.headers.len() + 2).insert(Header {
+        key: ID_HEADER,
+        value: Some(message.id.as_str()),
+    });
+    for (name, value) in &message.headers {
+        if name == ID_HEADER || name == ATTEMPT {
+            continue;
+        }
+        headers = headers.insert(Header {
+            key: name.as_str(),
+            value: Some(value.as_str()),
+        });
+    }
+    if let Some(attempt) = &attempt_text {
+        headers = headers.insert(Header {
+            key: ATTEMPT,
+            value: Some(attempt.as_str()),
+        });
+    }
+    headers
+}
+
+/// Bytes the record of `message` takes, near enough to check it against the size limit.
+pub(crate) fn record_size(message: &Message) -> usize {
+    let headers: usize = message
+        .headers
+        .iter()
+        .map(|(name, value)| name.len() + value.len() + 8)
+        .sum();
+    message.payload.len()
+        + message.key.as_ref().map_or(0, String::len)
+        + message.id.len()
+        + ID_HEADER.len()
+        + headers
+        + 64
+}
+
+/// A received record as a courier message, with its attempt number.
+pub(crate) struct Incoming {
+    pub(crate) message: Message,
+    pub(crate) attempt: u32,
+}
+
+/// Reads a consumed record.
+pub(crate) fn decode(record: &impl rdkafka::Message) -> Incoming {
+    let mut id = None;
+    let mut attempt = 1;
+    let mut headers = Headers::new();
+    if let Some(raw) = record.headers() {
+        for index in 0..raw.count() {
+            // rdkafka panics on a header name that is not UTF-8; such a header is dropped.
+            let Ok(Some(header)) = catch_unwind(AssertUnwindSafe(|| raw.try_get(index))) else {
+                warn!(
+                    topic = record.topic(),
+                    partition = record.partition(),
+                    offset = record.offset(),
+                    "dropping a record header whose name is not UTF-8"
+                );
+                continue;
+            };
+            let value = header
+                .value
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+                .unwrap_or_default();
+            match header.key {
+                ID_HEADER => id = Some(value).filter(|v| !v.is_empty()).or(id),
+                ATTEMPT => attempt = value.trim().parse::<u32>().unwrap_or(1).max(1),
+                name => {
+                    headers.insert(name.to_owned(), value);
+                }
+            }
+        }
+    }
+    let id = id.unwrap_or_else(|| {
+        format!(
+            "{}-{}-{}",
+            record.topic(),
+            record.partition(),
+            record.offset()
+        )
+    });
+    let key = record
+        .key()
+        .map(|k| String::from_utf8_lossy(k).into_owned());
+    let payload = record
+        .payload()
+        .map_or_else(Bytes::new, Bytes::copy_from_slice);
+    Incoming {
+        message: Message {
+            id,
+            key,
+            headers,
+            payload,
+        },
+        attempt,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_carry_id_and_attempt_but_not_stale_copies() {
+        let message = Message::new("p")
+            .with_header("content-type", "application/json")
+            .with_header(ATTEMPT, "9")
+            .with_header(ID_HEADER, "forged");
+        let headers = encode_headers(&message, Some(3));
+        let pairs: Vec<(String, String)> = headers
+            .iter()
+            .map(|h| {
+                (
+                    h.key.to_owned(),
+                    String::from_utf8(h.value.expect("value").to_vec()).expect("utf-8"),
+                )
+            })
+            .collect();
+        assert_eq!(
+            pairs,
+            vec![
+                (ID_HEADER.to_owned(), message.id.clone()),
+                ("content-type".to_owned(), "application/json".to_owned()),
+                (ATTEMPT.to_owned(), "3".to_owned()),
+            ]
+        );
+        assert_eq!(encode_headers(&message, None).count(), 2);
+    }
+
+    fn record(
+        key: Option<&[u8]>,
+        headers: Option<OwnedHeaders>,
+    ) -> rdkafka::message::OwnedMessage {
+        rdkafka::message::OwnedMessage::new(
+            Some(b"body".to_vec()),
+            key.map(<[u8]>::to_vec),
+            "orders".into(),
+            rdkafka::Timestamp::NotAvailable,
+            2,
+            41,
+            headers,
+        )
+    }
+
+    #[test]
+    fn a_plain_record_gets_a_stable_id_and_attempt_one() {
+        let incoming = decode(&record(Some(&[0x6b, 0xff]), None));
+        assert_eq!(incoming.message.id, "orders-2-41");
+        assert_eq!(incoming.attempt, 1);
+        assert_eq!(incoming.message.key.as_deref(), Some("k\u{fffd}"));
+        assert_eq!(&incoming.message.payload[..], b"body");
+        assert!(incoming.message.headers.is_empty());
+    }
+
+    #[test]
+    fn courier_headers_become_id_and_attempt() {
+        let message = Message::new("body").with_header("h", "v");
+        let incoming = decode(&record(None, Some(encode_headers(&message, Some(4)))));
+        assert_eq!(incoming.message.id, message.id);
+        assert_eq!(incoming.attempt, 4);
+        assert_eq!(incoming.message.headers, message.headers);
+        assert_eq!(incoming.message.key, None);
+    }
+
+    #[test]
+    fn odd_header_values_are_tolerated() {
+        let headers = OwnedHeaders::new()
+            .insert(Header {
+                key: ATTEMPT,
+                value: Some("many"),
+            })
+            .insert(Header::<&str> {
+                key: "empty",
+                value: None,
+            })
+            .insert(Header {
+                key: "bytes",
+                value: Some(&[0xffu8, 0x41][..]),
+            })
+            .insert(Header {
+                key: ID_HEADER,
+                value: Some(""),
+            });
+        let incoming = decode(&record(None, Some(headers)));
+        assert_eq!(incoming.attempt, 1);
+        assert_eq!(incoming.message.id, "orders-2-41");
+        assert_eq!(incoming.message.header("empty"), Some(""));
+        assert_eq!(incoming.message.header("bytes"), Some("\u{fffd}A"));
+        assert_eq!(incoming.message.header(ID_HEADER), None);
+    }
+
+    #[test]
+    fn record_size_counts_payload_key_and_headers() {
+        let small = Message::new(vec![0u8; 10]);
+        let big = Message::new(vec![0u8; 1000])
+            .with_key("k")
+            .with_header("h", "v");
+        assert!(record_size(&big) > record_size(&small) + 990);
+    }
+}

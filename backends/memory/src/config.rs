@@ -1,0 +1,60 @@
+//! Settings of the in-memory backend: [`MemoryConfig`] and [`Overflow`].
+
+use serde::{Deserialize, Serialize};
+
+/// What `send` does when a group already holds `capacity` messages.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Overflow {
+    /// Wait until acks free room (backpressure on the producer).
+    #[default]
+    Block,
+    /// Return a retryable [`ErrorKind::Full`](courier_core::ErrorKind::Full) error at once.
+    Fail,
+}
+
+/// Settings of the in-memory backend, the `[broker.memory]` table.
+///
+/// ```toml
+/// [broker.memory]
+/// capacity = 100000   # messages a group may hold: ready + routed + unacked
+/// overflow = "block"  # or "fail"
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MemoryConfig {
+    /// The most messages one group may hold at once, counting those waiting to be delivered,
+    /// those routed to a consumer by key and not yet taken, and those delivered but not yet
+    /// acked. Default 100 000.
+    pub capacity: usize,
+    /// What `send` does when a group is full. Default [`Overflow::Block`].
+    pub overflow: Overflow,
+}
+
+impl MemoryConfig {
+    /// The default capacity of a group.
+    pub const DEFAULT_CAPACITY: usize = 100_000;
+
+    /// Checks the settings.
+    ///
+    /// # Errors
+    /// `(key, problem)` for the first bad value: `capacity` when it is 0.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        if self.capacity == 0 {
+            return Err((
+                "capacity".to_owned(),
+                "must be at least 1 (it is the most messages a group may hold)".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Default for MemoryConfig {
+    fn default() -> Self {
+        Self {
+            capacity: Self::DEFAULT_CAPACITY,
+            overflow: Overflow::Block,
+        }
+    }
+}

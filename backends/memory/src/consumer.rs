@@ -1,0 +1,158 @@
+//! The consumer: takes deliveries from its group, waits cancel-safely when there are none.
+
+use std::{pin::pin, sync::Arc};
+
+use async_trait::async_trait;
+use courier_core::{Ack, Consumer, Delivery, Message, Result};
+use tokio::sync::Notify;
+
+use crate::{
+    ack::MemoryAck,
+    group::Group,
+    state::{Take, Wakes},
+};
+
+/// What one attempt to take deliveries found.
+enum Found {
+    /// At least one delivery.
+    Deliveries(Vec<Delivery>),
+    /// Nothing now; `full` when at the prefetch bound.
+    Idle { full: bool },
+    /// The broker is closed.
+    Closed,
+}
+
+/// One member of a group.
+///
+/// Closing or dropping it gives every unsettled delivery, and every message routed to it by
+/// key and not yet taken, back to the front of the group in their original order.
+pub(crate) struct MemoryConsumer {
+    group: Arc<Group>,
+    slot: usize,
+    uid: u64,
+    /// Woken for messages routed to this consumer and for freed prefetch room.
+    notify: Arc<Notify>,
+    acker: Arc<dyn Ack>,
+    closed: bool,
+}
+
+impl MemoryConsumer {
+    /// Attaches a new consumer to `group`.
+    pub(crate) fn attach(group: Arc<Group>, prefetch: usize) -> Self {
+        let notify = Arc::new(Notify::new());
+        let (slot, uid) = group.lock().attach(prefetch, notify.clone());
+        let acker = Arc::new(MemoryAck {
+            group: group.clone(),
+            slot,
+            uid,
+        });
+        Self {
+            group,
+            slot,
+            uid,
+            notify,
+            acker,
+            closed: false,
+        }
+    }
+
+    /// One attempt to take up to `max` deliveries, under one lock. Copies of the messages are made after the lock is released.
+    fn take(&self, max: usize) -> Found {
+        let mut wakes = Wakes::default();
+        let taken = self.group.lock().take(self.slot, max, &mut wakes);
+        self.group.wake(wakes);
+        match taken {
+            Take::Taken(handouts) => Found::Deliveries(
+                handouts
+                    .into_iter()
+                    .map(|h| {
+                        Delivery::new(
+                            Message::clone(&h.message),
+                            self.group.topic.clone(),
+                            h.attempt,
+                            self.acker.clone(),
+                            h.token,
+                        )
+                    })
+                    .collect(),
+            ),
+            Take::Idle { full } => Found::Idle { full },
+            Take::Closed => Found::Closed,
+        }
+    }
+
+    fn detach(&mut self) {
+        if std::mem::replace(&mut self.closed, true) {
+            return;
+        }
+        let mut wakes = Wakes::default();
+        self.group.lock().detach(self.slot, self.uid, &mut wakes);
+        self.group.wake(wakes);
+    }
+}
+
+#[async_trait]
+impl Consumer for MemoryConsumer {
+    async fn recv(&mut self) -> Result<Option<Delivery>> {
+        Ok(self.recv_batch(1).await?.pop())
+    }
+
+    /// Waits for the first delivery, then takes what else is there, up to `max` and the
+    /// prefetch room, under one lock.
+    ///
+    /// # Cancel safety
+    /// Deliveries are taken and returned in one step with no await in between; a dropped
+    /// future has taken nothing.
+    async fn recv_batch(&mut self, max: usize) -> Result<Vec<Delivery>> {
+        loop {
+            if self.closed {
+                return Ok(Vec::new());
+            }
+            match self.take(max) {
+                Found::Deliveries(deliveries) => return Ok(deliveries),
+                Found::Closed => return Ok(Vec::new()),
+                Found::Idle { .. } => {}
+            }
+            // Register for wake-ups before looking again, so none is lost in between.
+            let mut own = pin!(self.notify.notified());
+            own.as_mut().enable();
+            match self.take(max) {
+                Found::Deliveries(deliveries) => return Ok(deliveries),
+                Found::Closed => return Ok(Vec::new()),
+                Found::Idle { full: true } => {
+                    // Only a settle can help: do not stand in line for the shared queue, where
+                    // this consumer would swallow a wake-up meant for one with room.
+                    own.await;
+                    continue;
+                }
+                Found::Idle { full: false } => {}
+            }
+            let mut shared = pin!(self.group.ready.notified());
+            shared.as_mut().enable();
+            match self.take(max) {
+                Found::Deliveries(deliveries) => return Ok(deliveries),
+                Found::Closed => return Ok(Vec::new()),
+                // Room only shrinks by taking; loop to wait on the right signal. Dropping
+                // `shared` hands a wake-up it received to the next waiter.
+                Found::Idle { full: true } => continue,
+                Found::Idle { full: false } => {
+                    tokio::select! {
+                        () = &mut own => {}
+                        () = &mut shared => {}
+                    }
+                }
+            }
+        }
+    }
+
+    async fn close(&mut self) -> Result<()> {
+        self.detach();
+        Ok(())
+    }
+}
+
+impl Drop for MemoryConsumer {
+    fn drop(&mut self) {
+        self.detach();
+    }
+}

@@ -1,0 +1,173 @@
+//! The producer: enqueues into every group of a topic.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
+
+use async_trait::async_trait;
+use courier_core::{Error, Message, Producer, Result};
+
+use crate::{
+    BACKEND,
+    broker::Shared,
+    config::Overflow,
+    group::Group,
+    state::{Entry, Wakes},
+};
+
+/// Sends by enqueueing: `Ok` means every group of the topic holds the message.
+pub(crate) struct MemoryProducer {
+    shared: Arc<Shared>,
+    closed: AtomicBool,
+}
+
+impl MemoryProducer {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Self {
+            shared,
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    async fn enqueue(&self, topic: &str, messages: Vec<Message>) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::closed(BACKEND, "the producer"));
+        }
+        self.shared.check_open()?;
+        let Some(groups) = self.shared.groups(topic) else {
+            tracing::trace!(
+                topic,
+                count = messages.len(),
+                "no group on the topic; messages dropped"
+            );
+            return Ok(());
+        };
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let entries: Vec<Entry> = messages
+            .into_iter()
+            .map(|message| {
+                let key = message.key.as_deref().map(|k| self.shared.hash_key(k));
+                Entry::new(Arc::new(message), key)
+            })
+            .collect();
+        let entries = match enqueue_everywhere(&groups, entries)? {
+            None => return Ok(()),
+            Some(refused) => refused,
+        };
+        match self.shared.config.overflow {
+            Overflow::Fail => {
+                let fullest = groups
+                    .iter()
+                    .map(|g| {
+                        let state = g.lock();
+                        (g, state.room(), state.capacity())
+                    })
+                    .min_by_key(|(_, room, _)| *room);
+                match fullest {
+                    Some((group, room, capacity)) => {
+                        Err(group.full_error(entries.len(), room, capacity))
+                    }
+                    None => Ok(()),
+                }
+            }
+            Overflow::Block => {
+                let last = groups.len() - 1;
+                let mut entries = Some(entries);
+                for (i, group) in groups.iter().enumerate() {
+                    let batch = if i == last {
+                        entries.take().unwrap_or_default()
+                    } else {
+                        entries.clone().unwrap_or_default()
+                    };
+                    group.push_waiting(batch).await?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Enqueues `entries` into every group at once when all have room for all of them, holding
+/// each group's lock (taken in the topic's fixed group order) for the whole batch. Returns
+/// the entries untouched when some group lacks room.
+///
+/// # Errors
+/// [`ErrorKind::Closed`](courier_core::ErrorKind::Closed) when the broker is closed.
+fn enqueue_everywhere(groups: &[Arc<Group>], entries: Vec<Entry>) -> Result<Option<Vec<Entry>>> {
+    if groups.is_empty() {
+        return Ok(None);
+    }
+    if let [group] = groups {
+        // The common case: one group, no clones, no lists of guards.
+        let mut wakes = Wakes::default();
+        {
+            let mut state = group.lock();
+            if state.is_closed() {
+                return Err(group.closed_error());
+            }
+            if state.room() < entries.len() {
+                return Ok(Some(entries));
+            }
+            for entry in entries {
+                state.push(entry, &mut wakes);
+            }
+        }
+        group.wake(wakes);
+        return Ok(None);
+    }
+    let mut states = Vec::with_capacity(groups.len());
+    for group in groups {
+        let state = group.lock();
+        if state.is_closed() {
+            return Err(group.closed_error());
+        }
+        if state.room() < entries.len() {
+            return Ok(Some(entries));
+        }
+        states.push(state);
+    }
+    let mut wakes = Vec::with_capacity(groups.len());
+    let last = states.len() - 1;
+    let mut entries = Some(entries);
+    for (i, state) in states.iter_mut().enumerate() {
+        let batch = if i == last {
+            entries.take().unwrap_or_default()
+        } else {
+            entries.clone().unwrap_or_default()
+        };
+        let mut wake = Wakes::default();
+        for entry in batch {
+            state.push(entry, &mut wake);
+        }
+        wakes.push(wake);
+    }
+    drop(states);
+    for (group, wake) in groups.iter().zip(wakes) {
+        group.wake(wake);
+    }
+    Ok(None)
+}
+
+#[async_trait]
+impl Producer for MemoryProducer {
+    async fn send(&self, topic: &str, message: Message) -> Result<()> {
+        self.enqueue(topic, vec![message]).await
+    }
+
+    async fn send_batch(&self, topic: &str, messages: Vec<Message>) -> Result<()> {
+        self.enqueue(topic, messages).await
+    }
+
+    async fn flush(&self) -> Result<()> {
+        // A send returns once enqueued: nothing is ever outstanding.
+        Ok(())
+    }
+
+    async fn close(&self) -> Result<()> {
+        self.closed.store(true, Ordering::Release);
+        Ok(())
+    }
+}

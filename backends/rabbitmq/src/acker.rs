@@ -1,0 +1,267 @@
+//! Settling deliveries: [`ConsumerAcker`], shared by a consumer and its deliveries.
+//!
+//! A delivery's token packs the generation of the channel that delivered it (16 bits; a new
+//! channel after every reconnection) with its delivery tag (48 bits). A delivery from a channel
+//! that is gone can no longer be settled: RabbitMQ delivers it again, and `ack` says so with an
+//! [`ErrorKind::Ack`] error.
+//!
+//! `nack(requeue = true)` on a classic queue publishes a copy of the message to the group's
+//! queue (through the default exchange) with its `courier-attempt` header raised by one, waits
+//! for the broker's confirm, then acks the original: classic queues keep no delivery count, and
+//! a plain requeue would lose the attempt number. The copy joins the back of the queue. On a
+//! quorum queue the message is requeued natively and RabbitMQ's `x-delivery-count` counts the
+//! attempts.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex, RwLock,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use courier_core::{Ack, Error, ErrorKind, Result};
+use lapin::{
+    BasicProperties, Channel,
+    options::{BasicAckOptions, BasicRejectOptions},
+};
+use tracing::warn;
+
+use crate::{
+    BACKEND,
+    error::from_lapin,
+    publisher::{Outgoing, Publisher, Target},
+    wire,
+};
+
+const TAG_BITS: u32 = 48;
+const TAG_MASK: u64 = (1 << TAG_BITS) - 1;
+const GENERATION_MASK: u64 = 0xFFFF;
+
+/// The token of delivery `tag` on the channel of `generation`.
+pub(crate) fn token(generation: u64, tag: u64) -> u64 {
+    ((generation & GENERATION_MASK) << TAG_BITS) | (tag & TAG_MASK)
+}
+
+/// What a requeue needs to publish a copy.
+#[derive(Debug)]
+pub(crate) struct Held {
+    pub(crate) properties: BasicProperties,
+    pub(crate) body: Bytes,
+    pub(crate) attempt: u32,
+}
+
+/// How `nack(requeue = true)` gives a message back to its group.
+#[derive(Debug)]
+pub(crate) enum Requeue {
+    /// Publish a copy with the attempt raised, then ack the original (classic queues).
+    Republish(Arc<Publisher>),
+    /// `basic.reject(requeue)`; the queue counts deliveries itself (quorum queues).
+    Native,
+}
+
+/// The channel a consumer currently receives on.
+#[derive(Debug)]
+struct Session {
+    channel: Channel,
+    generation: u64,
+}
+
+/// Settles the deliveries of one consumer.
+#[derive(Debug)]
+pub(crate) struct ConsumerAcker {
+    queue: String,
+    requeue: Requeue,
+    session: RwLock<Option<Arc<Session>>>,
+    generation: AtomicU64,
+    held: Mutex<HashMap<u64, Held>>,
+    closed: AtomicBool,
+}
+
+impl ConsumerAcker {
+    /// An acker for the consumer of `queue`.
+    pub(crate) fn new(queue: String, requeue: Requeue) -> Self {
+        Self {
+            queue,
+            requeue,
+            session: RwLock::new(None),
+            generation: AtomicU64::new(0),
+            held: Mutex::new(HashMap::new()),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    /// Starts a new generation on `channel`; deliveries of earlier channels become stale.
+    /// Returns the generation.
+    pub(crate) fn install(&self, channel: Channel) -> u64 {
+        let generation = self.generation.load(Ordering::Acquire).wrapping_add(1);
+        let session = Arc::new(Session {
+            channel,
+            generation,
+        });
+        *self.session.write().unwrap_or_else(|p| p.into_inner()) = Some(session);
+        self.generation.store(generation, Ordering::Release);
+        self.lock_held()
+            .retain(|&t, _| t >> TAG_BITS == generation & GENERATION_MASK);
+        generation
+    }
+
+    /// Forgets the current channel (it was lost): its deliveries become stale.
+    pub(crate) fn invalidate(&self) {
+        self.session
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.lock_held().clear();
+    }
+
+    /// Marks the consumer closed: settling fails from now on.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.invalidate();
+    }
+
+    /// The generation of the current channel.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Whether the delivery of `token` came from a channel that is gone.
+    pub(crate) fn is_stale(&self, token: u64) -> bool {
+        token >> TAG_BITS != self.generation.load(Ordering::Acquire) & GENERATION_MASK
+    }
+
+    /// Whether requeues publish copies (and so need the deliveries' content).
+    pub(crate) fn holds_content(&self) -> bool {
+        matches!(self.requeue, Requeue::Republish(_))
+    }
+
+    /// Keeps what a requeue of the deliveries `batch` would publish.
+    pub(crate) fn hold(&self, batch: impl IntoIterator<Item = (u64, Held)>) {
+        self.lock_held().extend(batch);
+    }
+
+    fn lock_held(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Held>> {
+        self.held.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn take_held(&self, token: u64) -> Option<Held> {
+        if self.holds_content() {
+            self.lock_held().remove(&token)
+        } else {
+            None
+        }
+    }
+
+    /// The channel that delivered `token`, if it is still the current one.
+    fn session_of(&self, token: u64) -> Result<Arc<Session>> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(ack_error(
+                "the consumer is closed; RabbitMQ delivers the message again",
+            ));
+        }
+        let session = self.session.read().unwrap_or_else(|p| p.into_inner());
+        match session.as_ref() {
+            Some(s) if s.generation & GENERATION_MASK == token >> TAG_BITS => Ok(s.clone()),
+            _ => Err(ack_error(
+                "the channel that delivered the message is gone (the connection dropped); \
+                 RabbitMQ delivers it again",
+            )),
+        }
+    }
+
+    async fn republish(&self, publisher: &Publisher, held: Held) -> Result<()> {
+        let target = Target {
+            exchange: "".into(),
+            declare: false,
+            mandatory: true,
+        };
+        let copy = Outgoing {
+            routing_key: self.queue.as_str().into(),
+            properties: wire::with_attempt(&held.properties, held.attempt.saturating_add(1)),
+            body: held.body,
+        };
+        publisher.publish(&target, vec![copy]).await
+    }
+}
+
+#[async_trait]
+impl Ack for ConsumerAcker {
+    async fn ack(&self, token: u64) -> Result<()> {
+        let session = self.session_of(token)?;
+        self.take_held(token);
+        session
+            .channel
+            .basic_ack(token & TAG_MASK, BasicAckOptions::default())
+            .await
+            .map_err(|e| from_lapin(ErrorKind::Ack, "ack failed", e))
+    }
+
+    async fn nack(&self, token: u64, requeue: bool) -> Result<()> {
+        let session = self.session_of(token)?;
+        let held = self.take_held(token);
+        let tag = token & TAG_MASK;
+        if requeue {
+            if let (Requeue::Republish(publisher), Some(held)) = (&self.requeue, held) {
+                match self.republish(publisher, held).await {
+                    Ok(()) => {
+                        return session
+                            .channel
+                            .basic_ack(tag, BasicAckOptions::default())
+                            .await
+                            .map_err(|e| {
+                                from_lapin(
+                                    ErrorKind::Ack,
+                                    "acking the original after publishing its requeued copy failed \
+                                     (it may arrive twice)",
+                                    e,
+                                )
+                            });
+                    }
+                    Err(e) => warn!(
+                        queue = %self.queue,
+                        error = %e,
+                        "publishing the requeued copy failed; requeueing the original (its attempt count is not raised)"
+                    ),
+                }
+            }
+        }
+        session
+            .channel
+            .basic_reject(tag, BasicRejectOptions { requeue })
+            .await
+            .map_err(|e| from_lapin(ErrorKind::Ack, "nack failed", e))
+    }
+}
+
+fn ack_error(message: &str) -> Error {
+    Error::new(BACKEND, ErrorKind::Ack, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_pack_generation_and_tag() {
+        let t = token(3, 42);
+        assert_eq!(t & TAG_MASK, 42);
+        assert_eq!(t >> TAG_BITS, 3);
+        assert_eq!(token(0x1_0003, 42), t, "generations wrap at 16 bits");
+    }
+
+    #[test]
+    fn deliveries_of_a_lost_channel_are_stale() {
+        let acker = ConsumerAcker::new("q".into(), Requeue::Native);
+        assert!(acker.is_stale(token(1, 1)));
+        acker.generation.store(1, Ordering::Release);
+        assert!(!acker.is_stale(token(1, 1)));
+        acker.invalidate();
+        assert!(acker.is_stale(token(1, 1)));
+        let err = acker.session_of(token(2, 1)).expect_err("no channel");
+        assert_eq!(err.kind(), ErrorKind::Ack);
+    }
+}

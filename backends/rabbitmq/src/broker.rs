@@ -1,0 +1,170 @@
+//! [`RabbitMqBroker`]: the entry point of the backend.
+
+use std::{sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use courier_core::{
+    Broker, Capabilities, Capability, Consumer, ErrorKind, Producer, Result, Subscription,
+};
+use tracing::info;
+
+use crate::{
+    RabbitMqConfig,
+    acker::{ConsumerAcker, Requeue},
+    connector::{Backoff, Connector},
+    consumer::{RabbitMqConsumer, Subscriber},
+    endpoint::Endpoint,
+    error::from_lapin,
+    naming::{Naming, QueueType},
+    producer::RabbitMqProducer,
+    publisher::{Publisher, PublisherSettings},
+    topology::{Topology, declare_group},
+};
+
+/// A connection to RabbitMQ: a topic is a durable fanout exchange, a group a durable queue
+/// bound to it (see the crate documentation for names and the wire format).
+///
+/// It keeps two AMQP connections, one for producers and one for consumers, opened at
+/// [`connect`](Self::connect) and on first use respectively, and re-established with backoff
+/// when they drop.
+#[derive(Debug)]
+pub struct RabbitMqBroker {
+    publishing: Arc<Connector>,
+    consuming: Arc<Connector>,
+    topology: Arc<Topology>,
+    requeue: Arc<Publisher>,
+    settings: PublisherSettings,
+    backoff: Backoff,
+    mandatory: bool,
+    max_payload: usize,
+}
+
+impl RabbitMqBroker {
+    /// Validates `config`, connects, and declares the groups of `config.groups`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`] naming the bad key (or an unreadable password or TLS file);
+    /// [`ErrorKind::Connection`] when the broker cannot be reached or refuses the credentials.
+    /// Neither names the password.
+    pub async fn connect(config: RabbitMqConfig) -> Result<Self> {
+        let endpoint = Endpoint::resolve(&config)?;
+        let naming = Naming::new(
+            config.queue_type,
+            config.queue_expires_ms,
+            config.queues.clone(),
+        );
+        let groups = config.groups.iter().flat_map(|(topic, groups)| {
+            groups.iter().map(move |g| (topic.clone(), g.clone()))
+        });
+        let topology = Arc::new(Topology::new(naming, groups));
+        let backoff = Backoff {
+            initial: Duration::from_millis(config.reconnect_initial_ms),
+            max: Duration::from_millis(config.reconnect_max_ms),
+        };
+        let connect_timeout = Duration::from_millis(config.connect_timeout_ms);
+        let connector = |role| {
+            Arc::new(Connector::new(
+                endpoint.clone(),
+                topology.clone(),
+                role,
+                backoff,
+                connect_timeout,
+            ))
+        };
+        let publishing = connector("publish");
+        let consuming = connector("consume");
+        publishing.connection().await?;
+        info!(url = %publishing.display(), "connected to RabbitMQ");
+        let settings = PublisherSettings {
+            window: config.confirm_window,
+            send_timeout: Duration::from_millis(config.send_timeout_ms),
+            retry_pause: backoff.initial,
+        };
+        Ok(Self {
+            requeue: Arc::new(Publisher::new(publishing.clone(), settings)),
+            publishing,
+            consuming,
+            topology,
+            settings,
+            backoff,
+            mandatory: config.mandatory,
+            max_payload: config.max_payload,
+        })
+    }
+}
+
+#[async_trait]
+impl Broker for RabbitMqBroker {
+    fn name(&self) -> &'static str {
+        crate::BACKEND
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        let mut caps = Capabilities::of(&[
+            Capability::Persistence,
+            Capability::DetachedRetention,
+            Capability::FanOut,
+            Capability::CompetingConsumers,
+            Capability::PerKeyOrder,
+            Capability::RedeliveryOnNack,
+            Capability::RedeliveryOnDisconnect,
+            Capability::AttemptCount,
+            Capability::AtLeastOnce,
+            Capability::ConfirmedSend,
+            Capability::Prefetch,
+        ]);
+        caps.max_payload = Some(self.max_payload);
+        caps
+    }
+
+    async fn producer(&self) -> Result<Arc<dyn Producer>> {
+        let publisher = Publisher::new(self.publishing.clone(), self.settings);
+        Ok(Arc::new(RabbitMqProducer::new(
+            publisher,
+            self.mandatory,
+            self.max_payload,
+        )))
+    }
+
+    async fn declare_group(&self, topic: &str, group: &str) -> Result<()> {
+        let spec = self.topology.spec(topic, group)?;
+        let connection = self.publishing.connection().await?;
+        declare_group(&connection, &spec).await.map_err(|e| {
+            from_lapin(
+                ErrorKind::Connection,
+                &format!("declaring queue {} failed", spec.queue),
+                e,
+            )
+        })?;
+        self.topology.register(topic, group);
+        Ok(())
+    }
+
+    async fn subscribe(&self, subscription: Subscription) -> Result<Box<dyn Consumer>> {
+        let spec = self.topology.spec(&subscription.topic, &subscription.group)?;
+        let requeue = match spec.queue_type {
+            QueueType::Classic => Requeue::Republish(self.requeue.clone()),
+            QueueType::Quorum => Requeue::Native,
+        };
+        let acker = Arc::new(ConsumerAcker::new(spec.queue.clone(), requeue));
+        let subscriber = Subscriber {
+            connector: self.consuming.clone(),
+            spec,
+            topic: subscription.topic.as_str().into(),
+            prefetch: u16::try_from(subscription.prefetch.max(1)).unwrap_or(u16::MAX),
+            acker,
+            backoff: self.backoff,
+        };
+        let consumer = RabbitMqConsumer::open(subscriber).await?;
+        self.topology
+            .register(&subscription.topic, &subscription.group);
+        Ok(Box::new(consumer))
+    }
+
+    async fn close(&self) -> Result<()> {
+        self.requeue.close().await;
+        self.consuming.close().await;
+        self.publishing.close().await;
+        Ok(())
+    }
+}

@@ -1,0 +1,263 @@
+//! Receiving: [`RabbitMqConsumer`] and the task that keeps its subscription alive.
+//!
+//! A task owns the channel and its lapin consumer, turns each AMQP delivery into a courier
+//! [`Delivery`] and hands it over a bounded queue, so `recv` is cancel safe. When the channel
+//! or connection is lost, the task reconnects with backoff, declares the group again, re-applies
+//! the prefetch (`basic.qos`) and consumes again; deliveries still buffered from the lost
+//! channel are skipped (RabbitMQ delivers them again).
+
+use std::{sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use courier_core::{Ack, Consumer, Delivery, Error, ErrorKind, Result};
+use futures::StreamExt;
+use lapin::{
+    Channel,
+    options::{BasicConsumeOptions, BasicQosOptions},
+    types::FieldTable,
+};
+use tokio::{sync::mpsc, task::JoinHandle};
+use tokio_util::sync::{CancellationToken, DropGuard};
+use tracing::{info, warn};
+
+use crate::{
+    BACKEND,
+    acker::{ConsumerAcker, Held, token},
+    connector::{Backoff, Connector},
+    error::from_lapin,
+    naming::QueueSpec,
+    topology::declare_group,
+    wire,
+};
+
+/// What the receiving task needs.
+pub(crate) struct Subscriber {
+    pub(crate) connector: Arc<Connector>,
+    pub(crate) spec: QueueSpec,
+    pub(crate) topic: Arc<str>,
+    pub(crate) prefetch: u16,
+    pub(crate) acker: Arc<ConsumerAcker>,
+    pub(crate) backoff: Backoff,
+}
+
+/// A consumer of one group's queue.
+pub struct RabbitMqConsumer {
+    deliveries: mpsc::Receiver<Delivery>,
+    acker: Arc<ConsumerAcker>,
+    task: Option<JoinHandle<()>>,
+    stop: Option<DropGuard>,
+}
+
+impl std::fmt::Debug for RabbitMqConsumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RabbitMqConsumer").finish_non_exhaustive()
+    }
+}
+
+impl RabbitMqConsumer {
+    /// Subscribes (declaring the group), then starts the receiving task.
+    ///
+    /// # Errors
+    /// When the first subscription fails: the broker is unreachable or refuses the queue.
+    pub(crate) async fn open(subscriber: Subscriber) -> Result<Self> {
+        let subscription = subscriber.subscribe().await?;
+        let (tx, deliveries) = mpsc::channel(usize::from(subscriber.prefetch).max(1) * 2);
+        let stop = CancellationToken::new();
+        let acker = subscriber.acker.clone();
+        let task = tokio::spawn(subscriber.run(subscription, tx, stop.clone()));
+        Ok(Self {
+            deliveries,
+            acker,
+            task: Some(task),
+            stop: Some(stop.drop_guard()),
+        })
+    }
+
+    fn fresh(&self, delivery: &Delivery) -> bool {
+        !self.acker.is_stale(delivery.token())
+    }
+}
+
+#[async_trait]
+impl Consumer for RabbitMqConsumer {
+    async fn recv(&mut self) -> Result<Option<Delivery>> {
+        while let Some(delivery) = self.deliveries.recv().await {
+            if self.fresh(&delivery) {
+                return Ok(Some(delivery));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn recv_batch(&mut self, max: usize) -> Result<Vec<Delivery>> {
+        let Some(first) = self.recv().await? else {
+            return Ok(Vec::new());
+        };
+        let mut batch = Vec::with_capacity(max.clamp(1, 1024));
+        batch.push(first);
+        while batch.len() < max {
+            match self.deliveries.try_recv() {
+                Ok(delivery) if self.fresh(&delivery) => batch.push(delivery),
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        Ok(batch)
+    }
+
+    async fn close(&mut self) -> Result<()> {
+        self.acker.close();
+        drop(self.stop.take());
+        self.deliveries.close();
+        if let Some(task) = self.task.take() {
+            if tokio::time::timeout(Duration::from_secs(10), task)
+                .await
+                .is_err()
+            {
+                return Err(Error::new(
+                    BACKEND,
+                    ErrorKind::Timeout,
+                    "closing the channel timed out; RabbitMQ requeues its deliveries once the \
+                     connection ends",
+                ));
+            }
+        }
+        while self.deliveries.try_recv().is_ok() {}
+        Ok(())
+    }
+}
+
+impl Subscriber {
+    /// Opens a channel, declares the group, sets the prefetch and starts consuming.
+    async fn subscribe(&self) -> Result<(Channel, lapin::Consumer)> {
+        let connection = self.connector.connection().await?;
+        let what = |step: &str| format!("{step} of queue {} failed", self.spec.queue);
+        declare_group(&connection, &self.spec)
+            .await
+            .map_err(|e| from_lapin(ErrorKind::Connection, &what("declaring"), e))?;
+        let channel = connection
+            .create_channel()
+            .await
+            .map_err(|e| from_lapin(ErrorKind::Connection, "opening a channel failed", e))?;
+        let subscribed = self.consume(&channel).await;
+        match subscribed {
+            Ok(consumer) => {
+                self.acker.install(channel.clone());
+                Ok((channel, consumer))
+            }
+            Err(e) => {
+                channel.close(200, "subscribe failed".into()).await.ok();
+                Err(from_lapin(ErrorKind::Connection, &what("consuming"), e))
+            }
+        }
+    }
+
+    async fn consume(&self, channel: &Channel) -> lapin::Result<lapin::Consumer> {
+        channel
+            .basic_qos(self.prefetch, BasicQosOptions { global: false })
+            .await?;
+        channel
+            .basic_consume(
+                self.spec.queue.as_str().into(),
+                "".into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+    }
+
+    /// Receives until stopped or until the consumer is dropped, resubscribing after losses.
+    async fn run(
+        self,
+        (mut channel, mut consumer): (Channel, lapin::Consumer),
+        tx: mpsc::Sender<Delivery>,
+        stop: CancellationToken,
+    ) {
+        let acker: Arc<dyn Ack> = self.acker.clone();
+        loop {
+            let lost = self.forward(&mut consumer, &tx, &stop, &acker).await;
+            if !lost {
+                if channel.status().connected() {
+                    channel.close(200, "consumer closed".into()).await.ok();
+                }
+                break;
+            }
+            self.acker.invalidate();
+            let mut failures = 0u32;
+            (channel, consumer) = loop {
+                let attempt = tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = tx.closed() => return,
+                    attempt = self.subscribe() => attempt,
+                };
+                match attempt {
+                    Ok(subscription) => {
+                        info!(queue = %self.spec.queue, "consuming again");
+                        break subscription;
+                    }
+                    Err(e) if e.kind() == ErrorKind::Closed => return,
+                    Err(e) => {
+                        failures = failures.saturating_add(1);
+                        warn!(queue = %self.spec.queue, error = %e, failures, "resubscribing failed");
+                        let pause = self.backoff.delay(failures);
+                        tokio::select! {
+                            () = stop.cancelled() => return,
+                            () = tokio::time::sleep(pause) => {}
+                        }
+                    }
+                }
+            };
+        }
+        self.acker.close();
+    }
+
+    /// Forwards deliveries until the subscription is lost (`true`) or the consumer stops
+    /// (`false`).
+    async fn forward(
+        &self,
+        consumer: &mut lapin::Consumer,
+        tx: &mpsc::Sender<Delivery>,
+        stop: &CancellationToken,
+        acker: &Arc<dyn Ack>,
+    ) -> bool {
+        loop {
+            let next = tokio::select! {
+                biased;
+                () = stop.cancelled() => break false,
+                () = tx.closed() => break false,
+                next = consumer.next() => next,
+            };
+            let delivery = match next {
+                Some(Ok(delivery)) => delivery,
+                Some(Err(e)) => {
+                    warn!(queue = %self.spec.queue, error = %e, "subscription lost; resubscribing");
+                    break true;
+                }
+                None => {
+                    warn!(queue = %self.spec.queue, "the broker cancelled the subscription; resubscribing");
+                    break true;
+                }
+            };
+            let generation = self.acker.generation();
+            let tag = token(generation, delivery.delivery_tag);
+            let (message, attempt) =
+                wire::decode(&delivery.properties, delivery.data, delivery.redelivered);
+            if self.acker.holds_content() {
+                self.acker.hold([(
+                    tag,
+                    Held {
+                        properties: delivery.properties,
+                        body: message.payload.clone(),
+                        attempt,
+                    },
+                )]);
+            }
+            let delivery = Delivery::new(message, self.topic.clone(), attempt, acker.clone(), tag);
+            tokio::select! {
+                biased;
+                () = stop.cancelled() => break false,
+                sent = tx.send(delivery) => if sent.is_err() { break false },
+            }
+        }
+    }
+}

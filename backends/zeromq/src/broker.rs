@@ -1,0 +1,275 @@
+//! [`ZmqBroker`]: the topology of the configuration made real: a hub (bound ROUTER) per
+//! endpoint this process binds, a link per endpoint it connects to, and the route of every
+//! topic.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_trait::async_trait;
+use courier_core::{
+    Broker, Capabilities, Capability, Consumer, Error, ErrorKind, Producer, Result, Subscription,
+};
+use futures::future::{join_all, try_join_all};
+use tokio_util::sync::CancellationToken;
+use zeromq::Endpoint;
+
+use crate::config::{ZmqConfig, parse_endpoint};
+use crate::consumer::{ConsumerParams, ZmqConsumer};
+use crate::hub::{Hub, HubSettings};
+use crate::link::{Link, LinkSettings};
+use crate::producer::ZmqProducer;
+use crate::BACKEND;
+
+/// Where a topic's messages go.
+#[derive(Clone, Debug)]
+pub(crate) enum Route {
+    /// This process binds the topic's endpoint.
+    Local(Arc<Hub>),
+    /// Another process does; this one connects.
+    Remote(Arc<Link>),
+}
+
+impl Route {
+    /// Where a consumer of the topic connects.
+    fn connect_to(&self) -> &str {
+        match self {
+            Self::Local(hub) => &hub.connect_to,
+            Self::Remote(link) => &link.endpoint,
+        }
+    }
+}
+
+/// What producers and consumers of one broker share.
+#[derive(Debug)]
+pub(crate) struct Inner {
+    config: ZmqConfig,
+    default_route: Route,
+    topic_routes: HashMap<String, Route>,
+    hubs: Vec<Arc<Hub>>,
+    links: Vec<Arc<Link>>,
+    shutdown: CancellationToken,
+    closed: AtomicBool,
+}
+
+impl Inner {
+    /// The route of `topic`.
+    pub(crate) fn route(&self, topic: &str) -> &Route {
+        self.topic_routes.get(topic).unwrap_or(&self.default_route)
+    }
+
+    /// Waits until every hub has handled what came before and every link has its answers.
+    pub(crate) async fn barrier(&self) -> Result<()> {
+        try_join_all(self.hubs.iter().map(|hub| hub.barrier())).await?;
+        try_join_all(self.links.iter().map(|link| link.barrier())).await?;
+        Ok(())
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// The ZeroMQ backend: brokerless ROUTER/DEALER messaging with acks, held by the producer
+/// side.
+///
+/// For every endpoint of the configuration this process either binds a ROUTER socket (the
+/// *binding side*, holding the outboxes of the topics served there) or connects to the
+/// process that binds it. Consumers always connect over the network (TCP or IPC), even to a
+/// hub of their own process. See the crate documentation for the protocol and guarantees.
+#[derive(Clone, Debug)]
+pub struct ZmqBroker {
+    inner: Arc<Inner>,
+}
+
+impl ZmqBroker {
+    /// The backend's name.
+    pub const NAME: &'static str = BACKEND;
+
+    /// Binds the endpoints this process binds (declaring the configured groups) and prepares
+    /// connections to the others (made on first use).
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`] naming the bad key when the configuration is invalid;
+    /// [`ErrorKind::Connection`] when an endpoint cannot be bound (for example because
+    /// another process binds it).
+    pub async fn connect(config: ZmqConfig) -> Result<Self> {
+        config.validate().map_err(|(key, problem)| {
+            Error::new(BACKEND, ErrorKind::Config, format!("{key}: {problem}"))
+        })?;
+        let shutdown = CancellationToken::new();
+        let hub_settings = HubSettings {
+            capacity: config.capacity,
+            overflow: config.overflow,
+            heartbeat_interval: config.heartbeat_interval(),
+            heartbeat_timeout: config.heartbeat_timeout(),
+        };
+        let link_settings = LinkSettings {
+            heartbeat_interval: config.heartbeat_interval(),
+            heartbeat_timeout: config.heartbeat_timeout(),
+            connect_timeout: config.connect_timeout(),
+        };
+
+        // Every endpoint once, with its side and the groups declared on it.
+        let mut endpoints: Vec<(Endpoint, String, bool, Vec<(String, String)>)> = Vec::new();
+        let add = |endpoints: &mut Vec<(Endpoint, String, bool, Vec<(String, String)>)>,
+                   endpoint: &str,
+                   bind: bool|
+         -> Result<usize> {
+            let parsed = parse_endpoint(endpoint)
+                .map_err(|problem| Error::new(BACKEND, ErrorKind::Config, problem))?;
+            Ok(match endpoints.iter().position(|(e, ..)| *e == parsed) {
+                Some(index) => index,
+                None => {
+                    endpoints.push((parsed, endpoint.to_owned(), bind, Vec::new()));
+                    endpoints.len() - 1
+                }
+            })
+        };
+        let default_index = add(&mut endpoints, &config.endpoint, config.bind)?;
+        let mut topic_indexes = Vec::new();
+        for (topic, settings) in &config.topics {
+            let (endpoint, bind) = config.route(topic);
+            let index = add(&mut endpoints, endpoint, bind)?;
+            topic_indexes.push((topic.clone(), index));
+            for group in &settings.groups {
+                endpoints[index].3.push((topic.clone(), group.clone()));
+            }
+        }
+
+        let mut routes = Vec::with_capacity(endpoints.len());
+        let (mut hubs, mut links) = (Vec::new(), Vec::new());
+        for (_, endpoint, bind, groups) in endpoints {
+            let route = if bind {
+                let hub = Arc::new(
+                    Hub::bind(&endpoint, hub_settings.clone(), groups, shutdown.child_token())
+                        .await
+                        .inspect_err(|_| shutdown.cancel())?,
+                );
+                hubs.push(hub.clone());
+                Route::Local(hub)
+            } else {
+                let link = Arc::new(Link::spawn(&endpoint, link_settings, shutdown.child_token()));
+                links.push(link.clone());
+                Route::Remote(link)
+            };
+            routes.push(route);
+        }
+        let topic_routes = topic_indexes
+            .into_iter()
+            .map(|(topic, index)| (topic, routes[index].clone()))
+            .collect();
+        Ok(Self {
+            inner: Arc::new(Inner {
+                default_route: routes[default_index].clone(),
+                topic_routes,
+                hubs,
+                links,
+                shutdown,
+                closed: AtomicBool::new(false),
+                config,
+            }),
+        })
+    }
+
+    /// The guarantees of this backend (the same for every configuration).
+    pub fn capabilities() -> Capabilities {
+        Capabilities::of(&[
+            Capability::DetachedRetention,
+            Capability::FanOut,
+            Capability::CompetingConsumers,
+            Capability::PerKeyOrder,
+            Capability::RedeliveryOnNack,
+            Capability::RedeliveryOnDisconnect,
+            Capability::AttemptCount,
+            Capability::AtLeastOnce,
+            Capability::Prefetch,
+        ])
+    }
+
+    /// Where consumers of `topic` connect when this process binds the topic's endpoint: the
+    /// bound address, with the port the system chose for port 0. `None` when another process
+    /// binds it.
+    pub fn local_endpoint(&self, topic: &str) -> Option<String> {
+        match self.inner.route(topic) {
+            Route::Local(hub) => Some(hub.connect_to.clone()),
+            Route::Remote(_) => None,
+        }
+    }
+
+    /// The settings it runs with.
+    pub fn config(&self) -> &ZmqConfig {
+        &self.inner.config
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(Error::closed(BACKEND, "the zeromq broker"));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Broker for ZmqBroker {
+    fn name(&self) -> &'static str {
+        BACKEND
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Self::capabilities()
+    }
+
+    async fn producer(&self) -> Result<Arc<dyn Producer>> {
+        self.check_open()?;
+        Ok(Arc::new(ZmqProducer::new(self.inner.clone())))
+    }
+
+    async fn declare_group(&self, topic: &str, group: &str) -> Result<()> {
+        self.check_open()?;
+        match self.inner.route(topic) {
+            Route::Local(hub) => hub.declare(topic, group).await,
+            Route::Remote(link) => link.declare(topic, group).await,
+        }
+    }
+
+    async fn subscribe(&self, subscription: Subscription) -> Result<Box<dyn Consumer>> {
+        self.check_open()?;
+        let config = &self.inner.config;
+        let params = ConsumerParams {
+            endpoint: self.inner.route(&subscription.topic).connect_to().to_owned(),
+            topic: subscription.topic.into(),
+            group: subscription.group,
+            prefetch: u32::try_from(subscription.prefetch.max(1)).unwrap_or(u32::MAX),
+            heartbeat_interval: config.heartbeat_interval(),
+            heartbeat_timeout: config.heartbeat_timeout(),
+            connect_timeout: config.connect_timeout(),
+        };
+        let consumer =
+            ZmqConsumer::start(params, self.inner.shutdown.child_token(), self.inner.clone())
+                .await?;
+        Ok(Box::new(consumer))
+    }
+
+    async fn close(&self) -> Result<()> {
+        if self.inner.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let linger = self.inner.config.linger();
+        let drained = join_all(self.inner.hubs.iter().map(|hub| hub.drained(linger))).await;
+        for (hub, drained) in self.inner.hubs.iter().zip(drained) {
+            if !drained {
+                tracing::warn!(
+                    backend = BACKEND,
+                    endpoint = %hub.configured,
+                    "closing with messages not yet acked by connected consumers (linger_ms elapsed)"
+                );
+            }
+        }
+        self.inner.shutdown.cancel();
+        join_all(self.inner.hubs.iter().map(|hub| hub.join())).await;
+        Ok(())
+    }
+}

@@ -1,0 +1,353 @@
+//! Settings of the ZeroMQ backend: [`ZmqConfig`], [`TopicConfig`] and [`Overflow`].
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use zeromq::Endpoint;
+
+/// What `send` does when a group's outbox already holds `capacity` messages.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Overflow {
+    /// Wait until acks free room (backpressure on the producer).
+    #[default]
+    Block,
+    /// Return a retryable [`ErrorKind::Full`](courier_core::ErrorKind::Full) error at once.
+    Fail,
+}
+
+/// Settings of the ZeroMQ backend, the `[broker.zeromq]` table.
+///
+/// Every topic is served by one ROUTER socket, bound by exactly one process: the *binding
+/// side* of that endpoint. It holds each group's outbox in memory, hands messages to the
+/// group's consumers (DEALER sockets that connect to it) and keeps every message until a
+/// consumer acks it. Other processes connect: their consumers announce their group, and their
+/// producers hand messages to the binding side, which confirms once they are in its outbox.
+///
+/// ```toml
+/// [broker.zeromq]
+/// endpoint = "tcp://127.0.0.1:5600"  # the ROUTER of every topic not listed below
+/// bind = true                         # this process binds it (false: connect to it)
+/// capacity = 100000                   # outbox size per group (waiting + unacked)
+/// overflow = "block"                  # or "fail"
+/// heartbeat_interval_ms = 1000
+/// heartbeat_timeout_ms = 5000
+/// connect_timeout_ms = 5000
+/// linger_ms = 2000
+///
+/// [broker.zeromq.topics."orders.placed"]
+/// endpoint = "tcp://127.0.0.1:5601"   # a ROUTER of its own
+/// bind = true
+/// groups = ["inventory"]              # kept from the start, before any consumer connects
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ZmqConfig {
+    /// The ROUTER endpoint of every topic not listed in [`topics`](Self::topics): `tcp://host:port`
+    /// or `ipc://path`. Topics share it; the topic travels in a frame. Port 0 (binding side
+    /// only) picks a free port, see [`ZmqBroker::local_endpoint`](crate::ZmqBroker::local_endpoint).
+    /// Default `tcp://127.0.0.1:5600`.
+    pub endpoint: String,
+    /// Whether this process binds [`endpoint`](Self::endpoint) and holds the outboxes of its
+    /// topics (`true`), or connects to the process that does (`false`). Default `true`.
+    pub bind: bool,
+    /// The most messages one group's outbox holds at once: those waiting for a consumer plus
+    /// those delivered and not yet acked. Default 100 000.
+    pub capacity: usize,
+    /// What `send` does when a group's outbox is full. Default [`Overflow::Block`].
+    pub overflow: Overflow,
+    /// How often each side of a connection proves it is alive. Default 1000 ms.
+    pub heartbeat_interval_ms: u64,
+    /// Silence after which a peer counts as gone: the binding side gives a silent consumer's
+    /// unacked messages to the rest of its group, and a consumer or producer reconnects.
+    /// At least twice the interval. Default 5000 ms.
+    pub heartbeat_timeout_ms: u64,
+    /// How long `subscribe`, `declare_group` and a send to a connected endpoint wait for the
+    /// binding side to answer before failing with a retryable error. Default 5000 ms.
+    pub connect_timeout_ms: u64,
+    /// How long [`Broker::close`](courier_core::Broker::close) waits for consumers to ack what
+    /// the outboxes still hold before the sockets close. Default 2000 ms.
+    pub linger_ms: u64,
+    /// Topics with an endpoint, bind side or declared groups of their own.
+    pub topics: BTreeMap<String, TopicConfig>,
+}
+
+/// Settings of one topic, the `[broker.zeromq.topics."<topic>"]` table.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TopicConfig {
+    /// The topic's ROUTER endpoint; default: [`ZmqConfig::endpoint`].
+    pub endpoint: Option<String>,
+    /// Whether this process binds the topic's endpoint; default: [`ZmqConfig::bind`].
+    pub bind: Option<bool>,
+    /// Groups whose outbox exists from start-up, so that messages sent before their first
+    /// consumer connects are kept for them. Only on the binding side.
+    pub groups: Vec<String>,
+}
+
+impl ZmqConfig {
+    /// The default endpoint.
+    pub const DEFAULT_ENDPOINT: &'static str = "tcp://127.0.0.1:5600";
+    /// The default outbox capacity of a group.
+    pub const DEFAULT_CAPACITY: usize = 100_000;
+
+    /// Checks the settings.
+    ///
+    /// # Errors
+    /// `(key, problem)` for the first bad value, with the key inside `[broker.zeromq]`:
+    /// a malformed endpoint (`endpoint`, `topics."t".endpoint`), an endpoint bound by one topic
+    /// and connected by another (`topics."t".bind`), groups on a connecting side
+    /// (`topics."t".groups`), a zero capacity, or heartbeat settings out of range.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        check_endpoint(&self.endpoint, self.bind).map_err(|p| ("endpoint".to_owned(), p))?;
+        if self.capacity == 0 {
+            return Err((
+                "capacity".to_owned(),
+                "must be at least 1 (it is the most messages a group's outbox holds)".to_owned(),
+            ));
+        }
+        if self.heartbeat_interval_ms < 10 {
+            return Err((
+                "heartbeat_interval_ms".to_owned(),
+                format!("must be at least 10, not {}", self.heartbeat_interval_ms),
+            ));
+        }
+        if self.heartbeat_timeout_ms < 2 * self.heartbeat_interval_ms {
+            return Err((
+                "heartbeat_timeout_ms".to_owned(),
+                format!(
+                    "must be at least twice heartbeat_interval_ms ({}), not {}",
+                    self.heartbeat_interval_ms, self.heartbeat_timeout_ms
+                ),
+            ));
+        }
+        if self.connect_timeout_ms == 0 {
+            return Err(("connect_timeout_ms".to_owned(), "must be at least 1".to_owned()));
+        }
+        let mut sides: Vec<(Endpoint, bool, String)> = Vec::new();
+        sides.push((
+            parse_endpoint(&self.endpoint).map_err(|p| ("endpoint".to_owned(), p))?,
+            self.bind,
+            "endpoint".to_owned(),
+        ));
+        for (topic, settings) in &self.topics {
+            let key = |field: &str| format!("topics.\"{topic}\".{field}");
+            if topic.is_empty() {
+                return Err(("topics".to_owned(), "a topic name is empty".to_owned()));
+            }
+            let (endpoint, bind) = self.route_of(settings);
+            check_endpoint(endpoint, bind).map_err(|p| (key("endpoint"), p))?;
+            let parsed = parse_endpoint(endpoint).map_err(|p| (key("endpoint"), p))?;
+            if let Some((_, other_bind, other_key)) =
+                sides.iter().find(|(e, b, _)| *e == parsed && *b != bind)
+            {
+                return Err((
+                    key("bind"),
+                    format!(
+                        "{endpoint} is {} here but {} by {other_key}: one endpoint is one socket, \
+                         either bound or connected by this process",
+                        side_name(bind),
+                        side_name(*other_bind)
+                    ),
+                ));
+            }
+            sides.push((parsed, bind, key("endpoint")));
+            if !settings.groups.is_empty() && !bind {
+                return Err((
+                    key("groups"),
+                    "groups are kept by the process that binds the topic's endpoint: list them \
+                     in that process's settings (this one connects, bind = false)"
+                        .to_owned(),
+                ));
+            }
+            if settings.groups.iter().any(String::is_empty) {
+                return Err((key("groups"), "a group name is empty".to_owned()));
+            }
+        }
+        Ok(())
+    }
+
+    /// The endpoint and bind side of `topic`.
+    pub fn route(&self, topic: &str) -> (&str, bool) {
+        match self.topics.get(topic) {
+            Some(settings) => self.route_of(settings),
+            None => (&self.endpoint, self.bind),
+        }
+    }
+
+    fn route_of<'a>(&'a self, settings: &'a TopicConfig) -> (&'a str, bool) {
+        (
+            settings.endpoint.as_deref().unwrap_or(&self.endpoint),
+            settings.bind.unwrap_or(self.bind),
+        )
+    }
+
+    /// The heartbeat interval.
+    pub fn heartbeat_interval(&self) -> Duration {
+        Duration::from_millis(self.heartbeat_interval_ms)
+    }
+
+    /// The heartbeat timeout.
+    pub fn heartbeat_timeout(&self) -> Duration {
+        Duration::from_millis(self.heartbeat_timeout_ms)
+    }
+
+    /// The connect timeout.
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_millis(self.connect_timeout_ms)
+    }
+
+    /// The linger on close.
+    pub fn linger(&self) -> Duration {
+        Duration::from_millis(self.linger_ms)
+    }
+}
+
+impl Default for ZmqConfig {
+    fn default() -> Self {
+        Self {
+            endpoint: Self::DEFAULT_ENDPOINT.to_owned(),
+            bind: true,
+            capacity: Self::DEFAULT_CAPACITY,
+            overflow: Overflow::Block,
+            heartbeat_interval_ms: 1000,
+            heartbeat_timeout_ms: 5000,
+            connect_timeout_ms: 5000,
+            linger_ms: 2000,
+            topics: BTreeMap::new(),
+        }
+    }
+}
+
+fn side_name(bind: bool) -> &'static str {
+    if bind { "bound" } else { "connected" }
+}
+
+/// Parses `endpoint`, naming the problem in words.
+pub(crate) fn parse_endpoint(endpoint: &str) -> Result<Endpoint, String> {
+    endpoint.parse::<Endpoint>().map_err(|e| {
+        format!("`{endpoint}` is not a ZeroMQ endpoint (tcp://host:port or ipc://path): {e}")
+    })
+}
+
+fn check_endpoint(endpoint: &str, bind: bool) -> Result<(), String> {
+    match parse_endpoint(endpoint)? {
+        Endpoint::Tcp(_, 0) if !bind => Err(format!(
+            "`{endpoint}`: port 0 (any free port) only makes sense where the endpoint is bound"
+        )),
+        Endpoint::Ipc(None) => Err(format!("`{endpoint}`: an ipc endpoint needs a path")),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from_toml(text: &str) -> ZmqConfig {
+        toml::from_str(text).expect("valid TOML for ZmqConfig")
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let config = ZmqConfig::default();
+        assert_eq!(config.validate(), Ok(()));
+        assert_eq!(config.route("any.topic"), ("tcp://127.0.0.1:5600", true));
+    }
+
+    #[test]
+    fn topic_tables_override_the_route() {
+        let config = from_toml(
+            r#"
+            endpoint = "tcp://127.0.0.1:5700"
+            bind = false
+            [topics."orders.placed"]
+            endpoint = "tcp://127.0.0.1:5701"
+            bind = true
+            groups = ["inventory"]
+            "#,
+        );
+        assert_eq!(config.validate(), Ok(()));
+        assert_eq!(config.route("orders.placed"), ("tcp://127.0.0.1:5701", true));
+        assert_eq!(config.route("other"), ("tcp://127.0.0.1:5700", false));
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let error = toml::from_str::<ZmqConfig>("endpoints = \"x\"").unwrap_err();
+        assert!(error.to_string().contains("endpoints"), "{error}");
+    }
+
+    #[test]
+    fn a_malformed_endpoint_names_its_key() {
+        let config = ZmqConfig {
+            endpoint: "127.0.0.1:5600".into(),
+            ..ZmqConfig::default()
+        };
+        assert_eq!(config.validate().unwrap_err().0, "endpoint");
+
+        let config = from_toml(
+            r#"
+            [topics."orders.placed"]
+            endpoint = "tcp://127.0.0.1:99999"
+            "#,
+        );
+        assert_eq!(
+            config.validate().unwrap_err().0,
+            "topics.\"orders.placed\".endpoint"
+        );
+    }
+
+    #[test]
+    fn port_zero_needs_the_binding_side() {
+        let config = ZmqConfig {
+            endpoint: "tcp://127.0.0.1:0".into(),
+            bind: false,
+            ..ZmqConfig::default()
+        };
+        let (key, problem) = config.validate().unwrap_err();
+        assert_eq!(key, "endpoint");
+        assert!(problem.contains("port 0"), "{problem}");
+    }
+
+    #[test]
+    fn one_endpoint_cannot_be_bound_and_connected() {
+        let config = from_toml(
+            r#"
+            endpoint = "tcp://127.0.0.1:5600"
+            [topics.a]
+            endpoint = "tcp://127.0.0.1:5600"
+            bind = false
+            "#,
+        );
+        assert_eq!(config.validate().unwrap_err().0, "topics.\"a\".bind");
+    }
+
+    #[test]
+    fn groups_only_on_the_binding_side() {
+        let config = from_toml(
+            r#"
+            [topics.a]
+            endpoint = "tcp://127.0.0.1:5601"
+            bind = false
+            groups = ["g"]
+            "#,
+        );
+        assert_eq!(config.validate().unwrap_err().0, "topics.\"a\".groups");
+    }
+
+    #[test]
+    fn heartbeat_and_capacity_ranges() {
+        let config = ZmqConfig {
+            heartbeat_timeout_ms: 1500,
+            ..ZmqConfig::default()
+        };
+        assert_eq!(config.validate().unwrap_err().0, "heartbeat_timeout_ms");
+        let config = ZmqConfig {
+            capacity: 0,
+            ..ZmqConfig::default()
+        };
+        assert_eq!(config.validate().unwrap_err().0, "capacity");
+    }
+}

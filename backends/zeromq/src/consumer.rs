@@ -1,0 +1,435 @@
+//! [`ZmqConsumer`]: one DEALER connection per consumer, announcing its group and credit to
+//! the binding side, receiving `MSG`s, and settling them with batched `ACK`/`NACK`/`REJECT`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use courier_core::{Ack, Consumer, Delivery, Error, ErrorKind, Result};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+
+use crate::BACKEND;
+use crate::session::{Dealer, connect};
+use crate::wire::{FromHub, ToHub};
+
+/// Bits of a delivery token that carry the binding side's tag; the bits above carry the
+/// connection generation, so that a delivery from a lost connection is told apart.
+const TAG_BITS: u32 = 48;
+const TAG_MASK: u64 = (1 << TAG_BITS) - 1;
+/// Settlements written in one go.
+const SETTLE_BATCH: usize = 4096;
+
+/// What a consumer connects to and announces.
+#[derive(Clone, Debug)]
+pub(crate) struct ConsumerParams {
+    pub(crate) endpoint: String,
+    pub(crate) topic: Arc<str>,
+    pub(crate) group: String,
+    pub(crate) prefetch: u32,
+    pub(crate) heartbeat_interval: Duration,
+    pub(crate) heartbeat_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    Ack,
+    Nack,
+    Reject,
+}
+
+/// State shared by the consumer, its connection task and the deliveries it handed out; it
+/// is the consumer's [`Ack`].
+#[derive(Debug)]
+struct Shared {
+    generation: AtomicU64,
+    closed: AtomicBool,
+    settle: mpsc::UnboundedSender<(u64, Op)>,
+}
+
+impl Shared {
+    fn settle(&self, token: u64, op: Op) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::new(
+                BACKEND,
+                ErrorKind::Ack,
+                "the consumer is closed; its unsettled deliveries went back to the group",
+            ));
+        }
+        if token >> TAG_BITS != self.generation.load(Ordering::Acquire) {
+            return Err(Error::new(
+                BACKEND,
+                ErrorKind::Ack,
+                "the connection this delivery came on was lost; it went back to its group",
+            ));
+        }
+        self.settle.send((token, op)).map_err(|_| {
+            Error::new(
+                BACKEND,
+                ErrorKind::Ack,
+                "the consumer's connection task has stopped",
+            )
+        })
+    }
+}
+
+#[async_trait]
+impl Ack for Shared {
+    async fn ack(&self, token: u64) -> Result<()> {
+        self.settle(token, Op::Ack)
+    }
+
+    async fn nack(&self, token: u64, requeue: bool) -> Result<()> {
+        self.settle(token, if requeue { Op::Nack } else { Op::Reject })
+    }
+}
+
+/// A consumer of one topic as a member of one group, over its own DEALER connection.
+///
+/// The binding side never hands it more than `prefetch` unsettled deliveries. Acks are
+/// queued to the connection task and written in batches; an ack returns once queued.
+/// Closing or dropping it sends `BYE`, and the binding side gives its unsettled deliveries
+/// to the rest of the group (as it does when the connection drops or falls silent).
+#[derive(Debug)]
+pub struct ZmqConsumer {
+    deliveries: mpsc::UnboundedReceiver<Delivery>,
+    shared: Arc<Shared>,
+    cancel: CancellationToken,
+    task: Option<JoinHandle<()>>,
+    _keep_alive: Arc<dyn std::any::Any + Send + Sync>,
+}
+
+impl ZmqConsumer {
+    /// Connects, announces the subscription, and waits for the binding side's `WELCOME`.
+    pub(crate) async fn start(
+        params: ConsumerParams,
+        cancel: CancellationToken,
+        keep_alive: Arc<dyn std::any::Any + Send + Sync>,
+    ) -> Result<Self> {
+        let (settle_tx, settle_rx) = mpsc::unbounded_channel();
+        let (deliveries_tx, deliveries) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            generation: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+            settle: settle_tx,
+        });
+        let (ready_tx, ready) = oneshot::channel();
+        let wait = params.connect_timeout + params.heartbeat_interval;
+        let endpoint = params.endpoint.clone();
+        let task = tokio::spawn(
+            Connection {
+                params,
+                shared: shared.clone(),
+                settles: settle_rx,
+                deliveries: deliveries_tx,
+                cancel: cancel.clone(),
+                ready: Some(ready_tx),
+            }
+            .run(),
+        );
+        let consumer = Self {
+            deliveries,
+            shared,
+            cancel,
+            task: Some(task),
+            _keep_alive: keep_alive,
+        };
+        match tokio::time::timeout(wait, ready).await {
+            Ok(Ok(Ok(()))) => Ok(consumer),
+            Ok(Ok(Err(error))) => Err(error),
+            Ok(Err(_)) => Err(Error::closed(BACKEND, "the zeromq broker")),
+            Err(_) => Err(Error::new(
+                BACKEND,
+                ErrorKind::Connection,
+                format!(
+                    "no WELCOME from the binding side at {endpoint} within {wait:?}; is the \
+                     process that binds it running?"
+                ),
+            )),
+        }
+    }
+
+    fn current(&self, delivery: &Delivery) -> bool {
+        delivery.token() >> TAG_BITS == self.shared.generation.load(Ordering::Acquire)
+    }
+}
+
+#[async_trait]
+impl Consumer for ZmqConsumer {
+    async fn recv(&mut self) -> Result<Option<Delivery>> {
+        loop {
+            if self.shared.closed.load(Ordering::Acquire) {
+                return Ok(None);
+            }
+            match self.deliveries.recv().await {
+                // A delivery of a lost connection already went back to the group.
+                Some(delivery) if !self.current(&delivery) => {}
+                other => return Ok(other),
+            }
+        }
+    }
+
+    async fn recv_batch(&mut self, max: usize) -> Result<Vec<Delivery>> {
+        let Some(first) = self.recv().await? else {
+            return Ok(Vec::new());
+        };
+        let mut batch = Vec::with_capacity(max.clamp(1, 1024));
+        batch.push(first);
+        while batch.len() < max {
+            match self.deliveries.try_recv() {
+                Ok(delivery) if self.current(&delivery) => batch.push(delivery),
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        Ok(batch)
+    }
+
+    async fn close(&mut self) -> Result<()> {
+        self.shared.closed.store(true, Ordering::Release);
+        self.cancel.cancel();
+        if let Some(task) = self.task.take() {
+            // The task writes pending settlements and BYE, then ends.
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
+        self.deliveries.close();
+        Ok(())
+    }
+}
+
+impl Drop for ZmqConsumer {
+    fn drop(&mut self) {
+        self.shared.closed.store(true, Ordering::Release);
+        self.cancel.cancel();
+    }
+}
+
+/// Why a connection ended.
+enum Ended {
+    /// Closed by the consumer or the broker.
+    Closed,
+    /// The binding side refused the subscription.
+    Refused(Error),
+    /// The connection dropped or fell silent; reconnect.
+    Lost(String),
+}
+
+/// The consumer's connection task.
+struct Connection {
+    params: ConsumerParams,
+    shared: Arc<Shared>,
+    settles: mpsc::UnboundedReceiver<(u64, Op)>,
+    deliveries: mpsc::UnboundedSender<Delivery>,
+    cancel: CancellationToken,
+    ready: Option<oneshot::Sender<Result<()>>>,
+}
+
+impl Connection {
+    async fn run(mut self) {
+        let mut generation = 0u64;
+        loop {
+            generation = (generation % 0xFFFF) + 1;
+            self.shared.generation.store(generation, Ordering::Release);
+            let p = &self.params;
+            let ended = match connect(&p.endpoint, "consumer", p.connect_timeout, &self.cancel).await
+            {
+                Ok(mut dealer) => self.serve(&mut dealer, generation).await,
+                Err(error) if error.kind() == ErrorKind::Closed => Ended::Closed,
+                Err(error) if self.ready.is_some() => Ended::Refused(error),
+                Err(error) => Ended::Lost(error.to_string()),
+            };
+            match ended {
+                Ended::Closed => return,
+                Ended::Refused(error) => {
+                    if let Some(ready) = self.ready.take() {
+                        let _ = ready.send(Err(error));
+                    }
+                    return;
+                }
+                Ended::Lost(reason) => {
+                    tracing::warn!(
+                        backend = BACKEND,
+                        endpoint = %self.params.endpoint,
+                        topic = %self.params.topic,
+                        group = %self.params.group,
+                        reason,
+                        "consumer connection lost; reconnecting (unacked deliveries go back to the group)"
+                    );
+                    tokio::select! {
+                        () = self.cancel.cancelled() => return,
+                        () = tokio::time::sleep(self.params.heartbeat_interval) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    async fn serve(&mut self, dealer: &mut Dealer, generation: u64) -> Ended {
+        let hello = ToHub::Hello {
+            topic: self.params.topic.to_string(),
+            group: self.params.group.clone(),
+            prefetch: self.params.prefetch,
+        };
+        if let Err(error) = dealer.send(hello).await {
+            return Ended::Lost(error.to_string());
+        }
+        let mut welcomed = false;
+        let mut last_heard = Instant::now();
+        let mut tick = tokio::time::interval_at(
+            Instant::now() + self.params.heartbeat_interval,
+            self.params.heartbeat_interval,
+        );
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut batch = Vec::new();
+        loop {
+            tokio::select! {
+                biased;
+                () = self.cancel.cancelled() => {
+                    while let Ok(settle) = self.settles.try_recv() {
+                        batch.push(settle);
+                    }
+                    let _ = self.write_settles(dealer, &mut batch, generation).await;
+                    let _ = dealer.send(ToHub::Bye).await;
+                    return Ended::Closed;
+                }
+                settle = self.settles.recv() => {
+                    let Some(settle) = settle else { return Ended::Closed };
+                    batch.push(settle);
+                    while batch.len() < SETTLE_BATCH {
+                        match self.settles.try_recv() {
+                            Ok(settle) => batch.push(settle),
+                            Err(_) => break,
+                        }
+                    }
+                    if let Err(error) = self.write_settles(dealer, &mut batch, generation).await {
+                        return Ended::Lost(error.to_string());
+                    }
+                }
+                frames = dealer.incoming.recv() => {
+                    let Some(frames) = frames else {
+                        return Ended::Lost("the socket stopped receiving".to_owned());
+                    };
+                    last_heard = Instant::now();
+                    match FromHub::parse(frames) {
+                        Ok(FromHub::Msg { tag, attempt, message }) => {
+                            if let Some(ended) = self.deliver(dealer, generation, tag, attempt, message).await {
+                                return ended;
+                            }
+                        }
+                        Ok(FromHub::Welcome { .. }) => {
+                            welcomed = true;
+                            if let Some(ready) = self.ready.take() {
+                                let _ = ready.send(Ok(()));
+                            }
+                        }
+                        Ok(FromHub::Error { reason, .. }) if !welcomed => {
+                            return Ended::Refused(Error::new(
+                                BACKEND,
+                                ErrorKind::Connection,
+                                format!("the binding side refused the subscription: {reason}"),
+                            ));
+                        }
+                        Ok(FromHub::Error { reason, .. }) => {
+                            tracing::warn!(backend = BACKEND, reason, "the binding side reported an error");
+                        }
+                        Ok(FromHub::Pong | FromHub::Ok { .. }) => {}
+                        Err(malformed) => {
+                            tracing::debug!(backend = BACKEND, reason = malformed.reason, "malformed frames ignored");
+                        }
+                    }
+                }
+                () = dealer.events.disconnected() => {
+                    return Ended::Lost("the binding side disconnected".to_owned());
+                }
+                _ = tick.tick() => {
+                    if last_heard.elapsed() > self.params.heartbeat_timeout {
+                        return Ended::Lost(format!(
+                            "nothing heard for {:?}", self.params.heartbeat_timeout
+                        ));
+                    }
+                    if let Err(error) = dealer.send(ToHub::Ping).await {
+                        return Ended::Lost(error.to_string());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Hands a `MSG` to the consumer; one that cannot be read is rejected (and logged).
+    async fn deliver(
+        &mut self,
+        dealer: &mut Dealer,
+        generation: u64,
+        tag: u64,
+        attempt: u32,
+        message: crate::wire::WireMessage,
+    ) -> Option<Ended> {
+        let problem = if tag > TAG_MASK {
+            Some(format!("delivery tag {tag} is above 2^48"))
+        } else {
+            match message.decode() {
+                Ok(message) => {
+                    let delivery = Delivery::new(
+                        message,
+                        self.params.topic.clone(),
+                        attempt,
+                        self.shared.clone(),
+                        (generation << TAG_BITS) | tag,
+                    );
+                    if self.deliveries.send(delivery).is_err() {
+                        return Some(Ended::Closed);
+                    }
+                    None
+                }
+                Err(reason) => Some(reason),
+            }
+        };
+        let reason = problem?;
+        tracing::warn!(
+            backend = BACKEND,
+            topic = %self.params.topic,
+            reason,
+            "rejecting a delivery that cannot be read"
+        );
+        match dealer.send(ToHub::Reject(vec![tag])).await {
+            Ok(()) => None,
+            Err(error) => Some(Ended::Lost(error.to_string())),
+        }
+    }
+
+    /// Writes settlements of the current connection, grouped by kind; drops the rest (their
+    /// deliveries went back to the group with the connection that carried them).
+    async fn write_settles(
+        &self,
+        dealer: &mut Dealer,
+        batch: &mut Vec<(u64, Op)>,
+        generation: u64,
+    ) -> Result<()> {
+        let (mut acks, mut nacks, mut rejects) = (Vec::new(), Vec::new(), Vec::new());
+        for (token, op) in batch.drain(..) {
+            if token >> TAG_BITS != generation {
+                continue;
+            }
+            let tag = token & TAG_MASK;
+            match op {
+                Op::Ack => acks.push(tag),
+                Op::Nack => nacks.push(tag),
+                Op::Reject => rejects.push(tag),
+            }
+        }
+        if !acks.is_empty() {
+            dealer.send(ToHub::Ack(acks)).await?;
+        }
+        if !nacks.is_empty() {
+            dealer.send(ToHub::Nack(nacks)).await?;
+        }
+        if !rejects.is_empty() {
+            dealer.send(ToHub::Reject(rejects)).await?;
+        }
+        Ok(())
+    }
+}

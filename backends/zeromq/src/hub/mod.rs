@@ -1,0 +1,165 @@
+//! The binding side of one endpoint: a ROUTER socket owned by one task, holding the outboxes
+//! of every topic served there.
+//!
+//! Local producers hand it messages over a channel; remote producers send `PUBLISH` frames;
+//! consumers (always over TCP or IPC, never in-process shortcuts) connect DEALER sockets,
+//! announce their group and credit with `HELLO`, and settle with `ACK`/`NACK`/`REJECT`.
+
+mod outbox;
+mod task;
+
+use std::time::Duration;
+
+use courier_core::{Error, ErrorKind, Result};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use zeromq::{RouterSocket, Socket, SocketOptions};
+
+use crate::config::Overflow;
+use crate::socket::{connect_address, socket_error};
+use crate::wire::WireMessage;
+use crate::BACKEND;
+
+/// Requests of local producers and of the broker to the hub task.
+pub(crate) enum Command {
+    /// Queue `messages` for every group of `topic`; the reply comes once they are queued.
+    Send {
+        topic: String,
+        messages: Vec<WireMessage>,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    /// Create the outbox of `group` on `topic`.
+    Declare {
+        topic: String,
+        group: String,
+        reply: oneshot::Sender<()>,
+    },
+    /// Answered once every earlier command is handled.
+    Barrier(oneshot::Sender<()>),
+    /// Answered once groups with members hold nothing undelivered or unacked.
+    Drained(oneshot::Sender<()>),
+}
+
+/// Settings of a hub.
+#[derive(Clone, Debug)]
+pub(crate) struct HubSettings {
+    pub(crate) capacity: usize,
+    pub(crate) overflow: Overflow,
+    pub(crate) heartbeat_interval: Duration,
+    pub(crate) heartbeat_timeout: Duration,
+}
+
+/// A running hub: where to reach it, and its command channel.
+#[derive(Debug)]
+pub(crate) struct Hub {
+    /// The endpoint as configured.
+    pub(crate) configured: String,
+    /// Where local consumers connect (the bound endpoint, loopback for `0.0.0.0`).
+    pub(crate) connect_to: String,
+    commands: mpsc::Sender<Command>,
+    task: std::sync::Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Hub {
+    /// Binds `endpoint` and starts the hub task, declaring `groups` (topic, group) at once.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Connection`] when the endpoint cannot be bound (for example because
+    /// another process binds it).
+    pub(crate) async fn bind(
+        endpoint: &str,
+        settings: HubSettings,
+        groups: Vec<(String, String)>,
+        shutdown: CancellationToken,
+    ) -> Result<Self> {
+        let mut socket = RouterSocket::with_options(SocketOptions::default());
+        let bound = socket.bind(endpoint).await.map_err(|e| {
+            socket_error(
+                ErrorKind::Connection,
+                format!(
+                    "cannot bind {endpoint} (is another process binding it? only one process \
+                     per endpoint sets bind = true)"
+                ),
+                e,
+            )
+        })?;
+        let connect_to = connect_address(&bound);
+        tracing::debug!(backend = BACKEND, endpoint, bound = %bound, "hub bound");
+        let (commands, rx) = mpsc::channel(1024);
+        let task = tokio::spawn(task::run(socket, settings, groups, rx, shutdown));
+        Ok(Self {
+            configured: endpoint.to_owned(),
+            connect_to,
+            commands,
+            task: std::sync::Mutex::new(Some(task)),
+        })
+    }
+
+    /// Queues `messages` on `topic`, returning once they are in the outbox of every group.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Full`] with [`Overflow::Fail`] when a group's outbox is full;
+    /// [`ErrorKind::Closed`] once the broker is closed.
+    pub(crate) async fn send(&self, topic: &str, messages: Vec<WireMessage>) -> Result<()> {
+        let (reply, answer) = oneshot::channel();
+        self.request(Command::Send {
+            topic: topic.to_owned(),
+            messages,
+            reply,
+        })
+        .await?;
+        answer.await.map_err(|_| closed())?
+    }
+
+    /// Creates the outbox of `group` on `topic`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Closed`] once the broker is closed.
+    pub(crate) async fn declare(&self, topic: &str, group: &str) -> Result<()> {
+        let (reply, answer) = oneshot::channel();
+        self.request(Command::Declare {
+            topic: topic.to_owned(),
+            group: group.to_owned(),
+            reply,
+        })
+        .await?;
+        answer.await.map_err(|_| closed())
+    }
+
+    /// Waits until every earlier command is handled.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Closed`] once the broker is closed.
+    pub(crate) async fn barrier(&self) -> Result<()> {
+        let (reply, answer) = oneshot::channel();
+        self.request(Command::Barrier(reply)).await?;
+        answer.await.map_err(|_| closed())
+    }
+
+    /// Waits up to `linger` until consumers have acked what the outboxes of groups with
+    /// members hold; returns whether they did.
+    pub(crate) async fn drained(&self, linger: Duration) -> bool {
+        let (reply, answer) = oneshot::channel();
+        if self.request(Command::Drained(reply)).await.is_err() {
+            return true;
+        }
+        matches!(tokio::time::timeout(linger, answer).await, Ok(Ok(())))
+    }
+
+    /// Waits for the hub task to end (after the broker's shutdown token is cancelled).
+    pub(crate) async fn join(&self) {
+        let task = self.task.lock().ok().and_then(|mut t| t.take());
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+
+    async fn request(&self, command: Command) -> Result<()> {
+        self.commands.send(command).await.map_err(|_| closed())
+    }
+}
+
+fn closed() -> Error {
+    Error::closed(BACKEND, "the zeromq broker")
+}

@@ -1,0 +1,370 @@
+//! The hub task: the one owner of a ROUTER socket. It reacts to local commands, to frames
+//! from peers (read by the reader task), to the socket monitor's disconnect events and to a
+//! heartbeat tick, then writes what the outbox produced.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Instant;
+
+use bytes::Bytes;
+use courier_core::{Error, ErrorKind, Result};
+use futures::StreamExt;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
+use zeromq::{RouterSendHalf, RouterSocket, Socket, SocketEvent, SocketSend, ZmqMessage};
+
+use super::outbox::{Outbox, Outgoing, Settle};
+use super::{Command, HubSettings};
+use crate::BACKEND;
+use crate::config::Overflow;
+use crate::socket::spawn_reader;
+use crate::wire::{FromHub, ToHub, WireMessage};
+
+/// Frames read from peers handled per wake-up before writing, so that acks and deliveries
+/// travel in batches.
+const READ_BATCH: usize = 256;
+
+/// Where the answer to a send goes.
+enum Reply {
+    Local(oneshot::Sender<Result<()>>),
+    Remote { peer: Bytes, seq: Bytes },
+}
+
+/// Messages waiting for room in a full outbox, in send order.
+struct Parked {
+    messages: VecDeque<WireMessage>,
+    reply: Reply,
+}
+
+struct State {
+    settings: HubSettings,
+    outbox: Outbox,
+    parked: HashMap<String, VecDeque<Parked>>,
+    drain_waiters: Vec<oneshot::Sender<()>>,
+    out: Vec<Outgoing>,
+    replies: Vec<ZmqMessage>,
+}
+
+/// Runs the hub until `shutdown` is cancelled or every command sender is gone.
+pub(super) async fn run(
+    mut socket: RouterSocket,
+    settings: HubSettings,
+    groups: Vec<(String, String)>,
+    mut commands: mpsc::Receiver<Command>,
+    shutdown: CancellationToken,
+) {
+    let mut monitor = socket.monitor();
+    let (mut sender, receiver) = socket.split();
+    let (reader, mut incoming) = spawn_reader(receiver, 4096);
+    let mut tick = tokio::time::interval(settings.heartbeat_interval);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut state = State {
+        outbox: Outbox::new(settings.capacity),
+        settings,
+        parked: HashMap::new(),
+        drain_waiters: Vec::new(),
+        out: Vec::new(),
+        replies: Vec::new(),
+    };
+    for (topic, group) in groups {
+        state.outbox.declare(&topic, &group);
+    }
+    let mut monitoring = true;
+    loop {
+        tokio::select! {
+            biased;
+            () = shutdown.cancelled() => break,
+            command = commands.recv() => match command {
+                Some(command) => state.on_command(command),
+                None => break,
+            },
+            frames = incoming.recv() => match frames {
+                Some(frames) => {
+                    let now = Instant::now();
+                    state.on_frames(frames, now);
+                    for _ in 1..READ_BATCH {
+                        match incoming.try_recv() {
+                            Ok(frames) => state.on_frames(frames, now),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                None => {
+                    tracing::error!(backend = BACKEND, "the ROUTER socket stopped receiving");
+                    break;
+                }
+            },
+            event = monitor.next(), if monitoring => match event {
+                Some(SocketEvent::Disconnected(peer)) => {
+                    let peer = Bytes::from(peer);
+                    if state.outbox.leave(&peer, &mut state.out) {
+                        tracing::debug!(backend = BACKEND, peer = ?peer, "consumer disconnected");
+                    }
+                }
+                Some(_) => {}
+                None => monitoring = false,
+            },
+            _ = tick.tick() => {
+                let timeout = state.settings.heartbeat_timeout;
+                for peer in state.outbox.expire(Instant::now(), timeout, &mut state.out) {
+                    tracing::info!(
+                        backend = BACKEND,
+                        peer = ?peer,
+                        "consumer silent for longer than the heartbeat timeout: its unacked \
+                         messages go back to its group"
+                    );
+                }
+            }
+        }
+        state.unpark();
+        state.write(&mut sender).await;
+        state.answer_drained();
+    }
+    for (_, queue) in state.parked.drain() {
+        for parked in queue {
+            if let Reply::Local(reply) = parked.reply {
+                let _ = reply.send(Err(Error::closed(BACKEND, "the zeromq broker")));
+            }
+        }
+    }
+    reader.abort();
+    drop(sender);
+    tracing::debug!(backend = BACKEND, "hub stopped");
+}
+
+impl State {
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Send {
+                topic,
+                messages,
+                reply,
+            } => self.accept(topic, messages, Reply::Local(reply)),
+            Command::Declare {
+                topic,
+                group,
+                reply,
+            } => {
+                self.outbox.declare(&topic, &group);
+                let _ = reply.send(());
+            }
+            Command::Barrier(reply) => {
+                let _ = reply.send(());
+            }
+            Command::Drained(reply) => self.drain_waiters.push(reply),
+        }
+    }
+
+    fn on_frames(&mut self, mut frames: Vec<Bytes>, now: Instant) {
+        if frames.is_empty() {
+            return;
+        }
+        let peer = frames.remove(0);
+        self.outbox.touch(&peer, now);
+        let request = match ToHub::parse(frames) {
+            Ok(request) => request,
+            Err(malformed) => {
+                tracing::debug!(backend = BACKEND, peer = ?peer, reason = %malformed.reason, "malformed frames");
+                self.reply(peer, FromHub::Error {
+                    seq: malformed.seq,
+                    reason: malformed.reason,
+                });
+                return;
+            }
+        };
+        match request {
+            ToHub::Hello {
+                topic,
+                group,
+                prefetch,
+            } => {
+                // The WELCOME is queued before the deliveries the join hands out.
+                let welcome = FromHub::Welcome {
+                    heartbeat_ms: u64::try_from(self.settings.heartbeat_interval.as_millis())
+                        .unwrap_or(u64::MAX),
+                };
+                self.replies.push(welcome.frames_to(peer.clone()));
+                let joined =
+                    self.outbox
+                        .join(peer.clone(), &topic, &group, prefetch, now, &mut self.out);
+                if joined.is_err() {
+                    self.replies.pop();
+                    self.reply(peer, FromHub::Error {
+                        seq: Bytes::new(),
+                        reason: "this connection already joined a group; open one connection \
+                                 per consumer"
+                            .to_owned(),
+                    });
+                } else {
+                    tracing::debug!(backend = BACKEND, peer = ?peer, topic, group, prefetch, "consumer joined");
+                }
+            }
+            ToHub::Ack(mut tags) => self.settle(&peer, &mut tags, Settle::Ack),
+            ToHub::Nack(mut tags) => self.settle(&peer, &mut tags, Settle::Requeue),
+            ToHub::Reject(mut tags) => self.settle(&peer, &mut tags, Settle::Reject),
+            ToHub::Ping => self.reply(peer, FromHub::Pong),
+            ToHub::Bye => {
+                self.outbox.leave(&peer, &mut self.out);
+            }
+            ToHub::Publish {
+                seq,
+                topic,
+                messages,
+            } => {
+                match messages
+                    .into_iter()
+                    .map(WireMessage::validated)
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                {
+                    Ok(messages) => self.accept(topic, messages, Reply::Remote { peer, seq }),
+                    Err(reason) => self.reply(peer, FromHub::Error { seq, reason }),
+                }
+            }
+            ToHub::Declare { seq, topic, group } => {
+                self.outbox.declare(&topic, &group);
+                self.reply(peer, FromHub::Ok { seq });
+            }
+        }
+    }
+
+    fn settle(&mut self, peer: &[u8], tags: &mut [u64], how: Settle) {
+        self.outbox.settle(peer, tags, how, &mut self.out);
+    }
+
+    fn reply(&mut self, peer: Bytes, reply: FromHub) {
+        self.replies.push(reply.frames_to(peer));
+    }
+
+    /// Queues `messages` on `topic`, or parks what does not fit (or fails it, with
+    /// [`Overflow::Fail`]). Messages of a topic never overtake parked ones.
+    fn accept(&mut self, topic: String, mut messages: Vec<WireMessage>, reply: Reply) {
+        if let Some(queue) = self.parked.get_mut(&topic) {
+            queue.push_back(Parked {
+                messages: messages.into(),
+                reply,
+            });
+            return;
+        }
+        if !self.outbox.has_groups(&topic) {
+            tracing::trace!(backend = BACKEND, topic, n = messages.len(), "no group on the topic: nothing kept");
+        }
+        let room = self.outbox.room(&topic);
+        if room >= messages.len() {
+            self.outbox.enqueue(&topic, messages, &mut self.out);
+            self.answer(reply, Ok(()));
+            return;
+        }
+        let rest = messages.split_off(room);
+        self.outbox.enqueue(&topic, messages, &mut self.out);
+        match self.settings.overflow {
+            Overflow::Fail => {
+                let error = Error::new(
+                    BACKEND,
+                    ErrorKind::Full,
+                    format!(
+                        "full: a group of topic `{topic}` already holds {} messages; {} of the \
+                         batch were not queued",
+                        self.settings.capacity,
+                        rest.len()
+                    ),
+                );
+                self.answer(reply, Err(error));
+            }
+            Overflow::Block => {
+                self.parked.entry(topic).or_default().push_back(Parked {
+                    messages: rest.into(),
+                    reply,
+                });
+            }
+        }
+    }
+
+    /// Moves parked messages into outboxes that have room again.
+    fn unpark(&mut self) {
+        if self.parked.is_empty() {
+            return;
+        }
+        let mut answered = Vec::new();
+        for (topic, queue) in &mut self.parked {
+            loop {
+                let room = self.outbox.room(topic);
+                let Some(front) = queue.front_mut() else {
+                    break;
+                };
+                if room == 0 {
+                    break;
+                }
+                let n = room.min(front.messages.len());
+                self.outbox
+                    .enqueue(topic, front.messages.drain(..n), &mut self.out);
+                if front.messages.is_empty() {
+                    if let Some(done) = queue.pop_front() {
+                        answered.push(done.reply);
+                    }
+                }
+            }
+        }
+        self.parked.retain(|_, queue| !queue.is_empty());
+        for reply in answered {
+            self.answer(reply, Ok(()));
+        }
+    }
+
+    fn answer(&mut self, reply: Reply, result: Result<()>) {
+        match reply {
+            Reply::Local(reply) => {
+                let _ = reply.send(result);
+            }
+            Reply::Remote { peer, seq } => {
+                let reply = match result {
+                    Ok(()) => FromHub::Ok { seq },
+                    Err(error) => FromHub::Error {
+                        seq,
+                        reason: error.message().to_owned(),
+                    },
+                };
+                self.reply(peer, reply);
+            }
+        }
+    }
+
+    fn answer_drained(&mut self) {
+        if !self.drain_waiters.is_empty() && self.outbox.undelivered() == 0 {
+            for waiter in self.drain_waiters.drain(..) {
+                let _ = waiter.send(());
+            }
+        }
+    }
+
+    /// Writes replies, then deliveries. A delivery that cannot be written means its
+    /// consumer is gone: what it held goes back to its group, which may produce more.
+    async fn write(&mut self, sender: &mut RouterSendHalf) {
+        for reply in self.replies.drain(..) {
+            if let Err(error) = sender.send(reply).await {
+                tracing::debug!(backend = BACKEND, %error, "reply not written: peer gone");
+            }
+        }
+        let mut gone: Vec<Bytes> = Vec::new();
+        while !self.out.is_empty() {
+            for delivery in std::mem::take(&mut self.out) {
+                if gone.contains(&delivery.member) {
+                    continue;
+                }
+                let frames = FromHub::Msg {
+                    tag: delivery.tag,
+                    attempt: delivery.attempt,
+                    message: delivery.message,
+                }
+                .frames_to(delivery.member.clone());
+                if sender.send(frames).await.is_err() {
+                    gone.push(delivery.member);
+                }
+            }
+            for peer in gone.drain(..) {
+                if self.outbox.leave(&peer, &mut self.out) {
+                    tracing::debug!(backend = BACKEND, peer = ?peer, "consumer gone while writing");
+                }
+            }
+        }
+    }
+}

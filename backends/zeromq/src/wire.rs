@@ -1,0 +1,514 @@
+//! The frame layout on the wire (protocol `courier/1`), shared by the binding side (ROUTER)
+//! and the peers that connect to it (DEALER).
+//!
+//! Every message is a ZeroMQ multipart message whose first frame is `courier/1` and whose
+//! second frame names the command. Numbers are ASCII decimal. A message travels as four
+//! frames: `id` (UTF-8; empty: the binding side assigns a UUIDv7), `key` (UTF-8; empty: no
+//! key), `headers` (a JSON object of strings; empty: none) and `payload` (bytes).
+//!
+//! Peer to binding side (the ROUTER sees the peer's identity frame first):
+//!
+//! | command | frames after the command |
+//! |---|---|
+//! | `HELLO` | topic, group, prefetch: join `group` of `topic` as a consumer |
+//! | `ACK` / `NACK` / `REJECT` | one delivery tag per frame (`NACK` requeues, `REJECT` drops) |
+//! | `PING` | none: keeps the connection alive, answered with `PONG` |
+//! | `BYE` | none: leave the group; unacked deliveries go back to it |
+//! | `PUBLISH` | seq, topic, then 4 frames per message: answered `OK seq` once queued |
+//! | `DECLARE` | seq, topic, group: create the group's outbox, answered `OK seq` |
+//!
+//! Binding side to peer:
+//!
+//! | command | frames after the command |
+//! |---|---|
+//! | `WELCOME` | heartbeat interval in ms: the `HELLO` was accepted |
+//! | `MSG` | tag, attempt, then the message's 4 frames |
+//! | `PONG` | none |
+//! | `OK` | seq |
+//! | `ERROR` | seq (empty when not about a request), reason |
+
+use bytes::Bytes;
+use courier_core::{Headers, Message, new_id};
+use zeromq::ZmqMessage;
+
+/// The first frame of every message.
+pub(crate) const PROTOCOL: &[u8] = b"courier/1";
+
+/// A message as four frames.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct WireMessage {
+    pub(crate) id: Bytes,
+    pub(crate) key: Bytes,
+    pub(crate) headers: Bytes,
+    pub(crate) payload: Bytes,
+}
+
+impl WireMessage {
+    /// The frames of `message`.
+    pub(crate) fn encode(message: Message) -> Self {
+        let headers = if message.headers.is_empty() {
+            Bytes::new()
+        } else {
+            // A map of strings always serialises.
+            Bytes::from(serde_json::to_vec(&message.headers).unwrap_or_default())
+        };
+        Self {
+            id: Bytes::from(message.id),
+            key: message.key.map(Bytes::from).unwrap_or_default(),
+            headers,
+            payload: message.payload,
+        }
+    }
+
+    /// The message these frames carry.
+    ///
+    /// # Errors
+    /// A description of the bad frame: an id or key that is not UTF-8, headers that are not
+    /// a JSON object of strings.
+    pub(crate) fn decode(self) -> Result<Message, String> {
+        let id = utf8(self.id, "id")?;
+        let key = utf8(self.key, "key")?;
+        let headers = if self.headers.is_empty() {
+            Headers::new()
+        } else {
+            serde_json::from_slice::<Headers>(&self.headers)
+                .map_err(|e| format!("the headers frame is not a JSON object of strings: {e}"))?
+        };
+        Ok(Message {
+            id: if id.is_empty() { new_id() } else { id },
+            key: (!key.is_empty()).then_some(key),
+            headers,
+            payload: self.payload,
+        })
+    }
+
+    /// Checks the frames as [`decode`](Self::decode) does, and gives an empty id a fresh one.
+    ///
+    /// # Errors
+    /// As for [`decode`](Self::decode).
+    pub(crate) fn validated(mut self) -> Result<Self, String> {
+        std::str::from_utf8(&self.id).map_err(|_| "the id frame is not UTF-8".to_owned())?;
+        std::str::from_utf8(&self.key).map_err(|_| "the key frame is not UTF-8".to_owned())?;
+        if !self.headers.is_empty() {
+            serde_json::from_slice::<Headers>(&self.headers)
+                .map_err(|e| format!("the headers frame is not a JSON object of strings: {e}"))?;
+        }
+        if self.id.is_empty() {
+            self.id = Bytes::from(new_id());
+        }
+        Ok(self)
+    }
+
+    fn push_into(self, frames: &mut Vec<Bytes>) {
+        frames.extend([self.id, self.key, self.headers, self.payload]);
+    }
+
+    fn take(frames: &mut std::vec::IntoIter<Bytes>) -> Option<Self> {
+        Some(Self {
+            id: frames.next()?,
+            key: frames.next()?,
+            headers: frames.next()?,
+            payload: frames.next()?,
+        })
+    }
+}
+
+fn utf8(frame: Bytes, what: &str) -> Result<String, String> {
+    String::from_utf8(frame.to_vec()).map_err(|_| format!("the {what} frame is not UTF-8"))
+}
+
+/// A request from a peer to the binding side.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum ToHub {
+    Hello {
+        topic: String,
+        group: String,
+        prefetch: u32,
+    },
+    Ack(Vec<u64>),
+    Nack(Vec<u64>),
+    Reject(Vec<u64>),
+    Ping,
+    Bye,
+    Publish {
+        seq: Bytes,
+        topic: String,
+        messages: Vec<WireMessage>,
+    },
+    Declare {
+        seq: Bytes,
+        topic: String,
+        group: String,
+    },
+}
+
+/// What the binding side sends to a peer.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum FromHub {
+    Welcome { heartbeat_ms: u64 },
+    Msg {
+        tag: u64,
+        attempt: u32,
+        message: WireMessage,
+    },
+    Pong,
+    Ok { seq: Bytes },
+    Error { seq: Bytes, reason: String },
+}
+
+/// Why frames could not be read, and the request sequence number when there is one.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Malformed {
+    pub(crate) seq: Bytes,
+    pub(crate) reason: String,
+}
+
+fn malformed(reason: impl Into<String>) -> Malformed {
+    Malformed {
+        seq: Bytes::new(),
+        reason: reason.into(),
+    }
+}
+
+fn number<T: std::str::FromStr>(frame: Option<Bytes>, what: &str) -> Result<T, Malformed> {
+    let frame = frame.ok_or_else(|| malformed(format!("missing {what} frame")))?;
+    std::str::from_utf8(&frame)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| malformed(format!("the {what} frame is not a decimal number")))
+}
+
+fn text(frame: Option<Bytes>, what: &str) -> Result<String, Malformed> {
+    let frame = frame.ok_or_else(|| malformed(format!("missing {what} frame")))?;
+    let text = String::from_utf8(frame.to_vec())
+        .map_err(|_| malformed(format!("the {what} frame is not UTF-8")))?;
+    if text.is_empty() {
+        return Err(malformed(format!("the {what} frame is empty")));
+    }
+    Ok(text)
+}
+
+fn tags(frames: std::vec::IntoIter<Bytes>) -> Result<Vec<u64>, Malformed> {
+    frames.map(|f| number(Some(f), "tag")).collect()
+}
+
+fn command(frames: &mut std::vec::IntoIter<Bytes>) -> Result<Bytes, Malformed> {
+    match frames.next() {
+        Some(p) if p.as_ref() == PROTOCOL => {}
+        _ => return Err(malformed("the first frame is not `courier/1`")),
+    }
+    frames
+        .next()
+        .ok_or_else(|| malformed("missing command frame"))
+}
+
+impl ToHub {
+    /// Reads a request from the frames that follow the identity frame.
+    pub(crate) fn parse(frames: Vec<Bytes>) -> Result<Self, Malformed> {
+        let mut frames = frames.into_iter();
+        let command = command(&mut frames)?;
+        match command.as_ref() {
+            b"HELLO" => Ok(Self::Hello {
+                topic: text(frames.next(), "topic")?,
+                group: text(frames.next(), "group")?,
+                prefetch: number::<u32>(frames.next(), "prefetch")?.max(1),
+            }),
+            b"ACK" => Ok(Self::Ack(tags(frames)?)),
+            b"NACK" => Ok(Self::Nack(tags(frames)?)),
+            b"REJECT" => Ok(Self::Reject(tags(frames)?)),
+            b"PING" => Ok(Self::Ping),
+            b"BYE" => Ok(Self::Bye),
+            b"PUBLISH" => {
+                let seq = frames.next().ok_or_else(|| malformed("missing seq frame"))?;
+                let with_seq = |m: Malformed| Malformed {
+                    seq: seq.clone(),
+                    reason: m.reason,
+                };
+                let topic = text(frames.next(), "topic").map_err(with_seq)?;
+                if frames.len() == 0 || frames.len() % 4 != 0 {
+                    return Err(with_seq(malformed(
+                        "PUBLISH needs 4 frames per message: id, key, headers, payload",
+                    )));
+                }
+                let mut messages = Vec::with_capacity(frames.len() / 4);
+                while let Some(message) = WireMessage::take(&mut frames) {
+                    messages.push(message);
+                }
+                Ok(Self::Publish {
+                    seq,
+                    topic,
+                    messages,
+                })
+            }
+            b"DECLARE" => {
+                let seq = frames.next().ok_or_else(|| malformed("missing seq frame"))?;
+                let with_seq = |m: Malformed| Malformed {
+                    seq: seq.clone(),
+                    reason: m.reason,
+                };
+                Ok(Self::Declare {
+                    topic: text(frames.next(), "topic").map_err(with_seq)?,
+                    group: text(frames.next(), "group").map_err(with_seq)?,
+                    seq,
+                })
+            }
+            other => Err(malformed(format!(
+                "unknown command `{}`",
+                String::from_utf8_lossy(other)
+            ))),
+        }
+    }
+
+    /// The frames of this request.
+    pub(crate) fn frames(self) -> ZmqMessage {
+        let mut frames = vec![Bytes::from_static(PROTOCOL)];
+        let tag_frames = |name: &'static [u8], tags: Vec<u64>, frames: &mut Vec<Bytes>| {
+            frames.push(Bytes::from_static(name));
+            frames.extend(tags.into_iter().map(decimal));
+        };
+        match self {
+            Self::Hello {
+                topic,
+                group,
+                prefetch,
+            } => frames.extend([
+                Bytes::from_static(b"HELLO"),
+                Bytes::from(topic),
+                Bytes::from(group),
+                decimal(prefetch),
+            ]),
+            Self::Ack(tags) => tag_frames(b"ACK", tags, &mut frames),
+            Self::Nack(tags) => tag_frames(b"NACK", tags, &mut frames),
+            Self::Reject(tags) => tag_frames(b"REJECT", tags, &mut frames),
+            Self::Ping => frames.push(Bytes::from_static(b"PING")),
+            Self::Bye => frames.push(Bytes::from_static(b"BYE")),
+            Self::Publish {
+                seq,
+                topic,
+                messages,
+            } => {
+                frames.reserve(3 + 4 * messages.len());
+                frames.extend([Bytes::from_static(b"PUBLISH"), seq, Bytes::from(topic)]);
+                for message in messages {
+                    message.push_into(&mut frames);
+                }
+            }
+            Self::Declare { seq, topic, group } => frames.extend([
+                Bytes::from_static(b"DECLARE"),
+                seq,
+                Bytes::from(topic),
+                Bytes::from(group),
+            ]),
+        }
+        into_zmq(frames)
+    }
+}
+
+impl FromHub {
+    /// Reads what the binding side sent.
+    pub(crate) fn parse(frames: Vec<Bytes>) -> Result<Self, Malformed> {
+        let mut frames = frames.into_iter();
+        let command = command(&mut frames)?;
+        match command.as_ref() {
+            b"WELCOME" => Ok(Self::Welcome {
+                heartbeat_ms: number(frames.next(), "heartbeat")?,
+            }),
+            b"MSG" => {
+                let tag = number(frames.next(), "tag")?;
+                let attempt = number(frames.next(), "attempt")?;
+                let message = WireMessage::take(&mut frames)
+                    .ok_or_else(|| malformed("MSG needs tag, attempt, id, key, headers, payload"))?;
+                Ok(Self::Msg {
+                    tag,
+                    attempt,
+                    message,
+                })
+            }
+            b"PONG" => Ok(Self::Pong),
+            b"OK" => Ok(Self::Ok {
+                seq: frames.next().unwrap_or_default(),
+            }),
+            b"ERROR" => Ok(Self::Error {
+                seq: frames.next().unwrap_or_default(),
+                reason: frames
+                    .next()
+                    .map(|r| String::from_utf8_lossy(&r).into_owned())
+                    .unwrap_or_default(),
+            }),
+            other => Err(malformed(format!(
+                "unknown command `{}`",
+                String::from_utf8_lossy(other)
+            ))),
+        }
+    }
+
+    /// The frames of this reply, addressed to the peer `identity` (for the ROUTER).
+    pub(crate) fn frames_to(self, identity: Bytes) -> ZmqMessage {
+        let mut frames = Vec::with_capacity(9);
+        frames.extend([identity, Bytes::from_static(PROTOCOL)]);
+        match self {
+            Self::Welcome { heartbeat_ms } => {
+                frames.extend([Bytes::from_static(b"WELCOME"), decimal(heartbeat_ms)]);
+            }
+            Self::Msg {
+                tag,
+                attempt,
+                message,
+            } => {
+                frames.extend([Bytes::from_static(b"MSG"), decimal(tag), decimal(attempt)]);
+                message.push_into(&mut frames);
+            }
+            Self::Pong => frames.push(Bytes::from_static(b"PONG")),
+            Self::Ok { seq } => frames.extend([Bytes::from_static(b"OK"), seq]),
+            Self::Error { seq, reason } => {
+                frames.extend([Bytes::from_static(b"ERROR"), seq, Bytes::from(reason)]);
+            }
+        }
+        into_zmq(frames)
+    }
+}
+
+/// A number as an ASCII decimal frame.
+pub(crate) fn decimal(n: impl Into<u64>) -> Bytes {
+    Bytes::from(n.into().to_string())
+}
+
+fn into_zmq(frames: Vec<Bytes>) -> ZmqMessage {
+    // Never empty: every builder above pushes the protocol frame first.
+    ZmqMessage::try_from(frames).unwrap_or_else(|_| ZmqMessage::from(Bytes::from_static(PROTOCOL)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn without_identity(message: ZmqMessage) -> Vec<Bytes> {
+        let mut frames = message.into_vec();
+        frames.remove(0);
+        frames
+    }
+
+    #[test]
+    fn messages_survive_the_round_trip() {
+        let message = Message::new("payload")
+            .with_id("id-1")
+            .with_key("order-7")
+            .with_header("content-type", "application/json");
+        let wire = WireMessage::encode(message.clone());
+        assert_eq!(wire.clone().decode().unwrap(), message);
+        assert_eq!(wire.validated().unwrap().id, Bytes::from("id-1"));
+    }
+
+    #[test]
+    fn requests_survive_the_round_trip() {
+        let requests = [
+            ToHub::Hello {
+                topic: "t".into(),
+                group: "g".into(),
+                prefetch: 8,
+            },
+            ToHub::Ack(vec![1, 2, 3]),
+            ToHub::Nack(vec![4]),
+            ToHub::Reject(vec![5]),
+            ToHub::Ping,
+            ToHub::Bye,
+            ToHub::Publish {
+                seq: Bytes::from("9"),
+                topic: "t".into(),
+                messages: vec![WireMessage::encode(Message::new("a")); 2],
+            },
+            ToHub::Declare {
+                seq: Bytes::from("10"),
+                topic: "t".into(),
+                group: "g".into(),
+            },
+        ];
+        for request in requests {
+            let frames = format!("{request:?}");
+            let parsed = ToHub::parse(request.frames().into_vec()).unwrap();
+            assert_eq!(format!("{parsed:?}"), frames);
+        }
+    }
+
+    #[test]
+    fn replies_survive_the_round_trip() {
+        let replies = [
+            FromHub::Welcome { heartbeat_ms: 1000 },
+            FromHub::Msg {
+                tag: 42,
+                attempt: 2,
+                message: WireMessage::encode(Message::new("x").with_id("i")),
+            },
+            FromHub::Pong,
+            FromHub::Ok {
+                seq: Bytes::from("1"),
+            },
+            FromHub::Error {
+                seq: Bytes::from("2"),
+                reason: "no".into(),
+            },
+        ];
+        for reply in replies {
+            let text = format!("{reply:?}");
+            let frames = without_identity(reply.frames_to(Bytes::from("peer")));
+            assert_eq!(format!("{:?}", FromHub::parse(frames).unwrap()), text);
+        }
+    }
+
+    #[test]
+    fn bad_frames_are_errors_not_panics() {
+        let bad: Vec<Vec<&[u8]>> = vec![
+            vec![],
+            vec![b"nope"],
+            vec![PROTOCOL],
+            vec![PROTOCOL, b"HELLO", b"t"],
+            vec![PROTOCOL, b"HELLO", b"t", b"g", b"-1"],
+            vec![PROTOCOL, b"ACK", b"x"],
+            vec![PROTOCOL, b"PUBLISH"],
+            vec![PROTOCOL, b"PUBLISH", b"1", b"t", b"id"],
+            vec![PROTOCOL, b"DECLARE", b"1", b"t"],
+            vec![PROTOCOL, b"WHAT"],
+        ];
+        for frames in bad {
+            let frames: Vec<Bytes> = frames.into_iter().map(Bytes::copy_from_slice).collect();
+            assert!(ToHub::parse(frames.clone()).is_err(), "{frames:?}");
+            // Only a few of these are valid replies; none may panic.
+            let _ = FromHub::parse(frames);
+        }
+        let publish = vec![
+            Bytes::from_static(PROTOCOL),
+            Bytes::from_static(b"PUBLISH"),
+            Bytes::from_static(b"7"),
+            Bytes::from_static(b"t"),
+            Bytes::from_static(b"id"),
+        ];
+        assert_eq!(ToHub::parse(publish).unwrap_err().seq, Bytes::from("7"));
+    }
+
+    #[test]
+    fn bad_message_frames_are_described() {
+        let wire = WireMessage {
+            id: Bytes::new(),
+            key: Bytes::new(),
+            headers: Bytes::from_static(b"[1]"),
+            payload: Bytes::new(),
+        };
+        assert!(wire.clone().decode().unwrap_err().contains("headers"));
+        assert!(wire.validated().is_err());
+        let wire = WireMessage {
+            id: Bytes::from_static(&[0xff]),
+            key: Bytes::new(),
+            headers: Bytes::new(),
+            payload: Bytes::new(),
+        };
+        assert!(wire.decode().unwrap_err().contains("id"));
+        let plain = WireMessage {
+            id: Bytes::new(),
+            key: Bytes::new(),
+            headers: Bytes::new(),
+            payload: Bytes::from_static(b"{}"),
+        };
+        let message = plain.decode().unwrap();
+        assert!(!message.id.is_empty() && message.key.is_none());
+    }
+}

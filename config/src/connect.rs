@@ -1,0 +1,55 @@
+//! [`connect`]: the one place that knows every backend.
+
+use std::sync::Arc;
+
+use courier_core::{Broker, Error, ErrorKind, Result};
+use tracing::info;
+
+use crate::{BrokerKind, Config};
+
+/// Connects the backend the configuration selects (`broker.kind`) with its table.
+///
+/// Each backend is compiled in by the cargo feature of its name; selecting one that is
+/// compiled out is an error that names the feature.
+///
+/// # Errors
+/// [`ErrorKind::Config`] when the backend is not compiled in; otherwise the backend's own
+/// connection error (for example [`ErrorKind::Connection`] when the broker is unreachable).
+pub async fn connect(config: &Config) -> Result<Arc<dyn Broker>> {
+    let kind = config.broker.kind;
+    info!(backend = kind.name(), "connecting to the message broker");
+    match kind {
+        #[cfg(feature = "memory")]
+        BrokerKind::Memory => Ok(Arc::new(courier_memory::MemoryBroker::new(
+            config.broker.memory.clone(),
+        ))),
+        #[cfg(feature = "rabbitmq")]
+        BrokerKind::RabbitMq => Ok(Arc::new(
+            courier_rabbitmq::RabbitMqBroker::connect(config.broker.rabbitmq.clone()).await?,
+        )),
+        #[cfg(feature = "kafka")]
+        BrokerKind::Kafka => Ok(Arc::new(
+            courier_kafka::KafkaBroker::connect(config.broker.kafka.clone()).await?,
+        )),
+        #[cfg(feature = "zeromq")]
+        BrokerKind::ZeroMq => Ok(Arc::new(
+            courier_zeromq::ZmqBroker::connect(config.broker.zeromq.clone()).await?,
+        )),
+        #[allow(unreachable_patterns)]
+        other => Err(not_compiled_in(other)),
+    }
+}
+
+/// The error for a backend this build does not include.
+fn not_compiled_in(kind: BrokerKind) -> Error {
+    Error::new(
+        "config",
+        ErrorKind::Config,
+        format!(
+            "backend {:?} is not compiled into this build: enable the cargo feature {:?} of \
+             courier-config",
+            kind.name(),
+            kind.name()
+        ),
+    )
+}

@@ -1,0 +1,126 @@
+//! The `[services.*]` sections: settings of the order, inventory and payment services.
+
+use std::net::{Ipv4Addr, SocketAddr};
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::default_catalog;
+
+/// Settings of every service.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Services {
+    /// `[services.order]`.
+    pub order: OrderSettings,
+    /// `[services.inventory]`.
+    pub inventory: InventorySettings,
+    /// `[services.payment]`.
+    pub payment: PaymentSettings,
+}
+
+/// `[services.order]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OrderSettings {
+    /// Address of the HTTP API (`POST /orders`, `GET /orders/{id}`). Default
+    /// `127.0.0.1:8080`.
+    pub listen: SocketAddr,
+}
+
+impl Default for OrderSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 8080)),
+        }
+    }
+}
+
+/// `[services.inventory]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InventorySettings {
+    /// The products and their initial stock (`[[services.inventory.catalog]]`). A catalog in
+    /// the file replaces the default one (SKUs `1001` to `1010`) as a whole.
+    pub catalog: Vec<CatalogItem>,
+}
+
+impl Default for InventorySettings {
+    fn default() -> Self {
+        Self {
+            catalog: default_catalog(),
+        }
+    }
+}
+
+/// One product of the catalog. Every key is required.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogItem {
+    /// Stock keeping unit, the product id of orders (`"1001"`).
+    pub sku: String,
+    /// Display name.
+    pub name: String,
+    /// Unit price in integer minor units (cents): `1299` is 12.99.
+    pub price_minor: i64,
+    /// Units in stock at start-up.
+    pub stock: u32,
+}
+
+/// `[services.payment]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PaymentSettings {
+    /// The simulated gateway declines a charge above this amount, in minor units. Default
+    /// `50000` (500.00).
+    pub decline_above_minor: i64,
+}
+
+impl Default for PaymentSettings {
+    fn default() -> Self {
+        Self {
+            decline_above_minor: 50_000,
+        }
+    }
+}
+
+impl Services {
+    /// The first bad setting, as `(key within [services], problem)`: an empty or duplicate
+    /// SKU, an empty name, a negative price, a negative decline threshold.
+    ///
+    /// # Errors
+    /// The first bad setting found.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        let catalog = &self.inventory.catalog;
+        for (i, item) in catalog.iter().enumerate() {
+            let key = |field: &str| format!("inventory.catalog[{i}].{field}");
+            if item.sku.trim().is_empty() {
+                return Err((key("sku"), "the SKU is empty".into()));
+            }
+            if let Some(first) = catalog[..i].iter().position(|o| o.sku == item.sku) {
+                return Err((
+                    key("sku"),
+                    format!(
+                        "duplicate SKU {:?}: already listed at services.inventory.catalog[{first}]",
+                        item.sku
+                    ),
+                ));
+            }
+            if item.name.trim().is_empty() {
+                return Err((key("name"), "the name is empty".into()));
+            }
+            if item.price_minor < 0 {
+                return Err((
+                    key("price_minor"),
+                    format!("the price must not be negative (got {})", item.price_minor),
+                ));
+            }
+        }
+        if self.payment.decline_above_minor < 0 {
+            return Err((
+                "payment.decline_above_minor".into(),
+                "must not be negative".into(),
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,133 @@
+//! `connect` opens the configured backend; `check_needs` compares what a service needs with
+//! what the backend guarantees.
+
+#![cfg(feature = "memory")]
+
+mod common;
+
+use std::time::Duration;
+
+use common::config_of;
+use courier_config::{check_needs, connect};
+use courier_core::{Capability, Message, Subscription};
+
+#[tokio::test]
+async fn connect_opens_the_memory_backend_and_it_carries_messages() {
+    let config = config_of("[broker]\nkind = \"memory\"\n[broker.memory]\ncapacity = 8\n");
+    let broker = connect(&config).await.expect("memory connects");
+    assert_eq!(broker.name(), "memory");
+
+    let topic = &config.topics.order_placed;
+    broker
+        .declare_group(topic, "inventory")
+        .await
+        .expect("declare");
+    let producer = broker.producer().await.expect("producer");
+    producer
+        .send_batch(topic, vec![Message::new("one"), Message::new("two")])
+        .await
+        .expect("sent");
+    let mut consumer = broker
+        .subscribe(Subscription::new(topic.clone(), "inventory"))
+        .await
+        .expect("subscribed");
+    let mut payloads = Vec::new();
+    while payloads.len() < 2 {
+        let batch = tokio::time::timeout(Duration::from_secs(5), consumer.recv_batch(8))
+            .await
+            .expect("delivered in time")
+            .expect("received");
+        for mut delivery in batch {
+            payloads.push(delivery.message.payload.clone());
+            delivery.ack().await.expect("acked");
+        }
+    }
+    assert_eq!(payloads, [&b"one"[..], &b"two"[..]]);
+    broker.close().await.expect("closed");
+}
+
+#[tokio::test]
+async fn the_memory_capacity_from_the_config_reaches_the_backend() {
+    let config = config_of(
+        "[broker]\nkind = \"memory\"\n[broker.memory]\ncapacity = 1\noverflow = \"fail\"\n",
+    );
+    let broker = connect(&config).await.expect("memory connects");
+    broker.declare_group("t", "g").await.expect("declare");
+    let producer = broker.producer().await.expect("producer");
+    producer
+        .send("t", Message::new("first"))
+        .await
+        .expect("room for one");
+    let error = producer
+        .send("t", Message::new("second"))
+        .await
+        .expect_err("capacity 1 with overflow = fail refuses the second");
+    assert_eq!(error.kind(), courier_core::ErrorKind::Full);
+}
+
+#[tokio::test]
+async fn check_needs_warns_or_refuses_by_strictness() {
+    let relaxed = config_of("[broker]\nkind = \"memory\"\nstrict = false\n");
+    let broker = connect(&relaxed).await.expect("memory connects");
+    let caps = broker.capabilities();
+    assert!(
+        !caps.has(Capability::Persistence),
+        "memory keeps nothing across restarts"
+    );
+    assert!(caps.has(Capability::AtLeastOnce));
+
+    let needs = [Capability::AtLeastOnce, Capability::Persistence];
+    let warnings = check_needs(&relaxed, caps, "payment", &needs).expect("not strict: warnings");
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    for piece in ["\"payment\"", "\"memory\"", "persistence"] {
+        assert!(warnings[0].contains(piece), "{warnings:?} lacks {piece}");
+    }
+    assert!(
+        check_needs(&relaxed, caps, "payment", &[Capability::AtLeastOnce])
+            .expect("met")
+            .is_empty()
+    );
+
+    let strict = config_of("[broker]\nkind = \"memory\"\nstrict = true\n");
+    let needs = [Capability::Persistence, Capability::NativeDeadLetter];
+    let error = check_needs(&strict, caps, "inventory", &needs).expect_err("strict refuses");
+    assert_eq!(error.exit_code(), 2);
+    assert_eq!(error.key(), Some("broker.strict"));
+    let line = error.to_string();
+    for piece in [
+        "\"inventory\"",
+        "\"memory\"",
+        "persistence",
+        "native dead-lettering",
+        "strict",
+    ] {
+        assert!(line.contains(piece), "{line} lacks {piece}");
+    }
+    assert!(check_needs(&strict, caps, "inventory", &[Capability::FanOut]).is_ok());
+}
+
+#[cfg(feature = "rabbitmq")]
+#[tokio::test]
+async fn connect_opens_rabbitmq_from_the_config() {
+    let config = config_of("[broker]\nkind = \"rabbitmq\"\n");
+    match connect(&config).await {
+        Ok(broker) => {
+            assert_eq!(broker.name(), "rabbitmq");
+            broker.close().await.expect("closed");
+        }
+        Err(error) if error.kind() == courier_core::ErrorKind::Connection => {
+            common::broker_absent("rabbitmq", &error.to_string());
+        }
+        Err(error) => panic!("unexpected error: {error}"),
+    }
+}
+
+#[cfg(not(feature = "kafka"))]
+#[tokio::test]
+async fn connect_refuses_a_backend_compiled_out() {
+    let mut config = courier_config::Config::default();
+    config.broker.kind = courier_config::BrokerKind::Kafka;
+    let error = connect(&config).await.err().expect("kafka is compiled out");
+    assert_eq!(error.kind(), courier_core::ErrorKind::Config);
+    assert!(error.to_string().contains("feature \"kafka\""), "{error}");
+}

@@ -1,0 +1,60 @@
+//! Every sample file in config/ loads and validates (for the backends compiled in), and the
+//! reference file config/courier.toml states the built-in defaults.
+
+use std::path::PathBuf;
+
+use courier_config::{BrokerKind, Config, load_from_str};
+
+fn sample(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(name)
+}
+
+/// Loads the sample (without the environment, so that the test does not depend on it).
+fn check(name: &str, kind: BrokerKind) -> Option<Config> {
+    let text = std::fs::read_to_string(sample(name))
+        .unwrap_or_else(|e| panic!("config/{name} should exist: {e}"));
+    let result = load_from_str(&text, &format!("config/{name}"));
+    if !kind.is_compiled_in() {
+        let error = result.expect_err("a backend compiled out is an error");
+        assert_eq!(error.key(), Some("broker.kind"), "{error}");
+        assert!(error.to_string().contains(kind.name()), "{error}");
+        return None;
+    }
+    let config = result.unwrap_or_else(|e| panic!("{name} should load: {e}"));
+    assert_eq!(config.broker.kind, kind, "{name}");
+    Some(config)
+}
+
+#[test]
+fn courier_toml_is_the_memory_default_and_states_the_defaults() {
+    let Some(config) = check("courier.toml", BrokerKind::Memory) else {
+        return;
+    };
+    let defaults = Config::default();
+    assert_eq!(config.topics, defaults.topics);
+    assert_eq!(config.runtime, defaults.runtime);
+    assert_eq!(config.services, defaults.services);
+    assert!(!config.broker.strict);
+    #[cfg(feature = "memory")]
+    assert_eq!(config.broker.memory, defaults.broker.memory);
+}
+
+#[test]
+fn rabbitmq_toml_loads() {
+    check("rabbitmq.toml", BrokerKind::RabbitMq);
+}
+
+#[test]
+fn kafka_toml_loads_with_the_local_broker() {
+    let Some(config) = check("kafka.toml", BrokerKind::Kafka) else {
+        return;
+    };
+    #[cfg(feature = "kafka")]
+    assert_eq!(config.broker.kafka.brokers, "127.0.0.1:9092");
+    let _ = config;
+}
+
+#[test]
+fn zeromq_toml_loads() {
+    check("zeromq.toml", BrokerKind::ZeroMq);
+}

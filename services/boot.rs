@@ -1,0 +1,74 @@
+//! Start-up shared by the service binaries and `shop`: logging, the saga's topics and catalog
+//! from the configuration, and connecting the configured broker with the service's needs
+//! checked. Included by each binary with `#[path]`, so the service libraries stay free of
+//! `courier-config` and of every backend.
+
+use std::{process::exit, sync::Arc};
+
+use courier_config::Config;
+use courier_contracts::{Catalog, CatalogItem, SagaTopics};
+use courier_core::{Broker, Capability};
+
+/// Logs to standard error, filtered by `RUST_LOG` (default `info`).
+#[allow(dead_code)]
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// The saga's topic names from `[topics]`.
+pub fn saga_topics(config: &Config) -> SagaTopics {
+    let t = &config.topics;
+    SagaTopics {
+        order_intake: t.order_intake.clone(),
+        order_placed: t.order_placed.clone(),
+        stock_reserved: t.stock_reserved.clone(),
+        stock_rejected: t.stock_rejected.clone(),
+        payment_succeeded: t.payment_succeeded.clone(),
+        payment_failed: t.payment_failed.clone(),
+    }
+}
+
+/// The catalog from `[[services.inventory.catalog]]`.
+#[allow(dead_code)]
+pub fn catalog(config: &Config) -> Catalog {
+    Catalog::new(config.services.inventory.catalog.iter().map(|i| CatalogItem {
+        sku: i.sku.clone(),
+        name: i.name.clone(),
+        price_minor: i.price_minor,
+        stock: i.stock,
+    }))
+}
+
+/// Connects the configured broker, checks that it gives what `service` `needs` (a warning
+/// per missing guarantee, or exit code 2 in strict mode), and declares every group of the
+/// saga so that no event is lost whichever service starts first. Exits with code 1 and one
+/// line on standard error when the broker cannot be reached.
+#[allow(dead_code)]
+pub async fn connect(config: &Config, service: &str, needs: &[Capability]) -> Arc<dyn Broker> {
+    let broker = match courier_config::connect(config).await {
+        Ok(broker) => broker,
+        Err(e) => {
+            eprintln!("error: {service}: cannot connect to the {} broker: {e}", config.broker.kind);
+            exit(1);
+        }
+    };
+    let warnings = courier_config::exit_on_error(courier_config::check_needs(
+        config,
+        broker.capabilities(),
+        service,
+        needs,
+    ));
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
+    if let Err(e) = saga_topics(config).declare_all(broker.as_ref()).await {
+        eprintln!("error: {service}: declaring the saga's groups failed: {e}");
+        exit(1);
+    }
+    broker
+}

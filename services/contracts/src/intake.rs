@@ -1,0 +1,306 @@
+//! The shapes in which orders arrive from outside, and their validation.
+//!
+//! Two shapes are accepted, on the intake topic and over HTTP alike:
+//!
+//! ```json
+//! {"order_id": "A-17", "customer_id": "c-4", "lines": [{"sku": "1001", "quantity": 2}]}
+//! {"order_id": "1001", "product_id": "1001", "quantity": 2}
+//! ```
+//!
+//! Ids may be JSON strings or integers. Unknown fields are ignored.
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::ContractError;
+
+/// An order as an outside producer sends it, in either shape. Turn it into a validated
+/// [`OrderRequest`] with [`into_request`](OrderIntake::into_request).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderIntake {
+    /// The order's id; the same id twice is the same order.
+    #[serde(
+        default,
+        deserialize_with = "optional_id",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub order_id: Option<String>,
+    /// Who orders, when known.
+    #[serde(
+        default,
+        deserialize_with = "optional_id",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub customer_id: Option<String>,
+    /// The lines of a full order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lines: Option<Vec<IntakeLine>>,
+    /// The product of a single-line order (`sku` is accepted too).
+    #[serde(
+        default,
+        alias = "sku",
+        deserialize_with = "optional_id",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub product_id: Option<String>,
+    /// The quantity of a single-line order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantity: Option<i64>,
+}
+
+/// One line of a full intake order, before validation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntakeLine {
+    /// The product (`product_id` is accepted too).
+    #[serde(alias = "product_id", deserialize_with = "required_id")]
+    pub sku: String,
+    /// How many; must be positive.
+    pub quantity: i64,
+}
+
+/// A validated order request: an id, at least one line, positive quantities, one line per
+/// product. Not yet priced (see [`Catalog::price`](crate::Catalog::price)).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderRequest {
+    /// The order's id.
+    pub order_id: String,
+    /// Who orders, when known.
+    pub customer_id: Option<String>,
+    /// The lines, one per product, in the order first given.
+    pub lines: Vec<RequestedLine>,
+}
+
+/// One validated line of an [`OrderRequest`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestedLine {
+    /// The product.
+    pub sku: String,
+    /// How many, at least 1.
+    pub quantity: u32,
+}
+
+impl OrderIntake {
+    /// A single-line order, the shape external producers send.
+    pub fn single(
+        order_id: impl Into<String>,
+        product_id: impl Into<String>,
+        quantity: i64,
+    ) -> Self {
+        Self {
+            order_id: Some(order_id.into()),
+            product_id: Some(product_id.into()),
+            quantity: Some(quantity),
+            ..Self::default()
+        }
+    }
+
+    /// A full order with `lines` of `(sku, quantity)`.
+    pub fn full<S: Into<String>>(
+        order_id: impl Into<String>,
+        customer_id: Option<String>,
+        lines: impl IntoIterator<Item = (S, i64)>,
+    ) -> Self {
+        Self {
+            order_id: Some(order_id.into()),
+            customer_id,
+            lines: Some(
+                lines
+                    .into_iter()
+                    .map(|(sku, quantity)| IntakeLine {
+                        sku: sku.into(),
+                        quantity,
+                    })
+                    .collect(),
+            ),
+            ..Self::default()
+        }
+    }
+
+    /// Validates the order. An order without an id takes `fallback_id()`; lines naming one
+    /// product twice are merged.
+    ///
+    /// # Errors
+    /// [`ContractError::EmptyLines`] for no lines, [`ContractError::NonPositiveQuantity`] or
+    /// [`ContractError::QuantityTooLarge`] for a bad quantity, [`ContractError::Missing`] for
+    /// an empty product, and [`ContractError::AmbiguousShape`] when both shapes are mixed.
+    pub fn into_request(
+        self,
+        fallback_id: impl FnOnce() -> String,
+    ) -> Result<OrderRequest, ContractError> {
+        let order_id = match self.order_id {
+            Some(id) if !id.trim().is_empty() => id,
+            _ => fallback_id(),
+        };
+        let raw: Vec<IntakeLine> = match (self.lines, self.product_id, self.quantity) {
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+                return Err(ContractError::AmbiguousShape { order_id });
+            }
+            (Some(lines), None, None) => lines,
+            (None, Some(sku), Some(quantity)) => vec![IntakeLine { sku, quantity }],
+            (None, Some(_), None) => return Err(ContractError::Missing("quantity")),
+            (None, None, Some(_)) => return Err(ContractError::Missing("product_id")),
+            (None, None, None) => Vec::new(),
+        };
+        if raw.is_empty() {
+            return Err(ContractError::EmptyLines { order_id });
+        }
+        let mut lines: Vec<RequestedLine> = Vec::with_capacity(raw.len());
+        for IntakeLine { sku, quantity } in raw {
+            if sku.trim().is_empty() {
+                return Err(ContractError::Missing("sku"));
+            }
+            if quantity <= 0 {
+                return Err(ContractError::NonPositiveQuantity {
+                    order_id,
+                    sku,
+                    quantity,
+                });
+            }
+            let too_large = || ContractError::QuantityTooLarge {
+                order_id: order_id.clone(),
+                sku: sku.clone(),
+                quantity,
+            };
+            let quantity = u32::try_from(quantity).map_err(|_| too_large())?;
+            match lines.iter_mut().find(|l| l.sku == sku) {
+                Some(line) => {
+                    line.quantity = line.quantity.checked_add(quantity).ok_or_else(too_large)?;
+                }
+                None => lines.push(RequestedLine { sku, quantity }),
+            }
+        }
+        Ok(OrderRequest {
+            order_id,
+            customer_id: self.customer_id.filter(|c| !c.trim().is_empty()),
+            lines,
+        })
+    }
+}
+
+/// A JSON string or integer, as text.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Id {
+    Text(String),
+    Signed(i64),
+    Unsigned(u64),
+}
+
+impl From<Id> for String {
+    fn from(id: Id) -> Self {
+        match id {
+            Id::Text(s) => s,
+            Id::Signed(n) => n.to_string(),
+            Id::Unsigned(n) => n.to_string(),
+        }
+    }
+}
+
+fn optional_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<Id>::deserialize(d)?.map(String::from))
+}
+
+fn required_id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(Id::deserialize(d)?.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> OrderIntake {
+        serde_json::from_str(json).expect("parses")
+    }
+
+    fn no_fallback() -> String {
+        panic!("fallback id not expected")
+    }
+
+    #[test]
+    fn single_line_shape_from_an_external_producer() {
+        let req = parse(r#"{"order_id": "1001", "product_id": "1001", "quantity": 2}"#)
+            .into_request(no_fallback)
+            .expect("valid");
+        assert_eq!(req.order_id, "1001");
+        assert_eq!(
+            req.lines,
+            vec![RequestedLine {
+                sku: "1001".into(),
+                quantity: 2
+            }]
+        );
+    }
+
+    #[test]
+    fn numeric_ids_and_full_shape_with_merged_lines() {
+        let req = parse(
+            r#"{"order_id": 7, "customer_id": "c", "lines": [{"sku": 1001, "quantity": 1},
+                {"sku": "1002", "quantity": 3}, {"product_id": "1001", "quantity": 2}], "extra": true}"#,
+        )
+        .into_request(no_fallback)
+        .expect("valid");
+        assert_eq!(req.order_id, "7");
+        assert_eq!(req.customer_id.as_deref(), Some("c"));
+        assert_eq!(
+            req.lines,
+            vec![
+                RequestedLine {
+                    sku: "1001".into(),
+                    quantity: 3
+                },
+                RequestedLine {
+                    sku: "1002".into(),
+                    quantity: 3
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn missing_id_takes_the_fallback() {
+        let req = OrderIntake {
+            order_id: None,
+            ..OrderIntake::single("x", "1001", 1)
+        }
+        .into_request(|| "generated".into())
+        .expect("valid");
+        assert_eq!(req.order_id, "generated");
+    }
+
+    #[test]
+    fn broken_rules_are_errors() {
+        let err = |json: &str| {
+            parse(json)
+                .into_request(|| "f".into())
+                .expect_err("invalid")
+        };
+        assert!(matches!(
+            err(r#"{"order_id": "1", "product_id": "1001", "quantity": 0}"#),
+            ContractError::NonPositiveQuantity { quantity: 0, .. }
+        ));
+        assert!(matches!(
+            err(r#"{"order_id": "1", "product_id": "1001", "quantity": -3}"#),
+            ContractError::NonPositiveQuantity { quantity: -3, .. }
+        ));
+        assert!(matches!(
+            err(r#"{"order_id": "1", "lines": []}"#),
+            ContractError::EmptyLines { .. }
+        ));
+        assert!(matches!(
+            err(r#"{"order_id": "1"}"#),
+            ContractError::EmptyLines { .. }
+        ));
+        assert!(matches!(
+            err(r#"{"order_id": "1", "product_id": "1001"}"#),
+            ContractError::Missing("quantity")
+        ));
+        assert!(matches!(
+            err(r#"{"order_id": "1", "product_id": "1", "quantity": 1, "lines": []}"#),
+            ContractError::AmbiguousShape { .. }
+        ));
+        assert!(matches!(
+            err(r#"{"order_id": "1", "product_id": "1", "quantity": 99999999999}"#),
+            ContractError::QuantityTooLarge { .. }
+        ));
+        assert!(serde_json::from_str::<OrderIntake>(r#"{"order_id": [1]}"#).is_err());
+    }
+}

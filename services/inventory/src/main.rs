@@ -1,0 +1,64 @@
+//! `inventory-service`: the inventory service on the broker the config file selects, with
+//! the catalog of `[services.inventory]` as its initial stock.
+//!
+//! ```text
+//! inventory-service [--config PATH]
+//! ```
+//!
+//! Runs until SIGINT or SIGTERM, then finishes what is in flight and flushes. A bad
+//! configuration exits with code 2 and one line on standard error.
+
+#[path = "../../boot.rs"]
+mod boot;
+
+use std::{path::PathBuf, process::ExitCode, sync::Arc};
+
+use clap::Parser;
+use courier_core::{Runtime, shutdown_signal};
+use inventory_service::{InventoryService, MemoryStock, NEEDS};
+use tracing::info;
+
+/// The inventory service of the courier saga.
+#[derive(Parser)]
+#[command(version, about)]
+struct Args {
+    /// The config file (else $COURIER_CONFIG, else config/courier.toml when present).
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let config = courier_config::exit_on_error(courier_config::load(args.config.as_deref()));
+    boot::init_tracing();
+    let broker = boot::connect(&config, "inventory-service", NEEDS).await;
+    let result = async {
+        let producer = broker.producer().await?;
+        let stock = MemoryStock::new(boot::catalog(&config).items());
+        let service = Arc::new(InventoryService::new(
+            Arc::new(stock),
+            producer.clone(),
+            boot::saga_topics(&config),
+        ));
+        let mut runtime = Runtime::new(broker.clone(), config.runtime.clone());
+        service.register(&mut runtime);
+        let running = runtime.start().await?;
+        info!(backend = broker.name(), "inventory-service running");
+        let stopped = running.run_until(shutdown_signal()).await;
+        producer.close().await?;
+        broker.close().await?;
+        stopped
+    }
+    .await;
+    match result {
+        Ok(()) => {
+            info!("inventory-service stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: inventory-service: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

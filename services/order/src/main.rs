@@ -1,0 +1,81 @@
+//! `order-service`: the order service on the broker the config file selects, with its HTTP
+//! API on `[services.order] listen`.
+//!
+//! ```text
+//! order-service [--config PATH]
+//! ```
+//!
+//! Runs until SIGINT or SIGTERM, then stops taking requests and messages, finishes what is in
+//! flight and flushes. A bad configuration exits with code 2 and one line on standard error.
+
+#[path = "../../boot.rs"]
+mod boot;
+
+use std::{path::PathBuf, process::ExitCode, sync::Arc};
+
+use clap::Parser;
+use courier_core::{Runtime, shutdown_signal};
+use order_service::{MemoryOrders, NEEDS, OrderService, http};
+use tracing::info;
+
+/// The order service of the courier saga.
+#[derive(Parser)]
+#[command(version, about)]
+struct Args {
+    /// The config file (else $COURIER_CONFIG, else config/courier.toml when present).
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let config = courier_config::exit_on_error(courier_config::load(args.config.as_deref()));
+    boot::init_tracing();
+    let broker = boot::connect(&config, "order-service", NEEDS).await;
+    let listen = config.services.order.listen;
+    let listener = match tokio::net::TcpListener::bind(listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: order-service: cannot listen on {listen} (services.order.listen): {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = async {
+        let producer = broker.producer().await?;
+        let service = Arc::new(OrderService::new(
+            Arc::new(MemoryOrders::new()),
+            producer.clone(),
+            boot::saga_topics(&config),
+            Arc::new(boot::catalog(&config)),
+        ));
+        let mut runtime = Runtime::new(broker.clone(), config.runtime.clone());
+        service.register(&mut runtime);
+        let router = http::router(service, runtime.metrics().clone());
+        let running = runtime.start().await?;
+        let stop = running.shutdown_token();
+        let server = tokio::spawn(http::serve(listener, router, stop.clone().cancelled_owned()));
+        info!(%listen, backend = broker.name(), "order-service running");
+        let stopped = running.run_until(shutdown_signal()).await;
+        stop.cancel();
+        match server.await {
+            Ok(Err(e)) => tracing::warn!(error = %e, "the HTTP server stopped with an error"),
+            Err(e) => tracing::warn!(error = %e, "the HTTP server task failed"),
+            Ok(Ok(())) => {}
+        }
+        producer.close().await?;
+        broker.close().await?;
+        stopped
+    }
+    .await;
+    match result {
+        Ok(()) => {
+            info!("order-service stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: order-service: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! `shop`: the courier e-commerce demo.
+//!
+//! ```text
+//! shop demo   [--config PATH] [--orders N] [--json] [--seed S] [--timeout-secs T]
+//! shop config [--config PATH]
+//! ```
+//!
+//! `demo` runs the order, inventory and payment services in this process on the configured
+//! broker, places N generated orders (default 1,000) and prints how they ended; it exits
+//! with code 1 when any order is still unsettled at the timeout. `config` prints the
+//! effective configuration (secrets shown as `***`), the backend's guarantees, and what the
+//! services need of them. A bad configuration exits with code 2 and one line.
+
+use std::{path::PathBuf, process::ExitCode, time::Duration};
+
+use clap::{Parser, Subcommand};
+use courier_config::Config;
+use courier_core::Capability;
+use shop::{DEFAULT_SEED, DemoOptions};
+
+/// The courier e-commerce demo.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the three services in this process and place generated orders through them.
+    Demo {
+        /// The config file (else $COURIER_CONFIG, else config/courier.toml when present).
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
+        /// How many orders to place.
+        #[arg(long, default_value_t = 1_000)]
+        orders: usize,
+        /// Print the summary as one JSON object.
+        #[arg(long)]
+        json: bool,
+        /// Seed of the generated orders.
+        #[arg(long, default_value_t = DEFAULT_SEED)]
+        seed: u64,
+        /// Seconds to wait for every order to settle.
+        #[arg(long, default_value_t = 120)]
+        timeout_secs: u64,
+    },
+    /// Print the effective configuration, the backend's guarantees and the services' needs.
+    Config {
+        /// The config file (else $COURIER_CONFIG, else config/courier.toml when present).
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
+    },
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Demo {
+            config,
+            orders,
+            json,
+            seed,
+            timeout_secs,
+        } => {
+            let config = courier_config::exit_on_error(courier_config::load(config.as_deref()));
+            init_tracing();
+            let options = DemoOptions {
+                orders,
+                seed,
+                timeout: Duration::from_secs(timeout_secs),
+                progress: true,
+                ..DemoOptions::default()
+            };
+            demo(&config, options, json).await
+        }
+        Command::Config { config } => {
+            let config = courier_config::exit_on_error(courier_config::load(config.as_deref()));
+            init_tracing();
+            show_config(&config).await
+        }
+    }
+}
+
+async fn demo(config: &Config, options: DemoOptions, json: bool) -> ExitCode {
+    let summary = match shop::run_demo_with(config, options).await {
+        Ok(summary) => summary,
+        Err(e) => {
+            eprintln!("error: shop demo: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if json {
+        println!("{}", summary.to_json());
+    } else {
+        println!("{summary}");
+    }
+    if summary.all_settled() {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("error: shop demo: {} orders did not settle in time", summary.unsettled);
+        ExitCode::FAILURE
+    }
+}
+
+async fn show_config(config: &Config) -> ExitCode {
+    println!("# The effective configuration (defaults, file, environment); secrets show as ***.");
+    print!("{}", config.redacted_toml());
+    let backend = config.broker.kind;
+    let broker = match courier_config::connect(config).await {
+        Ok(broker) => broker,
+        Err(e) => {
+            println!("\n# backend {backend}: guarantees unknown, cannot connect: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let caps = broker.capabilities();
+    let names: Vec<&str> = caps.iter().map(Capability::name).collect();
+    println!("\n# backend {backend} guarantees: {}", names.join(", "));
+    if let Some(max) = caps.max_payload {
+        println!("# largest payload: {max} bytes");
+    }
+    println!("# what the services need of it:");
+    for (service, needs) in shop::needs() {
+        let missing = caps.missing(needs);
+        let listed: Vec<&str> = needs.iter().map(|c| c.name()).collect();
+        let state = match (needs.is_empty(), missing.is_empty()) {
+            (true, _) => "nothing beyond delivery".to_owned(),
+            (false, true) => format!("{} (all given)", listed.join(", ")),
+            (false, false) => {
+                let m: Vec<&str> = missing.iter().map(|c| c.name()).collect();
+                format!("{} (MISSING: {})", listed.join(", "), m.join(", "))
+            }
+        };
+        println!("#   {service}: {state}");
+    }
+    let _ = broker.close().await;
+    ExitCode::SUCCESS
+}

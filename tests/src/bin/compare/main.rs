@@ -1,0 +1,246 @@
+//! `compare`: courier against the raw client of each broker, on the same workloads.
+//!
+//! ```text
+//! cargo run --release -p courier-tests --bin compare -- \
+//!     [--backends memory,rabbitmq,kafka,zeromq] [--messages N] [--size BYTES] [--runs R] [--json]
+//! ```
+//!
+//! For each backend and workload (1 producer and 1 consumer, then 4 and 4 in one group) it
+//! measures the throughput of produce, consume and ack through courier and through the raw
+//! client with identical settings, in interleaved runs, then the end-to-end latency at a fixed
+//! rate below saturation, and the saga's orders per second. It prints a Markdown table and
+//! writes target/compare/report.md, report.svg and, with `--json`, report.json.
+
+mod backend;
+mod cli;
+mod courier_side;
+mod driver;
+mod json;
+mod latency;
+mod machine;
+mod markdown;
+mod raw;
+mod report;
+mod saga;
+mod svg;
+mod workload;
+
+use std::{process::ExitCode, time::Duration};
+
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::{
+    backend::{Backend, Contenders},
+    cli::Args,
+    driver::{Outcome, Side},
+    machine::Machine,
+    report::{Report, Row, Skipped, Spread},
+    workload::{BATCH, DEPTH, MIN_SIZE, PREFETCH, Settings, WORKLOADS, Workload},
+};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("compare: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: &Args) -> Outcome<()> {
+    let mut backends = args.backends.clone();
+    backends.dedup();
+    let per_backend = WORKLOADS.len() as u64 * (2 * u64::from(args.runs) + 2) + 1;
+    let progress = ProgressBar::new(per_backend * backends.len() as u64).with_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")?
+            .progress_chars("=> "),
+    );
+    let mut report = Report {
+        machine: Machine::current(),
+        command: command_line(),
+        size: args.size.max(MIN_SIZE),
+        runs: args.runs,
+        rows: Vec::new(),
+        skipped: Vec::new(),
+        notes: Vec::new(),
+    };
+    for backend in backends {
+        progress.set_message(format!("{}: connecting", backend.name()));
+        let contenders = match backend::prepare(backend, args).await {
+            Ok(contenders) => contenders,
+            Err(reason) => {
+                progress.println(format!("skipping {}: {reason}", backend.name()));
+                report.skipped.push(Skipped {
+                    backend: backend.name(),
+                    workload: None,
+                    reason,
+                });
+                progress.inc(per_backend);
+                continue;
+            }
+        };
+        report.notes.push(contenders.note.clone());
+        measure_backend(&contenders, backend, args, &progress, &mut report).await;
+        if let Err(e) = contenders.courier.close().await {
+            report
+                .notes
+                .push(format!("{}: closing the broker failed: {e}", backend.name()));
+        }
+    }
+    progress.finish_and_clear();
+    write_outputs(&report, args)
+}
+
+async fn measure_backend(
+    contenders: &Contenders,
+    backend: Backend,
+    args: &Args,
+    progress: &ProgressBar,
+    report: &mut Report,
+) {
+    let settings = Settings {
+        messages: args.messages.unwrap_or(backend.default_messages()),
+        size: args.size.max(MIN_SIZE),
+        batch: BATCH,
+        depth: DEPTH,
+        prefetch: PREFETCH,
+    };
+    let first = report.rows.len();
+    for workload in WORKLOADS {
+        match measure(contenders, backend, workload, &settings, args, progress).await {
+            Ok((row, notes)) => {
+                report.rows.push(row);
+                report.notes.extend(notes);
+            }
+            Err(e) => {
+                progress.println(format!("{} {}: {e}", backend.name(), workload.name));
+                report.skipped.push(Skipped {
+                    backend: backend.name(),
+                    workload: Some(workload.name),
+                    reason: e.to_string(),
+                });
+            }
+        }
+    }
+    progress.set_message(format!("{}: saga", backend.name()));
+    let saga = match args.orders {
+        0 => Err("not run (--orders 0)".to_owned()),
+        orders => saga::orders_per_sec(&contenders.config, orders).await,
+    };
+    match saga {
+        Ok(orders_per_sec) => {
+            for row in &mut report.rows[first..] {
+                row.orders_per_sec = Some(orders_per_sec);
+            }
+        }
+        Err(e) => report
+            .notes
+            .push(format!("{}: saga orders/s n/a: {e}", backend.name())),
+    }
+    progress.inc(1);
+}
+
+/// Interleaved throughput runs of both sides, then one latency run of each at a fixed rate.
+async fn measure(
+    contenders: &Contenders,
+    backend: Backend,
+    workload: Workload,
+    settings: &Settings,
+    args: &Args,
+    progress: &ProgressBar,
+) -> Outcome<(Row, Vec<String>)> {
+    let name = backend.name();
+    let sides: [&dyn Side; 2] = [&contenders.courier, contenders.raw.as_ref()];
+    let mut samples = [Vec::new(), Vec::new()];
+    for run in 1..=args.runs {
+        for (side, samples) in sides.iter().zip(samples.iter_mut()) {
+            let label = side.label();
+            progress.set_message(format!(
+                "{name} {} {label}: run {run}/{}",
+                workload.name, args.runs
+            ));
+            let rate = driver::throughput(*side, name, workload, settings)
+                .await
+                .map_err(|e| format!("{label} run {run}: {e}"))?;
+            samples.push(rate);
+            progress.inc(1);
+        }
+    }
+    let [courier, raw] = samples.map(|s| Spread::of(&s));
+    let (Some(courier), Some(raw)) = (courier, raw) else {
+        return Err("no runs".into());
+    };
+    let rate = (courier.median * args.latency_fraction)
+        .min(args.latency_max_rate)
+        .max(10.0);
+    let duration = Duration::from_secs_f64(args.latency_secs.max(0.1));
+    let mut latencies = [None, None];
+    let mut notes = Vec::new();
+    for (side, latency) in sides.iter().zip(latencies.iter_mut()) {
+        let label = side.label();
+        progress.set_message(format!(
+            "{name} {} {label}: latency at {rate:.0} msg/s",
+            workload.name
+        ));
+        match driver::latency(*side, name, workload, settings, rate, duration).await {
+            Ok(measured) => *latency = Some(measured),
+            Err(e) => notes.push(format!("{name} {} {label} latency n/a: {e}", workload.name)),
+        }
+        progress.inc(1);
+    }
+    let [latency, raw_latency] = latencies;
+    Ok((
+        Row {
+            backend: name,
+            workload: workload.name,
+            messages: settings.messages,
+            courier,
+            raw,
+            latency,
+            raw_latency,
+            latency_rate: rate,
+            orders_per_sec: None,
+        },
+        notes,
+    ))
+}
+
+fn write_outputs(report: &Report, args: &Args) -> Outcome<()> {
+    let dir = args.out_dir();
+    std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    let markdown = markdown::render(report);
+    print!("{markdown}");
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| format!("writing {}: {e}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+        Ok::<_, String>(())
+    };
+    write("report.md", &markdown)?;
+    let chart = dir.join("report.svg");
+    match svg::render(report, &chart) {
+        Ok(()) => eprintln!("wrote {}", chart.display()),
+        Err(e) => eprintln!("no chart: {e}"),
+    }
+    if args.json {
+        write("report.json", &json::render(report)?)?;
+    }
+    Ok(())
+}
+
+/// The command line as given, with any password in a URL hidden.
+fn command_line() -> String {
+    let args: Vec<String> = std::env::args()
+        .map(|a| courier_core::redact_url(&a))
+        .collect();
+    let mut line = String::from("compare");
+    for arg in args.iter().skip(1) {
+        line.push(' ');
+        line.push_str(arg);
+    }
+    line
+}

@@ -1,0 +1,174 @@
+//! The report as Markdown: the machine, the table, the targets, what was skipped, notes.
+
+use std::fmt::Write as _;
+
+use crate::{
+    latency::Latency,
+    report::{MEMORY_TARGET, RATIO_TARGET, Report, Row, Spread},
+};
+
+/// Renders `report`.
+pub fn render(report: &Report) -> String {
+    let mut out = String::new();
+    let m = &report.machine;
+    let memory = m
+        .memory_gib
+        .map_or(String::new(), |g| format!(", {g:.0} GiB RAM"));
+    let _ = writeln!(out, "# courier compare\n");
+    let _ = writeln!(
+        out,
+        "Machine: {} cores, {}{memory}, Linux {}. Date: {}.  ",
+        m.cores, m.cpu, m.kernel, m.date
+    );
+    let _ = writeln!(out, "Command: `{}`  ", report.command);
+    let _ = writeln!(
+        out,
+        "Payload {} B; each throughput figure is the median of {} interleaved runs \
+         (courier, raw, courier, raw, ...) with the range min–max in brackets.\n",
+        report.size, report.runs
+    );
+    out.push_str(
+        "| backend | workload | messages | courier msg/s | raw msg/s | courier/raw \
+         | p50 µs | p99 µs | p99.9 µs | raw p50 / p99 / p99.9 µs | latency rate msg/s \
+         | saga orders/s |\n",
+    );
+    out.push_str("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+    for row in &report.rows {
+        let _ = writeln!(out, "{}", table_row(row));
+    }
+    out.push('\n');
+    targets(&mut out, report);
+    if !report.skipped.is_empty() {
+        out.push_str("\n## Skipped\n\n");
+        for s in &report.skipped {
+            let what = s
+                .workload
+                .map_or(s.backend.to_owned(), |w| format!("{} {w}", s.backend));
+            let _ = writeln!(out, "- {what}: {}", s.reason);
+        }
+    }
+    if !report.notes.is_empty() {
+        out.push_str("\n## Notes\n\n");
+        for note in &report.notes {
+            let _ = writeln!(out, "- {note}");
+        }
+    }
+    out
+}
+
+fn table_row(row: &Row) -> String {
+    let (p50, p99, p999) = match &row.latency {
+        Some(l) => (us(l.p50_us), us(l.p99_us), us(l.p999_us)),
+        None => ("n/a".into(), "n/a".into(), "n/a".into()),
+    };
+    let raw_latency = row.raw_latency.as_ref().map_or("n/a".into(), triple);
+    let saga = row
+        .orders_per_sec
+        .map_or("n/a".into(), |o| format!("{o:.0}"));
+    format!(
+        "| {} | {} | {} | {} | {} | {:.2} | {p50} | {p99} | {p999} | {raw_latency} | {} | {saga} |",
+        row.backend,
+        row.workload,
+        thousands(row.messages as f64),
+        spread(&row.courier),
+        spread(&row.raw),
+        row.ratio(),
+        thousands(row.latency_rate),
+    )
+}
+
+fn targets(out: &mut String, report: &Report) {
+    out.push_str("## Targets\n\n");
+    let (met, missed): (Vec<&Row>, Vec<&Row>) =
+        report.rows.iter().partition(|r| r.meets_ratio());
+    let list = |rows: &[&Row]| {
+        rows.iter()
+            .map(|r| format!("{} {} ({:.2})", r.backend, r.workload, r.ratio()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let _ = writeln!(
+        out,
+        "- courier keeps at least {RATIO_TARGET:.2} of the raw client's throughput: {}",
+        match (met.is_empty(), missed.is_empty()) {
+            (_, true) if !met.is_empty() => format!("**met** everywhere ({})", list(&met)),
+            (_, true) => "not measured".to_owned(),
+            (true, false) => format!("**missed** everywhere ({})", list(&missed)),
+            (false, false) => format!(
+                "**met** on {}; **missed** on {}",
+                list(&met),
+                list(&missed)
+            ),
+        }
+    );
+    let memory: Vec<&Row> = report.rows.iter().filter(|r| r.backend == "memory").collect();
+    let verdict = if memory.is_empty() {
+        "not measured".to_owned()
+    } else {
+        memory
+            .iter()
+            .map(|r| {
+                let ok = if r.courier.median >= MEMORY_TARGET {
+                    "**met**"
+                } else {
+                    "**missed**"
+                };
+                format!("{} {ok} ({} msg/s)", r.workload, thousands(r.courier.median))
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let _ = writeln!(
+        out,
+        "- memory backend at least {} msg/s end-to-end with acks on {} cores: {verdict}",
+        thousands(MEMORY_TARGET),
+        report.machine.cores
+    );
+}
+
+fn spread(s: &Spread) -> String {
+    format!(
+        "{} ({}–{})",
+        thousands(s.median),
+        thousands(s.min),
+        thousands(s.max)
+    )
+}
+
+fn triple(l: &Latency) -> String {
+    format!("{} / {} / {}", us(l.p50_us), us(l.p99_us), us(l.p999_us))
+}
+
+fn us(v: f64) -> String {
+    thousands(v)
+}
+
+/// `v` rounded, with thin thousands separators: `1,234,567`.
+pub fn thousands(v: f64) -> String {
+    let digits = format!("{:.0}", v.abs());
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if v < 0.0 && digits != "0" {
+        out.insert(0, '-');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0.0), "0");
+        assert_eq!(thousands(999.4), "999");
+        assert_eq!(thousands(1000.0), "1,000");
+        assert_eq!(thousands(1_234_567.0), "1,234,567");
+        assert_eq!(thousands(-12_345.0), "-12,345");
+    }
+}

@@ -1,0 +1,117 @@
+//! The results of a whole comparison, and the targets they are held to.
+
+use crate::{latency::Latency, machine::Machine};
+
+/// Courier must keep at least this fraction of the raw client's throughput.
+pub const RATIO_TARGET: f64 = 0.90;
+/// Memory backend throughput target, messages per second end-to-end with acks.
+pub const MEMORY_TARGET: f64 = 1_000_000.0;
+
+/// The median of several runs and their range.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Spread {
+    /// Median.
+    pub median: f64,
+    /// Smallest run.
+    pub min: f64,
+    /// Largest run.
+    pub max: f64,
+}
+
+impl Spread {
+    /// The spread of `samples`; `None` when empty.
+    pub fn of(samples: &[f64]) -> Option<Self> {
+        let mut sorted = samples.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let n = sorted.len();
+        let median = match n {
+            0 => return None,
+            _ if n % 2 == 1 => sorted[n / 2],
+            _ => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+        };
+        Some(Self {
+            median,
+            min: sorted[0],
+            max: sorted[n - 1],
+        })
+    }
+}
+
+/// One backend and workload.
+#[derive(Clone, Debug)]
+pub struct Row {
+    /// Backend name.
+    pub backend: &'static str,
+    /// Workload name.
+    pub workload: &'static str,
+    /// Measured messages per run.
+    pub messages: u64,
+    /// Courier throughput, messages per second.
+    pub courier: Spread,
+    /// Raw client throughput, messages per second.
+    pub raw: Spread,
+    /// Courier latency at the fixed rate.
+    pub latency: Option<Latency>,
+    /// Raw client latency at the same rate.
+    pub raw_latency: Option<Latency>,
+    /// The rate of the latency runs, messages per second.
+    pub latency_rate: f64,
+    /// The saga's orders per second on this backend (the same for both workloads).
+    pub orders_per_sec: Option<f64>,
+}
+
+impl Row {
+    /// Courier's median throughput over the raw client's.
+    pub fn ratio(&self) -> f64 {
+        self.courier.median / self.raw.median
+    }
+
+    /// Whether courier keeps [`RATIO_TARGET`] of the raw throughput.
+    pub fn meets_ratio(&self) -> bool {
+        self.ratio() >= RATIO_TARGET
+    }
+}
+
+/// A backend or workload that was not measured, and why.
+#[derive(Clone, Debug)]
+pub struct Skipped {
+    /// Backend name.
+    pub backend: &'static str,
+    /// The workload, when only one was affected.
+    pub workload: Option<&'static str>,
+    /// Why.
+    pub reason: String,
+}
+
+/// Everything the outputs are rendered from.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// Where it ran.
+    pub machine: Machine,
+    /// The command line.
+    pub command: String,
+    /// Payload size in bytes.
+    pub size: usize,
+    /// Runs per figure.
+    pub runs: u32,
+    /// Measured rows.
+    pub rows: Vec<Row>,
+    /// What was not measured.
+    pub skipped: Vec<Skipped>,
+    /// Remarks per backend: what the raw client does, why the saga is missing, ...
+    pub notes: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_and_range() {
+        let s = Spread::of(&[3.0, 1.0, 2.0]).expect("samples");
+        assert_eq!((s.median, s.min, s.max), (2.0, 1.0, 3.0));
+        let s = Spread::of(&[4.0, 1.0, 2.0, 3.0]).expect("samples");
+        assert_eq!(s.median, 2.5);
+        assert!(Spread::of(&[]).is_none());
+    }
+}

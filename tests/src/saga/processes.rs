@@ -1,0 +1,552 @@
+//! The saga with the three real binaries as separate processes, on a broker named by its
+//! `[broker]` config section: [`run_processes`], and the [`Cluster`] it drives.
+//!
+//! The binaries are found in `COURIER_BIN_DIR` when set; otherwise they are built with
+//! `cargo build` into the target directory of the running test, for its profile.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    fmt::Write as _,
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::Duration,
+};
+
+use courier_contracts::{Catalog, CatalogItem, OrderIntake, SagaTopics};
+use futures::{StreamExt, stream};
+use payment_service::{ChargeOutcome, SimulatedGateway};
+use serde_json::Value;
+use tokio::process::{Child, Command};
+
+use super::orders::{DECLINE_ABOVE_MINOR, SagaOrder, saga_catalog, saga_orders};
+
+/// The three service binaries.
+#[derive(Clone, Debug)]
+pub struct ServiceBinaries {
+    /// `order-service`.
+    pub order: PathBuf,
+    /// `inventory-service`.
+    pub inventory: PathBuf,
+    /// `payment-service`.
+    pub payment: PathBuf,
+}
+
+impl ServiceBinaries {
+    /// The binaries in `COURIER_BIN_DIR`, or else built by cargo for the profile of the
+    /// running test into its target directory.
+    ///
+    /// # Errors
+    /// When the build fails or a binary is missing afterwards.
+    pub async fn locate_or_build() -> Result<Self, String> {
+        let dir = match std::env::var_os("COURIER_BIN_DIR") {
+            Some(dir) => PathBuf::from(dir),
+            None => tokio::task::spawn_blocking(build)
+                .await
+                .map_err(|e| format!("the build task failed: {e}"))??,
+        };
+        let bins = Self {
+            order: dir.join("order-service"),
+            inventory: dir.join("inventory-service"),
+            payment: dir.join("payment-service"),
+        };
+        for bin in [&bins.order, &bins.inventory, &bins.payment] {
+            if !bin.is_file() {
+                return Err(format!("{} does not exist", bin.display()));
+            }
+        }
+        Ok(bins)
+    }
+}
+
+/// Builds the service binaries for the profile of this test executable
+/// (`<target>/<profile>/deps/<test>`); returns `<target>/<profile>`.
+fn build() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("no current executable: {e}"))?;
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .ok_or("the test executable is not in <target>/<profile>/deps")?
+        .to_owned();
+    let target_dir = profile_dir.parent().ok_or("no target directory")?;
+    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") => "dev".to_owned(),
+        Some(other) => other.to_owned(),
+        None => return Err("cannot tell the build profile".into()),
+    };
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .args(["build", "--profile", &profile])
+        .args(["-p", "order-service", "-p", "inventory-service", "-p", "payment-service"])
+        .env("CARGO_TARGET_DIR", target_dir)
+        .current_dir(workspace)
+        .status()
+        .map_err(|e| format!("running cargo build failed: {e}"))?;
+    if !status.success() {
+        return Err(format!("cargo build of the service binaries failed: {status}"));
+    }
+    Ok(profile_dir)
+}
+
+/// Which service process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Service {
+    /// `order-service`.
+    Order,
+    /// `inventory-service`.
+    Inventory,
+    /// `payment-service`.
+    Payment,
+}
+
+impl Service {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Order => "order-service",
+            Self::Inventory => "inventory-service",
+            Self::Payment => "payment-service",
+        }
+    }
+}
+
+/// The catalog of the process runs: the saga catalog with stock that never runs short, so
+/// each order's outcome is known in advance (see [`expected_status`]).
+pub fn process_catalog() -> Vec<CatalogItem> {
+    saga_catalog()
+        .into_iter()
+        .map(|mut item| {
+            if item.stock > 0 {
+                item.stock = 1_000_000;
+            }
+            item
+        })
+        .collect()
+}
+
+/// The status and cancel cause an order must end with on [`process_catalog`]: `cancelled`
+/// (`stock`) when it names a product out of stock, else `cancelled` (`payment`) when its
+/// total exceeds [`DECLINE_ABOVE_MINOR`], else `confirmed`.
+pub fn expected_status(intake: &OrderIntake) -> (&'static str, Option<&'static str>) {
+    let catalog = Catalog::new(process_catalog());
+    let request = intake.clone().into_request(String::new).expect("test orders are valid");
+    if request.lines.iter().any(|l| catalog.get(&l.sku).is_none_or(|i| i.stock < l.quantity)) {
+        return ("cancelled", Some("stock"));
+    }
+    let placed = catalog.price(&request).expect("test orders are priced");
+    if placed.total_minor > DECLINE_ABOVE_MINOR {
+        ("cancelled", Some("payment"))
+    } else {
+        ("confirmed", None)
+    }
+}
+
+/// The three service processes on one config file, with an HTTP client for the order API.
+pub struct Cluster {
+    dir: tempfile::TempDir,
+    bins: ServiceBinaries,
+    config: PathBuf,
+    /// The gateway's journal of charges (the payment process runs with `--journal`).
+    pub journal: PathBuf,
+    /// `http://127.0.0.1:<port>`, the order API.
+    pub base_url: String,
+    /// The topics of this run.
+    pub topics: SagaTopics,
+    http: reqwest::Client,
+    children: BTreeMap<&'static str, Child>,
+}
+
+impl Cluster {
+    /// Writes a config file with `broker_section` (the `[broker]` table and its backend
+    /// table, as TOML), fresh `topics`, a free HTTP port and [`process_catalog`], then
+    /// starts inventory, payment and order, and waits until the order API answers.
+    ///
+    /// # Errors
+    /// When a process cannot start or the API does not answer within 60 s; the message
+    /// carries the tail of the logs.
+    pub async fn start(broker_section: &str, topics: SagaTopics) -> Result<Self, String> {
+        let bins = ServiceBinaries::locate_or_build().await?;
+        let dir = tempfile::tempdir().map_err(|e| format!("no temp dir: {e}"))?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| format!("no free port: {e}"))?
+            .port();
+        let config = dir.path().join("courier.toml");
+        std::fs::write(&config, config_toml(broker_section, &topics, port))
+            .map_err(|e| format!("writing the config failed: {e}"))?;
+        let mut cluster = Self {
+            journal: dir.path().join("charges.jsonl"),
+            dir,
+            bins,
+            config,
+            base_url: format!("http://127.0.0.1:{port}"),
+            topics,
+            http: reqwest::Client::new(),
+            children: BTreeMap::new(),
+        };
+        for service in [Service::Inventory, Service::Payment, Service::Order] {
+            cluster.spawn(service)?;
+        }
+        cluster.wait_healthy(Duration::from_secs(60)).await?;
+        Ok(cluster)
+    }
+
+    fn spawn(&mut self, service: Service) -> Result<(), String> {
+        let bin = match service {
+            Service::Order => &self.bins.order,
+            Service::Inventory => &self.bins.inventory,
+            Service::Payment => &self.bins.payment,
+        };
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path(service))
+            .map_err(|e| format!("cannot open the log of {}: {e}", service.name()))?;
+        let err = log.try_clone().map_err(|e| e.to_string())?;
+        let mut command = Command::new(bin);
+        command.arg("--config").arg(&self.config);
+        if service == Service::Payment {
+            command.arg("--journal").arg(&self.journal);
+        }
+        let child = command
+            .env("RUST_LOG", "info")
+            .env_remove("COURIER_CONFIG")
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(err)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+        self.children.insert(service.name(), child);
+        Ok(())
+    }
+
+    fn log_path(&self, service: Service) -> PathBuf {
+        self.dir.path().join(format!("{}.log", service.name()))
+    }
+
+    /// The last lines of every process's log.
+    pub fn logs(&self) -> String {
+        let mut out = String::new();
+        for service in [Service::Order, Service::Inventory, Service::Payment] {
+            let text = std::fs::read_to_string(self.log_path(service)).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let _ = writeln!(out, "--- {} (last 20 lines)", service.name());
+            for line in &lines[lines.len().saturating_sub(20)..] {
+                let _ = writeln!(out, "{line}");
+            }
+        }
+        out
+    }
+
+    async fn wait_healthy(&mut self, timeout: Duration) -> Result<(), String> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            for (name, child) in &mut self.children {
+                if let Ok(Some(status)) = child.try_wait() {
+                    return Err(format!("{name} exited early ({status})\n{}", self.logs()));
+                }
+            }
+            let url = format!("{}/healthz", self.base_url);
+            if let Ok(r) = self.http.get(&url).send().await {
+                if r.status().is_success() {
+                    return Ok(());
+                }
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(format!("the order API did not answer within {timeout:?}\n{}", self.logs()));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Kills `service` with SIGKILL (no shutdown at all) and waits for it to be gone.
+    ///
+    /// # Errors
+    /// When the process cannot be killed.
+    pub async fn kill(&mut self, service: Service) -> Result<(), String> {
+        let child = self.children.get_mut(service.name()).ok_or("not running")?;
+        child.kill().await.map_err(|e| format!("killing {} failed: {e}", service.name()))
+    }
+
+    /// Starts `service` again with the same config (and journal).
+    ///
+    /// # Errors
+    /// When it cannot start.
+    pub async fn restart(&mut self, service: Service) -> Result<(), String> {
+        self.spawn(service)?;
+        if service == Service::Order {
+            self.wait_healthy(Duration::from_secs(60)).await?;
+        }
+        Ok(())
+    }
+
+    /// `POST /orders` with `body`: the status code and the JSON answer.
+    ///
+    /// # Errors
+    /// When the request fails or the answer is not JSON.
+    pub async fn post(&self, body: &str) -> Result<(u16, Value), String> {
+        let r = self
+            .http
+            .post(format!("{}/orders", self.base_url))
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .map_err(|e| format!("POST /orders failed: {e}"))?;
+        let status = r.status().as_u16();
+        let json = r.json().await.map_err(|e| format!("POST /orders answered no JSON: {e}"))?;
+        Ok((status, json))
+    }
+
+    /// `GET <path>`: the status code and the body.
+    ///
+    /// # Errors
+    /// When the request fails.
+    pub async fn get(&self, path: &str) -> Result<(u16, String), String> {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base_url))
+            .send()
+            .await
+            .map_err(|e| format!("GET {path} failed: {e}"))?;
+        let status = r.status().as_u16();
+        Ok((status, r.text().await.map_err(|e| e.to_string())?))
+    }
+
+    /// Polls `GET /orders/{id}` for every id until none is pending or `timeout` passes;
+    /// returns the last answer per id.
+    pub async fn wait_settled(&self, ids: &[String], timeout: Duration) -> BTreeMap<String, Value> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut views: BTreeMap<String, Value> = BTreeMap::new();
+        let mut pending: Vec<String> = ids.to_vec();
+        while !pending.is_empty() && tokio::time::Instant::now() < deadline {
+            let answers: Vec<(String, Option<Value>)> = stream::iter(pending.clone())
+                .map(|id| async move {
+                    let view = match self.get(&format!("/orders/{id}")).await {
+                        Ok((200, body)) => serde_json::from_str::<Value>(&body).ok(),
+                        _ => None,
+                    };
+                    (id, view)
+                })
+                .buffer_unordered(16)
+                .collect()
+                .await;
+            pending.clear();
+            for (id, view) in answers {
+                let settled = view.as_ref().is_some_and(|v| v["status"] != "pending");
+                if !settled {
+                    pending.push(id.clone());
+                }
+                if let Some(view) = view {
+                    views.insert(id, view);
+                }
+            }
+            if !pending.is_empty() {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+        views
+    }
+
+    /// Stops every process with SIGTERM and checks that each exits with status 0 within
+    /// 30 s (graceful shutdown).
+    ///
+    /// # Errors
+    /// When a process does not stop, or stops with a failure.
+    pub async fn stop(mut self) -> Result<(), String> {
+        let mut failures = Vec::new();
+        for (name, child) in &mut self.children {
+            let Some(pid) = child.id() else { continue };
+            let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+            match tokio::time::timeout(Duration::from_secs(30), child.wait()).await {
+                Ok(Ok(status)) if status.success() => {}
+                Ok(Ok(status)) => failures.push(format!("{name} exited with {status}")),
+                Ok(Err(e)) => failures.push(format!("{name}: {e}")),
+                Err(_) => failures.push(format!("{name} did not stop within 30 s of SIGTERM")),
+            }
+        }
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{}\n{}", failures.join("; "), self.logs()))
+        }
+    }
+}
+
+fn config_toml(broker_section: &str, topics: &SagaTopics, port: u16) -> String {
+    let mut toml = format!(
+        "{broker_section}\n\n[topics]\norder_intake = {:?}\norder_placed = {:?}\n\
+         stock_reserved = {:?}\nstock_rejected = {:?}\npayment_succeeded = {:?}\n\
+         payment_failed = {:?}\n\n[runtime]\nbackoff_initial_ms = 20\nbackoff_max_ms = 1000\n\
+         shutdown_deadline_ms = 5000\n\n[services.order]\nlisten = \"127.0.0.1:{port}\"\n\n\
+         [services.payment]\ndecline_above_minor = {DECLINE_ABOVE_MINOR}\n",
+        topics.order_intake,
+        topics.order_placed,
+        topics.stock_reserved,
+        topics.stock_rejected,
+        topics.payment_succeeded,
+        topics.payment_failed,
+    );
+    for item in process_catalog() {
+        let _ = write!(
+            toml,
+            "\n[[services.inventory.catalog]]\nsku = {:?}\nname = {:?}\nprice_minor = {}\nstock = {}\n",
+            item.sku, item.name, item.price_minor, item.stock
+        );
+    }
+    toml
+}
+
+/// How [`run_processes`] runs.
+#[derive(Clone, Debug)]
+pub struct ProcessOptions {
+    /// Orders to post over HTTP.
+    pub orders: usize,
+    /// Kill this service with SIGKILL after half the orders are posted, then start it again.
+    pub kill: Option<Service>,
+    /// How long every order may take to settle.
+    pub settle_timeout: Duration,
+}
+
+impl Default for ProcessOptions {
+    fn default() -> Self {
+        Self {
+            orders: 120,
+            kill: None,
+            settle_timeout: Duration::from_secs(90),
+        }
+    }
+}
+
+/// What a process run ended with.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProcessReport {
+    /// Orders posted.
+    pub orders: usize,
+    /// Orders confirmed.
+    pub confirmed: usize,
+    /// Orders cancelled for stock.
+    pub cancelled_stock: usize,
+    /// Orders cancelled for payment.
+    pub cancelled_payment: usize,
+    /// Charges in the gateway's journal.
+    pub charges: usize,
+}
+
+/// Starts the three binaries on the broker of `broker_section`, checks the HTTP API's
+/// answers to bad input, posts the orders over HTTP (killing and restarting a service
+/// half-way when asked), polls `GET /orders/{id}` until all settle, and checks that each
+/// ended as [`expected_status`] says, that the gateway's journal charged no order twice and
+/// charged exactly the confirmed orders their totals, and that every process stops
+/// gracefully on SIGTERM.
+///
+/// # Panics
+/// When any of that fails; the message carries the tail of each process's log.
+pub async fn run_processes(broker_section: &str, options: ProcessOptions) -> ProcessReport {
+    let topics = super::fresh_topics();
+    let mut cluster = Cluster::start(broker_section, topics).await.unwrap_or_else(|e| panic!("{e}"));
+    let fail = |cluster: &Cluster, msg: String| -> ! { panic!("{msg}\n{}", cluster.logs()) };
+
+    check_api_errors(&cluster).await.unwrap_or_else(|e| fail(&cluster, e));
+
+    let orders: Vec<SagaOrder> = saga_orders(options.orders, 7);
+    let (first, second) = orders.split_at(orders.len() / 2);
+    post_all(&cluster, first).await.unwrap_or_else(|e| fail(&cluster, e));
+    if let Some(victim) = options.kill {
+        cluster.kill(victim).await.unwrap_or_else(|e| fail(&cluster, e));
+        cluster.restart(victim).await.unwrap_or_else(|e| fail(&cluster, e));
+    }
+    post_all(&cluster, second).await.unwrap_or_else(|e| fail(&cluster, e));
+
+    let ids: Vec<String> = orders.iter().map(|o| o.id().to_owned()).collect();
+    let views = cluster.wait_settled(&ids, options.settle_timeout).await;
+    let mut report = ProcessReport {
+        orders: orders.len(),
+        ..ProcessReport::default()
+    };
+    let mut confirmed_totals = BTreeMap::new();
+    for order in &orders {
+        let view = views.get(order.id()).unwrap_or_else(|| fail(&cluster, format!("order {} unknown", order.id())));
+        let (status, cause) = expected_status(&order.intake);
+        if view["status"] != status || view["cancelled_by"].as_str() != cause {
+            fail(&cluster, format!("order {} should be {status} ({cause:?}), is {view}", order.id()));
+        }
+        match cause {
+            None => {
+                report.confirmed += 1;
+                confirmed_totals.insert(order.id().to_owned(), view["total_minor"].as_i64().unwrap_or(-1));
+            }
+            Some("stock") => report.cancelled_stock += 1,
+            Some(_) => report.cancelled_payment += 1,
+        }
+        if status == "cancelled" && view["reason"].as_str().is_none_or(str::is_empty) {
+            fail(&cluster, format!("cancelled order {} has no reason: {view}", order.id()));
+        }
+    }
+
+    let journal = SimulatedGateway::read_journal(&cluster.journal).unwrap_or_else(|e| fail(&cluster, e.to_string()));
+    let mut seen = BTreeSet::new();
+    let mut charged = BTreeMap::new();
+    for charge in &journal {
+        if !seen.insert(charge.order_id.clone()) {
+            fail(&cluster, format!("order {} was charged twice", charge.order_id));
+        }
+        if let ChargeOutcome::Approved { .. } = charge.outcome {
+            charged.insert(charge.order_id.clone(), charge.amount_minor);
+        }
+    }
+    if charged != confirmed_totals {
+        fail(&cluster, format!("charges {charged:?} differ from the confirmed orders' totals {confirmed_totals:?}"));
+    }
+    report.charges = journal.len();
+
+    let (status, metrics) = cluster.get("/metrics").await.unwrap_or_else(|e| fail(&cluster, e));
+    if status != 200 || !metrics.contains("courier_messages_acked_total") {
+        fail(&cluster, format!("GET /metrics answered {status}: {metrics}"));
+    }
+    cluster.stop().await.unwrap_or_else(|e| panic!("{e}"));
+    report
+}
+
+async fn post_all(cluster: &Cluster, orders: &[SagaOrder]) -> Result<(), String> {
+    let answers: Vec<Result<(u16, Value), String>> = stream::iter(orders)
+        .map(|o| async move {
+            let body = serde_json::to_string(&o.intake).map_err(|e| e.to_string())?;
+            cluster.post(&body).await
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    for answer in answers {
+        let (status, json) = answer?;
+        if status != 202 {
+            return Err(format!("POST /orders answered {status}: {json}"));
+        }
+    }
+    Ok(())
+}
+
+/// Bad input gets 400 with a JSON error, an unknown order 404, health 200.
+async fn check_api_errors(cluster: &Cluster) -> Result<(), String> {
+    for (body, says) in [
+        ("{not json", "invalid order JSON"),
+        (r#"{"order_id": "x1", "product_id": "plenty", "quantity": 0}"#, "must be positive"),
+        (r#"{"order_id": "x2", "product_id": "no-such-sku", "quantity": 1}"#, "unknown sku"),
+        (r#"{"order_id": "x3", "lines": []}"#, "has no lines"),
+    ] {
+        let (status, json) = cluster.post(body).await?;
+        let error = json["error"].as_str().unwrap_or_default();
+        if status != 400 || !error.contains(says) {
+            return Err(format!("POST {body} answered {status} {json}, expected 400 saying {says:?}"));
+        }
+    }
+    let (status, _) = cluster.get("/orders/no-such-order").await?;
+    if status != 404 {
+        return Err(format!("GET of an unknown order answered {status}, expected 404"));
+    }
+    let (status, body) = cluster.get("/healthz").await?;
+    if status != 200 {
+        return Err(format!("GET /healthz answered {status}: {body}"));
+    }
+    Ok(())
+}
