@@ -36,12 +36,19 @@ pub fn saga_topics(config: &Config) -> SagaTopics {
 /// The catalog from `[[services.inventory.catalog]]`.
 #[allow(dead_code)]
 pub fn catalog(config: &Config) -> Catalog {
-    Catalog::new(config.services.inventory.catalog.iter().map(|i| CatalogItem {
-        sku: i.sku.clone(),
-        name: i.name.clone(),
-        price_minor: i.price_minor,
-        stock: i.stock,
-    }))
+    Catalog::new(
+        config
+            .services
+            .inventory
+            .catalog
+            .iter()
+            .map(|i| CatalogItem {
+                sku: i.sku.clone(),
+                name: i.name.clone(),
+                price_minor: i.price_minor,
+                stock: i.stock,
+            }),
+    )
 }
 
 /// Connects the configured broker, checks that it gives what `service` `needs` (a warning
@@ -53,7 +60,10 @@ pub async fn connect(config: &Config, service: &str, needs: &[Capability]) -> Ar
     let broker = match courier_config::connect(config).await {
         Ok(broker) => broker,
         Err(e) => {
-            eprintln!("error: {service}: cannot connect to the {} broker: {e}", config.broker.kind);
+            eprintln!(
+                "error: {service}: cannot connect to the {} broker: {e}",
+                config.broker.kind
+            );
             exit(1);
         }
     };

@@ -4,10 +4,7 @@ use courier_core::RuntimeSettings;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    BrokerSection, ConfigError, Services, Topics,
-    key::Origins,
-    secrets::{Secrets, redact_json, redact_toml},
-    validate,
+    BrokerSection, ConfigError, Services, Topics, dump, key::Origins, secrets::Secrets, validate,
 };
 
 /// The whole configuration: `[broker]`, `[topics]`, `[runtime]` and `[services.*]`. Every
@@ -39,24 +36,16 @@ impl Config {
         validate::validate(self, &Origins::none(), &Secrets::default())
     }
 
-    /// The effective configuration as TOML, with every secret shown as `***` (passwords in
-    /// URLs too). What `shop config` prints.
+    /// The effective configuration as TOML, in the order of the file, with the table of the
+    /// selected backend only and every secret shown as `***` (passwords in URLs too). What
+    /// `shop config` prints; it loads back as the same configuration, secrets aside.
     pub fn redacted_toml(&self) -> String {
-        let mut value = match toml::Value::try_from(self) {
-            Ok(value) => value,
-            Err(e) => return format!("# the configuration cannot be shown as TOML: {e}\n"),
-        };
-        redact_toml(&mut value, false);
-        toml::to_string_pretty(&value)
-            .unwrap_or_else(|e| format!("# the configuration cannot be shown as TOML: {e}\n"))
+        dump::toml(self)
     }
 
-    /// The effective configuration as JSON, with every secret shown as `***`.
+    /// The effective configuration as JSON, as [`redacted_toml`](Self::redacted_toml) shows
+    /// it.
     pub fn redacted_json(&self) -> serde_json::Value {
-        let mut value = serde_json::to_value(self).unwrap_or_else(
-            |e| serde_json::json!({ "error": format!("the configuration cannot be shown: {e}") }),
-        );
-        redact_json(&mut value, false);
-        value
+        dump::json(self)
     }
 }

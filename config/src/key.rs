@@ -62,6 +62,31 @@ pub(crate) fn find<'a>(root: &'a Value, path: &[String]) -> Option<&'a Value> {
     })
 }
 
+/// The path in `root` that `path` means, where a table key may itself contain dots: a
+/// backend reports `groups.orders.placed` for the key `"orders.placed"` of table `groups`.
+/// `None` when nothing matches.
+pub(crate) fn resolve(root: &Value, path: &[String]) -> Option<Vec<String>> {
+    let Some(first) = path.first() else {
+        return Some(Vec::new());
+    };
+    match root {
+        Value::Dict(_, dict) => (1..=path.len()).find_map(|taken| {
+            let key = path[..taken].join(".");
+            let value = dict.get(&key)?;
+            let mut rest = resolve(value, &path[taken..])?;
+            rest.insert(0, key);
+            Some(rest)
+        }),
+        Value::Array(_, items) => {
+            let item = items.get(first.parse::<usize>().ok()?)?;
+            let mut rest = resolve(item, &path[1..])?;
+            rest.insert(0, first.clone());
+            Some(rest)
+        }
+        _ => None,
+    }
+}
+
 /// Where the configuration was merged from, to say which file or variable gave a key.
 pub(crate) struct Origins {
     figment: Figment,
@@ -95,6 +120,14 @@ impl Origins {
             .is_some_and(|root| find(root, path).is_some())
     }
 
+    /// `path` as the sources spell it (see [`resolve`]), or `path` itself.
+    pub(crate) fn canonical(&self, path: Vec<String>) -> Vec<String> {
+        self.merged
+            .as_ref()
+            .and_then(|root| resolve(root, &path))
+            .unwrap_or(path)
+    }
+
     /// Where the value at `path` came from (`config/x.toml`, `environment variable
     /// COURIER_BROKER__KIND`), or `None` for a built-in default.
     pub(crate) fn of(&self, path: &[String]) -> Option<String> {
@@ -116,5 +149,23 @@ mod tests {
         let path = segments("broker.kafka.options.\"sasl.password\"");
         assert_eq!(path, ["broker", "kafka", "options", "sasl.password"]);
         assert_eq!(render(&path), "broker.kafka.options.\"sasl.password\"");
+    }
+
+    #[test]
+    fn resolves_keys_with_dots() {
+        let root: Value = figment::Figment::from(figment::providers::Serialized::defaults(
+            serde_json::json!({ "groups": { "orders.placed": ["a", ""] }, "list": [{ "x": 1 }] }),
+        ))
+        .find_value("")
+        .expect("value");
+        assert_eq!(
+            resolve(&root, &segments("groups.orders.placed")),
+            Some(vec!["groups".to_owned(), "orders.placed".to_owned()])
+        );
+        assert_eq!(
+            resolve(&root, &segments("list[0].x")),
+            Some(vec!["list".to_owned(), "0".to_owned(), "x".to_owned()])
+        );
+        assert_eq!(resolve(&root, &segments("groups.other")), None);
     }
 }

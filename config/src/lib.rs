@@ -22,6 +22,7 @@ mod broker;
 mod catalog;
 mod config;
 mod connect;
+mod dump;
 mod error;
 mod figment_error;
 mod key;

@@ -128,21 +128,6 @@ pub(crate) fn redact_json(value: &mut serde_json::Value, secret: bool) {
     }
 }
 
-/// Replaces secret values in a TOML tree by `***` and the passwords of URLs by `***`.
-pub(crate) fn redact_toml(value: &mut toml::Value, secret: bool) {
-    match value {
-        toml::Value::Table(map) => {
-            for (key, value) in map.iter_mut() {
-                redact_toml(value, secret || is_secret_key(key));
-            }
-        }
-        toml::Value::Array(items) => items.iter_mut().for_each(|v| redact_toml(v, secret)),
-        toml::Value::String(text) if !secret => *text = redact_url(text),
-        other if secret => *other = toml::Value::from(REDACTED),
-        _ => {}
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,11 +188,5 @@ mod tests {
             json,
             serde_json::json!({"url": "amqp://u:***@h/", "password": "***", "n": 1})
         );
-        let mut toml_value: toml::Value =
-            toml::from_str("password = \"pw\"\n[options]\n\"sasl.password\" = \"x\"")
-                .expect("toml");
-        redact_toml(&mut toml_value, false);
-        assert_eq!(toml_value["password"].as_str(), Some("***"));
-        assert_eq!(toml_value["options"]["sasl.password"].as_str(), Some("***"));
     }
 }

@@ -13,6 +13,7 @@ pub(crate) fn validate(
     secrets: &Secrets,
 ) -> Result<(), ConfigError> {
     let error = |path: Vec<String>, message: String| {
+        let path = origins.canonical(path);
         let origin = origins.of(&path);
         ConfigError::new(Some(key::render(&path)), origin, secrets.scrub(&message))
     };

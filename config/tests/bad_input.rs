@@ -139,6 +139,17 @@ fn a_table_present_for_another_backend_is_checked_too() {
     assert_names(&error, "broker.zeromq.endpoint", &["not a ZeroMQ endpoint"]);
 }
 
+#[cfg(feature = "rabbitmq")]
+#[test]
+fn a_backend_key_with_dots_is_traced_to_its_file() {
+    let error = error_of("[broker.rabbitmq.groups]\n\"orders.placed\" = [\"\"]\n");
+    assert_names(
+        &error,
+        "broker.rabbitmq.groups.\"orders.placed\"",
+        &["empty"],
+    );
+}
+
 #[test]
 fn a_missing_file_is_an_error_naming_it() {
     let path = Path::new("config/does-not-exist.toml");

@@ -22,6 +22,14 @@ fn check(name: &str, kind: BrokerKind) -> Option<Config> {
     }
     let config = result.unwrap_or_else(|e| panic!("{name} should load: {e}"));
     assert_eq!(config.broker.kind, kind, "{name}");
+    let dump = config.redacted_toml();
+    assert!(dump.starts_with("[broker]\nkind = "), "{dump}");
+    let again = load_from_str(&dump, "dump.toml")
+        .unwrap_or_else(|e| panic!("the dump of {name} should load back: {e}\n{dump}"));
+    assert_eq!(again.broker.kind, config.broker.kind);
+    assert_eq!(again.topics, config.topics);
+    assert_eq!(again.runtime, config.runtime);
+    assert_eq!(again.services, config.services);
     Some(config)
 }
 

@@ -95,7 +95,8 @@ mod rabbitmq {
     #[test]
     fn a_password_field_is_absent_from_debug_and_dumps() {
         let config = common::config_of(&format!(
-            "[broker.rabbitmq]\nurl = \"amqp://orders@127.0.0.1/%2f\"\npassword = \"{PASSWORD}\"\n"
+            "[broker]\nkind = \"rabbitmq\"\n[broker.rabbitmq]\n\
+             url = \"amqp://orders@127.0.0.1/%2f\"\npassword = \"{PASSWORD}\"\n"
         ));
         let password = config.broker.rabbitmq.password.as_ref().expect("set");
         assert_eq!(password.expose(), PASSWORD);

@@ -114,8 +114,10 @@ impl FaultyProducer {
     fn mangle(&self, mut message: Message) -> Vec<Message> {
         let n = self.sent.fetch_add(1, Ordering::Relaxed) + 1;
         match self.fault {
-            Fault::LoseEveryNth(k) if n % k == 0 => Vec::new(),
-            Fault::DuplicateEveryNth(k) if n % k == 0 => vec![message.clone(), message],
+            Fault::LoseEveryNth(k) if n.checked_rem(k) == Some(0) => Vec::new(),
+            Fault::DuplicateEveryNth(k) if n.checked_rem(k) == Some(0) => {
+                vec![message.clone(), message]
+            }
             Fault::DropEmptyHeaders => {
                 message.headers.retain(|_, v| !v.is_empty());
                 vec![message]

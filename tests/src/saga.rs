@@ -94,14 +94,20 @@ pub async fn run_saga(broker: Arc<dyn Broker>, topics: SagaTopics, orders: usize
 ///
 /// # Panics
 /// As for [`run_saga`].
-pub async fn run_saga_with(broker: Arc<dyn Broker>, topics: SagaTopics, options: SagaOptions) -> SagaReport {
+pub async fn run_saga_with(
+    broker: Arc<dyn Broker>,
+    topics: SagaTopics,
+    options: SagaOptions,
+) -> SagaReport {
     let mut services = services::SagaServices::start(broker, topics, options.runtime.clone())
         .await
         .unwrap_or_else(|e| panic!("starting the saga's services failed: {e}"));
     let orders = orders::saga_orders(options.orders, options.seed);
     let started = std::time::Instant::now();
     services.place_all(&orders).await;
-    let settled = services.wait_settled(orders.len(), options.settle_timeout).await;
+    let settled = services
+        .wait_settled(orders.len(), options.settle_timeout)
+        .await;
     let elapsed = started.elapsed();
     assert_eq!(
         settled,
@@ -117,8 +123,12 @@ pub async fn run_saga_with(broker: Arc<dyn Broker>, topics: SagaTopics, options:
     report.elapsed = elapsed;
     if options.duplicate_every > 0 {
         let baseline = services.received();
-        let resent = services.resend_events(&before, options.duplicate_every).await;
-        services.wait_idle(baseline + resent, options.quiet_period).await;
+        let resent = services
+            .resend_events(&before, options.duplicate_every)
+            .await;
+        services
+            .wait_idle(baseline + resent, options.quiet_period)
+            .await;
         let after = reconcile::Snapshot::take(&services).await;
         before.assert_same(&after);
         report.duplicates_sent = resent;

@@ -63,18 +63,35 @@ async fn suite_catches_broken_guarantees() {
     let cases: &[(Fault, &[&str])] = &[
         (
             Fault::LoseEveryNth(7),
-            &["publish_subscribe", "fan_out", "concurrent_sends", "detached_retention"],
+            &[
+                "publish_subscribe",
+                "fan_out",
+                "concurrent_sends",
+                "detached_retention",
+            ],
         ),
         (
             Fault::DuplicateEveryNth(5),
-            &["publish_subscribe", "competing_consumers", "per_key_order", "subscribe_close_churn"],
+            &[
+                "publish_subscribe",
+                "competing_consumers",
+                "per_key_order",
+                "subscribe_close_churn",
+            ],
         ),
         (Fault::DropEmptyHeaders, &["publish_subscribe"]),
         (
             Fault::ReverseBatches,
-            &["per_key_order", "per_key_order_across_consumers", "runtime_per_key_order"],
+            &[
+                "per_key_order",
+                "per_key_order_across_consumers",
+                "runtime_per_key_order",
+            ],
         ),
-        (Fault::HangSends, &["publish_subscribe", "runtime_retry_then_success"]),
+        (
+            Fault::HangSends,
+            &["publish_subscribe", "runtime_retry_then_success"],
+        ),
         (Fault::SendAfterCloseSucceeds, &["send_after_close_fails"]),
         (
             Fault::RequeueActsAsAck,

@@ -19,7 +19,10 @@ async fn every_order_settles_and_stock_and_payments_reconcile() {
     let report = saga::run_saga_with(broker(), saga::fresh_topics(), options).await;
     eprintln!("{report:?}");
     assert_eq!(report.orders, 600);
-    assert_eq!(report.confirmed + report.cancelled_stock + report.cancelled_payment, 600);
+    assert_eq!(
+        report.confirmed + report.cancelled_stock + report.cancelled_payment,
+        600
+    );
     assert!(report.duplicates_sent > 200, "{report:?}");
 }
 

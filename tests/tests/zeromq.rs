@@ -202,8 +202,7 @@ async fn a_second_process_cannot_bind_the_same_endpoint() {
         ..binding_config()
     })
     .await
-    .err()
-    .expect("the port is taken");
+    .expect_err("the port is taken");
     assert_eq!(error.kind(), ErrorKind::Connection);
     assert!(error.to_string().contains(&endpoint), "{error}");
     assert!(error.to_string().contains("bind = true"), "{error}");
@@ -217,8 +216,7 @@ async fn an_invalid_config_names_the_key() {
         ..ZmqConfig::default()
     })
     .await
-    .err()
-    .expect("invalid endpoint");
+    .expect_err("invalid endpoint");
     assert_eq!(error.kind(), ErrorKind::Config);
     assert!(error.message().starts_with("endpoint:"), "{error}");
 }
@@ -268,7 +266,10 @@ async fn full_outboxes_fail_or_block_as_configured() {
         .await
         .unwrap();
     let mut first = recv_within(consumer.as_mut(), "the first message").await;
-    assert!(!third.is_finished(), "a delivered, unacked message still counts");
+    assert!(
+        !third.is_finished(),
+        "a delivered, unacked message still counts"
+    );
     first.ack().await.unwrap();
     tokio::time::timeout(Duration::from_secs(5), third)
         .await
@@ -332,7 +333,10 @@ async fn a_topic_table_gives_a_topic_its_own_endpoint() {
     let dedicated = broker.local_endpoint(&own).unwrap();
     assert_eq!(dedicated, format!("tcp://127.0.0.1:{port}"));
     assert_ne!(broker.local_endpoint("other").unwrap(), dedicated);
-    let mut consumer = broker.subscribe(Subscription::new(&own, "g")).await.unwrap();
+    let mut consumer = broker
+        .subscribe(Subscription::new(&own, "g"))
+        .await
+        .unwrap();
     let producer = broker.producer().await.unwrap();
     producer
         .send(&own, Message::new("x").with_id("on-its-own"))
@@ -350,4 +354,40 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port")
+}
+
+/// The same over an `ipc://` endpoint (a Unix domain socket).
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipc_endpoints_work_like_tcp() {
+    let path = std::env::temp_dir().join(format!("{}.sock", topic("courier-zmq")));
+    let broker = ZmqBroker::connect(ZmqConfig {
+        endpoint: format!("ipc://{}", path.display()),
+        ..binding_config()
+    })
+    .await
+    .unwrap();
+    let t = topic("ipc");
+    let mut consumer = broker.subscribe(Subscription::new(&t, "g")).await.unwrap();
+    let producer = broker.producer().await.unwrap();
+    producer
+        .send(&t, Message::new("over ipc").with_id("ipc-1"))
+        .await
+        .unwrap();
+    let mut d = recv_within(consumer.as_mut(), "a message over ipc").await;
+    assert_eq!(d.message.id, "ipc-1");
+    d.ack().await.unwrap();
+    consumer.close().await.unwrap();
+    broker.close().await.unwrap();
+    let _ = std::fs::remove_file(&path);
+}
+
+/// Several copies of the whole suite at once on one broker: no cross-talk between topics and
+/// groups sharing one ROUTER socket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_suite_three_copies_at_once() {
+    let broker: Arc<dyn Broker> = Arc::new(ZmqBroker::connect(binding_config()).await.unwrap());
+    let report = conformance::run_stress(broker.clone(), 3).await;
+    broker.close().await.unwrap();
+    report.assert_passed();
 }

@@ -40,7 +40,10 @@ async fn pyzmq_present() -> bool {
     match probe {
         Ok(status) if status.success() => true,
         Ok(_) => {
-            broker_absent("zeromq (pyzmq)", "python3 cannot import zmq (pip install pyzmq)");
+            broker_absent(
+                "zeromq (pyzmq)",
+                "python3 cannot import zmq (pip install pyzmq)",
+            );
             false
         }
         Err(e) => {
@@ -110,7 +113,12 @@ async fn a_pyzmq_consumer_receives_acks_and_nacks_courier_messages() {
     let deliveries = out["deliveries"].as_array().expect("deliveries");
     let summary: Vec<(String, i64)> = deliveries
         .iter()
-        .map(|d| (d["id"].as_str().unwrap().to_owned(), d["attempt"].as_i64().unwrap()))
+        .map(|d| {
+            (
+                d["id"].as_str().unwrap().to_owned(),
+                d["attempt"].as_i64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         summary,
@@ -190,7 +198,10 @@ async fn a_pyzmq_producer_publishes_to_a_courier_consumer() {
     plain.ack().await.unwrap();
 
     let extra = tokio::time::timeout(Duration::from_millis(300), consumer.recv()).await;
-    assert!(extra.is_err(), "the refused message was delivered: {extra:?}");
+    assert!(
+        extra.is_err(),
+        "the refused message was delivered: {extra:?}"
+    );
     consumer.close().await.unwrap();
     broker.close().await.unwrap();
 }

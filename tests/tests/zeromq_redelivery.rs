@@ -91,7 +91,11 @@ async fn receive_redeliveries(consumer: &mut dyn Consumer, expected: &BTreeSet<S
     let mut got = BTreeSet::new();
     while got.len() < expected.len() {
         let mut d = recv_within(consumer, "a redelivered message").await;
-        assert!(expected.contains(&d.message.id), "unexpected {}", d.message.id);
+        assert!(
+            expected.contains(&d.message.id),
+            "unexpected {}",
+            d.message.id
+        );
         assert!(got.insert(d.message.id.clone()), "{} twice", d.message.id);
         assert_eq!(d.attempt, 2, "{} is a second delivery", d.message.id);
         assert!(d.redelivered);
@@ -178,7 +182,10 @@ async fn a_dropped_consumer_hands_over_and_its_late_acks_fail() {
     for _ in 0..5 {
         held.push(recv_within(first.as_mut(), "a first delivery").await);
     }
-    let mut second = broker.subscribe(Subscription::new(&topic, "g")).await.unwrap();
+    let mut second = broker
+        .subscribe(Subscription::new(&topic, "g"))
+        .await
+        .unwrap();
     drop(first);
     receive_redeliveries(second.as_mut(), &sent).await;
     let error = held[0].ack().await.unwrap_err();

@@ -259,3 +259,147 @@ impl fmt::Debug for RabbitMqConfig {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key_of(config: RabbitMqConfig) -> String {
+        config.validate().expect_err("invalid").0
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        RabbitMqConfig::default().validate().expect("valid");
+    }
+
+    #[test]
+    fn validate_names_the_bad_key() {
+        let url = |u: &str| RabbitMqConfig {
+            url: u.into(),
+            ..Default::default()
+        };
+        assert_eq!(key_of(url("not a url")), "url");
+        assert_eq!(key_of(url("http://h/")), "url");
+        let (_, problem) = url("kafka://u:secret@h/").validate().expect_err("scheme");
+        assert!(problem.contains("amqp, amqps") && !problem.contains("secret"), "{problem}");
+        let (_, problem) = url("amqp://u:secret@[::1/").validate().expect_err("bad");
+        assert!(!problem.contains("secret"), "{problem}");
+        assert_eq!(
+            key_of(RabbitMqConfig {
+                confirm_window: 0,
+                ..Default::default()
+            }),
+            "confirm_window"
+        );
+        assert_eq!(
+            key_of(RabbitMqConfig {
+                reconnect_initial_ms: 10_000,
+                ..Default::default()
+            }),
+            "reconnect_initial_ms"
+        );
+        assert_eq!(
+            key_of(RabbitMqConfig {
+                password: Some(Secret::new("a")),
+                password_file: Some("/p".into()),
+                ..Default::default()
+            }),
+            "password_file"
+        );
+        assert_eq!(
+            key_of(RabbitMqConfig {
+                tls_ca_file: Some("/ca.pem".into()),
+                ..Default::default()
+            }),
+            "tls_ca_file"
+        );
+        assert_eq!(
+            key_of(RabbitMqConfig {
+                url: "amqps://h/".into(),
+                tls_cert_file: Some("/c.pem".into()),
+                ..Default::default()
+            }),
+            "tls_key_file"
+        );
+        assert_eq!(
+            key_of(RabbitMqConfig {
+                max_payload: RabbitMqConfig::HARD_MAX_PAYLOAD + 1,
+                ..Default::default()
+            }),
+            "max_payload"
+        );
+        assert_eq!(
+            key_of(RabbitMqConfig {
+                groups: BTreeMap::from([("t".into(), vec![String::new()])]),
+                ..Default::default()
+            }),
+            "groups.t"
+        );
+    }
+
+    #[test]
+    fn queue_overrides_are_checked() {
+        let config: RabbitMqConfig = toml::from_str(
+            r#"
+            queue_type = "quorum"
+            [queues.order_queue]
+            order = { queue = "order_queue", durable = false }
+            "#,
+        )
+        .expect("parses");
+        assert_eq!(key_of(config.clone()), "queues.order_queue.order.durable");
+        let mut classic = config;
+        classic
+            .queues
+            .get_mut("order_queue")
+            .and_then(|g| g.get_mut("order"))
+            .expect("override")
+            .queue_type = Some(QueueType::Classic);
+        classic.validate().expect("a classic plain queue under quorum defaults");
+        let reserved: RabbitMqConfig =
+            toml::from_str("[queues.t]\ng = { queue = \"amq.q\" }").expect("parses");
+        assert_eq!(key_of(reserved), "queues.t.g.queue");
+    }
+
+    #[test]
+    fn toml_rejects_unknown_keys_and_reads_everything() {
+        let err = toml::from_str::<RabbitMqConfig>("urll = \"amqp://h/\"").expect_err("unknown");
+        assert!(err.to_string().contains("urll"), "{err}");
+        let config: RabbitMqConfig = toml::from_str(
+            r#"
+            url = "amqps://app@rabbit.example:5671/shop"
+            password = "pw"
+            tls_ca_file = "/etc/ca.pem"
+            queue_type = "quorum"
+            confirm_window = 512
+            reconnect_initial_ms = 50
+            reconnect_max_ms = 2000
+            connect_timeout_ms = 3000
+            send_timeout_ms = 9000
+            mandatory = true
+            queue_expires_ms = 60000
+            max_payload = 1048576
+            [groups]
+            "orders.placed" = ["inventory", "payment"]
+            "#,
+        )
+        .expect("parses");
+        config.validate().expect("valid");
+        assert_eq!(config.confirm_window, 512);
+        assert_eq!(config.groups["orders.placed"], ["inventory", "payment"]);
+        assert_eq!(config.password.as_ref().map(Secret::expose), Some("pw"));
+    }
+
+    #[test]
+    fn debug_never_shows_passwords() {
+        let config = RabbitMqConfig {
+            url: "amqp://guest:hunter2@127.0.0.1:5672/%2f".into(),
+            password: Some(Secret::new("s3cret")),
+            ..Default::default()
+        };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2") && !shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("guest:***@127.0.0.1"), "{shown}");
+    }
+}

@@ -42,7 +42,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-async fn raw_push_pull(messages: usize, payload: Bytes) -> Result<Duration, Box<dyn std::error::Error>> {
+async fn raw_push_pull(
+    messages: usize,
+    payload: Bytes,
+) -> Result<Duration, Box<dyn std::error::Error>> {
     let mut pull = PullSocket::new();
     let endpoint = pull.bind("tcp://127.0.0.1:0").await?.to_string();
     let mut push = PushSocket::new();

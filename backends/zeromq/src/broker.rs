@@ -12,14 +12,14 @@ use courier_core::{
 };
 use futures::future::{join_all, try_join_all};
 use tokio_util::sync::CancellationToken;
-use zeromq::Endpoint;
 
-use crate::config::{ZmqConfig, parse_endpoint};
+use crate::BACKEND;
+use crate::config::ZmqConfig;
 use crate::consumer::{ConsumerParams, ZmqConsumer};
 use crate::hub::{Hub, HubSettings};
 use crate::link::{Link, LinkSettings};
 use crate::producer::ZmqProducer;
-use crate::BACKEND;
+use crate::topology::Plan;
 
 /// Where a topic's messages go.
 #[derive(Clone, Debug)]
@@ -112,58 +112,45 @@ impl ZmqBroker {
             connect_timeout: config.connect_timeout(),
         };
 
-        // Every endpoint once, with its side and the groups declared on it.
-        let mut endpoints: Vec<(Endpoint, String, bool, Vec<(String, String)>)> = Vec::new();
-        let add = |endpoints: &mut Vec<(Endpoint, String, bool, Vec<(String, String)>)>,
-                   endpoint: &str,
-                   bind: bool|
-         -> Result<usize> {
-            let parsed = parse_endpoint(endpoint)
-                .map_err(|problem| Error::new(BACKEND, ErrorKind::Config, problem))?;
-            Ok(match endpoints.iter().position(|(e, ..)| *e == parsed) {
-                Some(index) => index,
-                None => {
-                    endpoints.push((parsed, endpoint.to_owned(), bind, Vec::new()));
-                    endpoints.len() - 1
-                }
-            })
-        };
-        let default_index = add(&mut endpoints, &config.endpoint, config.bind)?;
-        let mut topic_indexes = Vec::new();
-        for (topic, settings) in &config.topics {
-            let (endpoint, bind) = config.route(topic);
-            let index = add(&mut endpoints, endpoint, bind)?;
-            topic_indexes.push((topic.clone(), index));
-            for group in &settings.groups {
-                endpoints[index].3.push((topic.clone(), group.clone()));
-            }
-        }
+        let plan =
+            Plan::of(&config).map_err(|problem| Error::new(BACKEND, ErrorKind::Config, problem))?;
 
-        let mut routes = Vec::with_capacity(endpoints.len());
+        let mut routes = Vec::with_capacity(plan.endpoints.len());
         let (mut hubs, mut links) = (Vec::new(), Vec::new());
-        for (_, endpoint, bind, groups) in endpoints {
-            let route = if bind {
+        for planned in plan.endpoints {
+            let endpoint = planned.configured;
+            let route = if planned.bind {
                 let hub = Arc::new(
-                    Hub::bind(&endpoint, hub_settings.clone(), groups, shutdown.child_token())
-                        .await
-                        .inspect_err(|_| shutdown.cancel())?,
+                    Hub::bind(
+                        &endpoint,
+                        hub_settings.clone(),
+                        planned.groups,
+                        shutdown.child_token(),
+                    )
+                    .await
+                    .inspect_err(|_| shutdown.cancel())?,
                 );
                 hubs.push(hub.clone());
                 Route::Local(hub)
             } else {
-                let link = Arc::new(Link::spawn(&endpoint, link_settings, shutdown.child_token()));
+                let link = Arc::new(Link::spawn(
+                    &endpoint,
+                    link_settings,
+                    shutdown.child_token(),
+                ));
                 links.push(link.clone());
                 Route::Remote(link)
             };
             routes.push(route);
         }
-        let topic_routes = topic_indexes
+        let topic_routes = plan
+            .topics
             .into_iter()
             .map(|(topic, index)| (topic, routes[index].clone()))
             .collect();
         Ok(Self {
             inner: Arc::new(Inner {
-                default_route: routes[default_index].clone(),
+                default_route: routes[plan.default].clone(),
                 topic_routes,
                 hubs,
                 links,
@@ -239,7 +226,11 @@ impl Broker for ZmqBroker {
         self.check_open()?;
         let config = &self.inner.config;
         let params = ConsumerParams {
-            endpoint: self.inner.route(&subscription.topic).connect_to().to_owned(),
+            endpoint: self
+                .inner
+                .route(&subscription.topic)
+                .connect_to()
+                .to_owned(),
             topic: subscription.topic.into(),
             group: subscription.group,
             prefetch: u32::try_from(subscription.prefetch.max(1)).unwrap_or(u32::MAX),
@@ -247,9 +238,12 @@ impl Broker for ZmqBroker {
             heartbeat_timeout: config.heartbeat_timeout(),
             connect_timeout: config.connect_timeout(),
         };
-        let consumer =
-            ZmqConsumer::start(params, self.inner.shutdown.child_token(), self.inner.clone())
-                .await?;
+        let consumer = ZmqConsumer::start(
+            params,
+            self.inner.shutdown.child_token(),
+            self.inner.clone(),
+        )
+        .await?;
         Ok(Box::new(consumer))
     }
 

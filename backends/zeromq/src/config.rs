@@ -123,7 +123,10 @@ impl ZmqConfig {
             ));
         }
         if self.connect_timeout_ms == 0 {
-            return Err(("connect_timeout_ms".to_owned(), "must be at least 1".to_owned()));
+            return Err((
+                "connect_timeout_ms".to_owned(),
+                "must be at least 1".to_owned(),
+            ));
         }
         let mut sides: Vec<(Endpoint, bool, String)> = Vec::new();
         sides.push((
@@ -269,7 +272,10 @@ mod tests {
             "#,
         );
         assert_eq!(config.validate(), Ok(()));
-        assert_eq!(config.route("orders.placed"), ("tcp://127.0.0.1:5701", true));
+        assert_eq!(
+            config.route("orders.placed"),
+            ("tcp://127.0.0.1:5701", true)
+        );
         assert_eq!(config.route("other"), ("tcp://127.0.0.1:5700", false));
     }
 

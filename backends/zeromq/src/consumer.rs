@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use courier_core::{Ack, Consumer, Delivery, Error, ErrorKind, Result};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -14,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::BACKEND;
 use crate::session::{Dealer, connect};
+use crate::socket::Intercept;
 use crate::wire::{FromHub, ToHub};
 
 /// Bits of a delivery token that carry the binding side's tag; the bits above carry the
@@ -48,6 +50,8 @@ enum Op {
 struct Shared {
     generation: AtomicU64,
     closed: AtomicBool,
+    /// Set by the reader task on every message, cleared by the heartbeat check.
+    heard: AtomicBool,
     settle: mpsc::UnboundedSender<(u64, Op)>,
 }
 
@@ -115,6 +119,7 @@ impl ZmqConsumer {
         let shared = Arc::new(Shared {
             generation: AtomicU64::new(0),
             closed: AtomicBool::new(false),
+            heard: AtomicBool::new(false),
             settle: settle_tx,
         });
         let (ready_tx, ready) = oneshot::channel();
@@ -235,8 +240,15 @@ impl Connection {
             generation = (generation % 0xFFFF) + 1;
             self.shared.generation.store(generation, Ordering::Release);
             let p = &self.params;
-            let ended = match connect(&p.endpoint, "consumer", p.connect_timeout, &self.cancel).await
-            {
+            let intercept = self.receiver(generation);
+            let connected = connect(
+                &p.endpoint,
+                "consumer",
+                p.connect_timeout,
+                &self.cancel,
+                Some(intercept),
+            );
+            let ended = match connected.await {
                 Ok(mut dealer) => self.serve(&mut dealer, generation).await,
                 Err(error) if error.kind() == ErrorKind::Closed => Ended::Closed,
                 Err(error) if self.ready.is_some() => Ended::Refused(error),
@@ -315,11 +327,6 @@ impl Connection {
                     };
                     last_heard = Instant::now();
                     match FromHub::parse(frames) {
-                        Ok(FromHub::Msg { tag, attempt, message }) => {
-                            if let Some(ended) = self.deliver(dealer, generation, tag, attempt, message).await {
-                                return ended;
-                            }
-                        }
                         Ok(FromHub::Welcome { .. }) => {
                             welcomed = true;
                             if let Some(ready) = self.ready.take() {
@@ -336,7 +343,7 @@ impl Connection {
                         Ok(FromHub::Error { reason, .. }) => {
                             tracing::warn!(backend = BACKEND, reason, "the binding side reported an error");
                         }
-                        Ok(FromHub::Pong | FromHub::Ok { .. }) => {}
+                        Ok(FromHub::Msg { .. } | FromHub::Pong | FromHub::Ok { .. }) => {}
                         Err(malformed) => {
                             tracing::debug!(backend = BACKEND, reason = malformed.reason, "malformed frames ignored");
                         }
@@ -346,6 +353,9 @@ impl Connection {
                     return Ended::Lost("the binding side disconnected".to_owned());
                 }
                 _ = tick.tick() => {
+                    if self.shared.heard.swap(false, Ordering::AcqRel) {
+                        last_heard = Instant::now();
+                    }
                     if last_heard.elapsed() > self.params.heartbeat_timeout {
                         return Ended::Lost(format!(
                             "nothing heard for {:?}", self.params.heartbeat_timeout
@@ -359,46 +369,49 @@ impl Connection {
         }
     }
 
-    /// Hands a `MSG` to the consumer; one that cannot be read is rejected (and logged).
-    async fn deliver(
-        &mut self,
-        dealer: &mut Dealer,
-        generation: u64,
-        tag: u64,
-        attempt: u32,
-        message: crate::wire::WireMessage,
-    ) -> Option<Ended> {
-        let problem = if tag > TAG_MASK {
-            Some(format!("delivery tag {tag} is above 2^48"))
-        } else {
+    /// What the reader task of connection `generation` does with each message: a `MSG`
+    /// becomes a [`Delivery`] handed straight to the consumer (one that cannot be read is
+    /// rejected and logged); the rest goes on to this task.
+    fn receiver(&self, generation: u64) -> Intercept {
+        let shared = self.shared.clone();
+        let deliveries = self.deliveries.clone();
+        let topic = self.params.topic.clone();
+        Box::new(move |frames: Vec<Bytes>| {
+            shared.heard.store(true, Ordering::Release);
+            if frames.get(1).map(|c| c.as_ref()) != Some(b"MSG".as_slice()) {
+                return Some(frames);
+            }
+            let (tag, attempt, message) = match FromHub::parse(frames) {
+                Ok(FromHub::Msg {
+                    tag,
+                    attempt,
+                    message,
+                }) => (tag, attempt, message),
+                Ok(_) => return None,
+                Err(malformed) => {
+                    tracing::warn!(backend = BACKEND, %topic, reason = malformed.reason, "unreadable MSG ignored");
+                    return None;
+                }
+            };
+            if tag > TAG_MASK {
+                tracing::warn!(backend = BACKEND, %topic, tag, "MSG ignored: its tag is above 2^48");
+                return None;
+            }
+            let token = (generation << TAG_BITS) | tag;
             match message.decode() {
                 Ok(message) => {
-                    let delivery = Delivery::new(
-                        message,
-                        self.params.topic.clone(),
-                        attempt,
-                        self.shared.clone(),
-                        (generation << TAG_BITS) | tag,
-                    );
-                    if self.deliveries.send(delivery).is_err() {
-                        return Some(Ended::Closed);
-                    }
-                    None
+                    let delivery =
+                        Delivery::new(message, topic.clone(), attempt, shared.clone(), token);
+                    // A send fails only once the consumer is gone; its BYE hands it back.
+                    let _ = deliveries.send(delivery);
                 }
-                Err(reason) => Some(reason),
+                Err(reason) => {
+                    tracing::warn!(backend = BACKEND, %topic, reason, "rejecting a delivery that cannot be read");
+                    let _ = shared.settle.send((token, Op::Reject));
+                }
             }
-        };
-        let reason = problem?;
-        tracing::warn!(
-            backend = BACKEND,
-            topic = %self.params.topic,
-            reason,
-            "rejecting a delivery that cannot be read"
-        );
-        match dealer.send(ToHub::Reject(vec![tag])).await {
-            Ok(()) => None,
-            Err(error) => Some(Ended::Lost(error.to_string())),
-        }
+            None
+        })
     }
 
     /// Writes settlements of the current connection, grouped by kind; drops the rest (their

@@ -52,6 +52,7 @@ mod link;
 mod producer;
 mod session;
 mod socket;
+mod topology;
 mod wire;
 
 pub use broker::ZmqBroker;

@@ -175,7 +175,15 @@ impl Task {
                 continue;
             }
             let s = self.settings;
-            match connect(&self.endpoint, "producer", s.connect_timeout, &self.cancel).await {
+            match connect(
+                &self.endpoint,
+                "producer",
+                s.connect_timeout,
+                &self.cancel,
+                None,
+            )
+            .await
+            {
                 Ok(mut dealer) => {
                     self.serve(&mut dealer, request).await;
                     if self.cancel.is_cancelled() {
@@ -187,9 +195,11 @@ impl Task {
                     let _ = request.reply.send(Err(error));
                     // Requests that waited for this attempt fail with it.
                     while let Ok(queued) = self.requests.try_recv() {
-                        let _ = queued
-                            .reply
-                            .send(Err(Error::new(BACKEND, ErrorKind::Connection, why.clone())));
+                        let _ = queued.reply.send(Err(Error::new(
+                            BACKEND,
+                            ErrorKind::Connection,
+                            why.clone(),
+                        )));
                     }
                     if self.cancel.is_cancelled() {
                         return;

@@ -18,7 +18,7 @@ use zeromq::{
 };
 
 use crate::BACKEND;
-use crate::socket::{socket_error, spawn_reader};
+use crate::socket::{Intercept, socket_error, spawn_reader};
 use crate::wire::ToHub;
 
 /// A connected DEALER: its send half, the frames it receives, and disconnect events.
@@ -66,7 +66,11 @@ impl Dealer {
     /// [`ErrorKind::Connection`] when the connection is gone.
     pub(crate) async fn send_frames(&mut self, frames: ZmqMessage) -> Result<()> {
         self.sender.send(frames).await.map_err(|e| {
-            socket_error(ErrorKind::Connection, "the connection to the binding side is gone".into(), e)
+            socket_error(
+                ErrorKind::Connection,
+                "the connection to the binding side is gone".into(),
+                e,
+            )
         })
     }
 }
@@ -77,7 +81,8 @@ impl Drop for Dealer {
     }
 }
 
-/// Connects a DEALER to `endpoint`, trying until `timeout` or until `cancel` fires.
+/// Connects a DEALER to `endpoint`, trying until `timeout` or until `cancel` fires. Frames
+/// that `intercept` handles in the reader task do not reach [`Dealer::incoming`].
 ///
 /// # Errors
 /// [`ErrorKind::Connection`] when nothing answers within `timeout`; [`ErrorKind::Closed`]
@@ -87,6 +92,7 @@ pub(crate) async fn connect(
     role: &str,
     timeout: Duration,
     cancel: &CancellationToken,
+    intercept: Option<Intercept>,
 ) -> Result<Dealer> {
     let mut options = SocketOptions::default();
     options.connect_timeout(timeout);
@@ -109,7 +115,7 @@ pub(crate) async fn connect(
         })?,
     }
     let (sender, receiver) = socket.split();
-    let (reader, incoming) = spawn_reader(receiver, 1024);
+    let (reader, incoming) = spawn_reader(receiver, 1024, intercept);
     Ok(Dealer {
         sender,
         incoming,

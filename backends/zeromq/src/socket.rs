@@ -15,10 +15,17 @@ use zeromq::{Endpoint, Host, SocketRecv, ZmqError};
 
 use crate::BACKEND;
 
+/// Handles some messages right in the reader task (returning `None`), passing the others on.
+pub(crate) type Intercept = Box<dyn FnMut(Vec<Bytes>) -> Option<Vec<Bytes>> + Send>;
+
 /// Spawns the task that owns `socket`'s receive half and forwards each message's frames to
-/// the returned channel. The channel closes when the socket fails; abort the task to drop
-/// the socket.
-pub(crate) fn spawn_reader<R>(mut socket: R, capacity: usize) -> (JoinHandle<()>, mpsc::Receiver<Vec<Bytes>>)
+/// the returned channel, except those `intercept` handles itself. The channel closes when
+/// the socket fails; abort the task to drop the socket.
+pub(crate) fn spawn_reader<R>(
+    mut socket: R,
+    capacity: usize,
+    mut intercept: Option<Intercept>,
+) -> (JoinHandle<()>, mpsc::Receiver<Vec<Bytes>>)
 where
     R: SocketRecv + Send + 'static,
 {
@@ -29,7 +36,14 @@ where
             match socket.recv().await {
                 Ok(message) => {
                     failures = 0;
-                    if tx.send(message.into_vec()).await.is_err() {
+                    let frames = match intercept.as_mut() {
+                        Some(intercept) => match intercept(message.into_vec()) {
+                            Some(frames) => frames,
+                            None => continue,
+                        },
+                        None => message.into_vec(),
+                    };
+                    if tx.send(frames).await.is_err() {
                         return;
                     }
                 }

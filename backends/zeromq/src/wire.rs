@@ -145,15 +145,22 @@ pub(crate) enum ToHub {
 /// What the binding side sends to a peer.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum FromHub {
-    Welcome { heartbeat_ms: u64 },
+    Welcome {
+        heartbeat_ms: u64,
+    },
     Msg {
         tag: u64,
         attempt: u32,
         message: WireMessage,
     },
     Pong,
-    Ok { seq: Bytes },
-    Error { seq: Bytes, reason: String },
+    Ok {
+        seq: Bytes,
+    },
+    Error {
+        seq: Bytes,
+        reason: String,
+    },
 }
 
 /// Why frames could not be read, and the request sequence number when there is one.
@@ -219,7 +226,9 @@ impl ToHub {
             b"PING" => Ok(Self::Ping),
             b"BYE" => Ok(Self::Bye),
             b"PUBLISH" => {
-                let seq = frames.next().ok_or_else(|| malformed("missing seq frame"))?;
+                let seq = frames
+                    .next()
+                    .ok_or_else(|| malformed("missing seq frame"))?;
                 let with_seq = |m: Malformed| Malformed {
                     seq: seq.clone(),
                     reason: m.reason,
@@ -241,7 +250,9 @@ impl ToHub {
                 })
             }
             b"DECLARE" => {
-                let seq = frames.next().ok_or_else(|| malformed("missing seq frame"))?;
+                let seq = frames
+                    .next()
+                    .ok_or_else(|| malformed("missing seq frame"))?;
                 let with_seq = |m: Malformed| Malformed {
                     seq: seq.clone(),
                     reason: m.reason,
@@ -316,8 +327,9 @@ impl FromHub {
             b"MSG" => {
                 let tag = number(frames.next(), "tag")?;
                 let attempt = number(frames.next(), "attempt")?;
-                let message = WireMessage::take(&mut frames)
-                    .ok_or_else(|| malformed("MSG needs tag, attempt, id, key, headers, payload"))?;
+                let message = WireMessage::take(&mut frames).ok_or_else(|| {
+                    malformed("MSG needs tag, attempt, id, key, headers, payload")
+                })?;
                 Ok(Self::Msg {
                     tag,
                     attempt,

@@ -223,33 +223,81 @@ mod tests {
 
     fn stock() -> MemoryStock {
         let items = [
-            CatalogItem { sku: "a".into(), name: "A".into(), price_minor: 100, stock: 3 },
-            CatalogItem { sku: "b".into(), name: "B".into(), price_minor: 200, stock: 1 },
+            CatalogItem {
+                sku: "a".into(),
+                name: "A".into(),
+                price_minor: 100,
+                stock: 3,
+            },
+            CatalogItem {
+                sku: "b".into(),
+                name: "B".into(),
+                price_minor: 200,
+                stock: 1,
+            },
         ];
         MemoryStock::new(&items)
     }
 
     fn line(sku: &str, quantity: u32) -> OrderLine {
-        OrderLine { sku: sku.into(), quantity, unit_price_minor: 1 }
+        OrderLine {
+            sku: sku.into(),
+            quantity,
+            unit_price_minor: 1,
+        }
     }
 
     async fn available(stock: &MemoryStock) -> Vec<u32> {
-        stock.levels().await.expect("levels").into_iter().map(|l| l.available).collect()
+        stock
+            .levels()
+            .await
+            .expect("levels")
+            .into_iter()
+            .map(|l| l.available)
+            .collect()
     }
 
     #[tokio::test]
     async fn reserves_all_or_nothing_and_only_once() {
         let s = stock();
-        assert_eq!(s.reserve("o1", &[line("a", 2), line("b", 1)]).await.expect("ok"), Reserved::Held { fresh: true });
-        assert_eq!(s.reserve("o1", &[line("a", 2), line("b", 1)]).await.expect("ok"), Reserved::Held { fresh: false });
+        assert_eq!(
+            s.reserve("o1", &[line("a", 2), line("b", 1)])
+                .await
+                .expect("ok"),
+            Reserved::Held { fresh: true }
+        );
+        assert_eq!(
+            s.reserve("o1", &[line("a", 2), line("b", 1)])
+                .await
+                .expect("ok"),
+            Reserved::Held { fresh: false }
+        );
         assert_eq!(available(&s).await, vec![1, 0]);
-        let refused = s.reserve("o2", &[line("a", 1), line("b", 1)]).await.expect("ok");
-        assert!(matches!(refused, Reserved::Rejected { fresh: true, .. }), "{refused:?}");
-        assert_eq!(available(&s).await, vec![1, 0], "a refused order holds nothing");
-        let twice = s.reserve("o3", &[line("a", 1), line("a", 1)]).await.expect("ok");
-        assert!(matches!(twice, Reserved::Rejected { .. }), "lines of one sku add up: {twice:?}");
+        let refused = s
+            .reserve("o2", &[line("a", 1), line("b", 1)])
+            .await
+            .expect("ok");
+        assert!(
+            matches!(refused, Reserved::Rejected { fresh: true, .. }),
+            "{refused:?}"
+        );
+        assert_eq!(
+            available(&s).await,
+            vec![1, 0],
+            "a refused order holds nothing"
+        );
+        let twice = s
+            .reserve("o3", &[line("a", 1), line("a", 1)])
+            .await
+            .expect("ok");
+        assert!(
+            matches!(twice, Reserved::Rejected { .. }),
+            "lines of one sku add up: {twice:?}"
+        );
         let unknown = s.reserve("o4", &[line("zzz", 1)]).await.expect("ok");
-        assert!(matches!(unknown, Reserved::Rejected { ref reason, .. } if reason.contains("unknown sku")));
+        assert!(
+            matches!(unknown, Reserved::Rejected { ref reason, .. } if reason.contains("unknown sku"))
+        );
     }
 
     #[tokio::test]
@@ -259,12 +307,24 @@ mod tests {
         assert_eq!(s.release("o1").await.expect("ok"), Released::Now);
         assert_eq!(s.release("o1").await.expect("ok"), Released::Nothing);
         assert_eq!(available(&s).await, vec![3, 1]);
-        assert_eq!(s.reserve("o1", &[line("a", 3)]).await.expect("ok"), Reserved::Released);
+        assert_eq!(
+            s.reserve("o1", &[line("a", 3)]).await.expect("ok"),
+            Reserved::Released
+        );
         assert_eq!(available(&s).await, vec![3, 1]);
-        assert_eq!(s.release("never-seen").await.expect("ok"), Released::Nothing);
-        assert_eq!(s.reserve("never-seen", &[line("a", 1)]).await.expect("ok"), Reserved::Released);
+        assert_eq!(
+            s.release("never-seen").await.expect("ok"),
+            Released::Nothing
+        );
+        assert_eq!(
+            s.reserve("never-seen", &[line("a", 1)]).await.expect("ok"),
+            Reserved::Released
+        );
         s.reserve("o5", &[line("b", 5)]).await.expect("ok");
         assert_eq!(s.release("o5").await.expect("ok"), Released::Nothing);
-        assert!(matches!(s.reservation("o5").await.expect("ok"), Some(Reservation::Rejected(_))));
+        assert!(matches!(
+            s.reservation("o5").await.expect("ok"),
+            Some(Reservation::Rejected(_))
+        ));
     }
 }

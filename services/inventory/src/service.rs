@@ -20,7 +20,11 @@ pub struct InventoryService {
 
 impl InventoryService {
     /// A service keeping stock in `stock` and publishing with `producer`.
-    pub fn new(stock: Arc<dyn StockRepository>, producer: Arc<dyn Producer>, topics: SagaTopics) -> Self {
+    pub fn new(
+        stock: Arc<dyn StockRepository>,
+        producer: Arc<dyn Producer>,
+        topics: SagaTopics,
+    ) -> Self {
         Self {
             stock,
             producer,
@@ -49,14 +53,24 @@ impl InventoryService {
                     debug!(order_id, "stock reserved");
                 }
                 let reserved = StockReserved::for_order(&event);
-                publish(self.producer.as_ref(), &self.topics.stock_reserved, &reserved).await?;
+                publish(
+                    self.producer.as_ref(),
+                    &self.topics.stock_reserved,
+                    &reserved,
+                )
+                .await?;
             }
             Reserved::Rejected { reason, fresh } => {
                 if fresh {
                     debug!(order_id, %reason, "stock rejected");
                 }
                 let rejected = StockRejected::new(order_id, reason);
-                publish(self.producer.as_ref(), &self.topics.stock_rejected, &rejected).await?;
+                publish(
+                    self.producer.as_ref(),
+                    &self.topics.stock_rejected,
+                    &rejected,
+                )
+                .await?;
             }
             Reserved::Released => debug!(order_id, "order released before; duplicate ignored"),
         }
@@ -80,14 +94,22 @@ impl InventoryService {
     /// `OrderPlaced` and `PaymentFailed`.
     pub fn register(self: &Arc<Self>, runtime: &mut Runtime) {
         let svc = self.clone();
-        runtime.handle_json(&self.topics.order_placed, groups::INVENTORY, move |event, _ctx| {
-            let svc = svc.clone();
-            async move { svc.on_order_placed(event).await }
-        });
+        runtime.handle_json(
+            &self.topics.order_placed,
+            groups::INVENTORY,
+            move |event, _ctx| {
+                let svc = svc.clone();
+                async move { svc.on_order_placed(event).await }
+            },
+        );
         let svc = self.clone();
-        runtime.handle_json(&self.topics.payment_failed, groups::INVENTORY, move |event, _ctx| {
-            let svc = svc.clone();
-            async move { svc.on_payment_failed(event).await }
-        });
+        runtime.handle_json(
+            &self.topics.payment_failed,
+            groups::INVENTORY,
+            move |event, _ctx| {
+                let svc = svc.clone();
+                async move { svc.on_payment_failed(event).await }
+            },
+        );
     }
 }

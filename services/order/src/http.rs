@@ -97,7 +97,10 @@ async fn healthz() -> Json<serde_json::Value> {
 
 async fn render_metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render_prometheus(),
     )
 }

@@ -37,7 +37,9 @@ async fn main() -> ExitCode {
     let listener = match tokio::net::TcpListener::bind(listen).await {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("error: order-service: cannot listen on {listen} (services.order.listen): {e}");
+            eprintln!(
+                "error: order-service: cannot listen on {listen} (services.order.listen): {e}"
+            );
             return ExitCode::FAILURE;
         }
     };
@@ -54,7 +56,11 @@ async fn main() -> ExitCode {
         let router = http::router(service, runtime.metrics().clone());
         let running = runtime.start().await?;
         let stop = running.shutdown_token();
-        let server = tokio::spawn(http::serve(listener, router, stop.clone().cancelled_owned()));
+        let server = tokio::spawn(http::serve(
+            listener,
+            router,
+            stop.clone().cancelled_owned(),
+        ));
         info!(%listen, backend = broker.name(), "order-service running");
         let stopped = running.run_until(shutdown_signal()).await;
         stop.cancel();

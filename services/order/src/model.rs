@@ -77,7 +77,11 @@ impl Order {
 
     /// The event that places this order.
     pub fn placed_event(&self) -> OrderPlaced {
-        OrderPlaced::new(self.id.clone(), self.customer_id.clone(), self.lines.clone())
+        OrderPlaced::new(
+            self.id.clone(),
+            self.customer_id.clone(),
+            self.lines.clone(),
+        )
     }
 
     /// The order as the HTTP API shows it.

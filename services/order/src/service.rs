@@ -198,7 +198,11 @@ impl OrderService {
                 Ok(())
             }
             Settled::Already(order) => {
-                debug!(order_id, status = order.status.name(), "order already settled; duplicate ignored");
+                debug!(
+                    order_id,
+                    status = order.status.name(),
+                    "order already settled; duplicate ignored"
+                );
                 Ok(())
             }
             Settled::Unknown => Err(HandlerError::permanent(format!(
@@ -213,25 +217,33 @@ impl OrderService {
     pub fn register(self: &Arc<Self>, runtime: &mut Runtime) {
         let topics = &self.topics;
         let svc = self.clone();
-        runtime.handle_json(&topics.order_intake, groups::ORDER, move |intake: OrderIntake, ctx| {
-            let svc = svc.clone();
-            async move {
-                svc.place_with_fallback_id(intake, || ctx.message_id)
-                    .await
-                    .map(drop)
-                    .map_err(HandlerError::from)
-            }
-        });
+        runtime.handle_json(
+            &topics.order_intake,
+            groups::ORDER,
+            move |intake: OrderIntake, ctx| {
+                let svc = svc.clone();
+                async move {
+                    svc.place_with_fallback_id(intake, || ctx.message_id)
+                        .await
+                        .map(drop)
+                        .map_err(HandlerError::from)
+                }
+            },
+        );
         let svc = self.clone();
         runtime.handle_json(&topics.stock_rejected, groups::ORDER, move |event, _ctx| {
             let svc = svc.clone();
             async move { svc.on_stock_rejected(event).await }
         });
         let svc = self.clone();
-        runtime.handle_json(&topics.payment_succeeded, groups::ORDER, move |event, _ctx| {
-            let svc = svc.clone();
-            async move { svc.on_payment_succeeded(event).await }
-        });
+        runtime.handle_json(
+            &topics.payment_succeeded,
+            groups::ORDER,
+            move |event, _ctx| {
+                let svc = svc.clone();
+                async move { svc.on_payment_succeeded(event).await }
+            },
+        );
         let svc = self.clone();
         runtime.handle_json(&topics.payment_failed, groups::ORDER, move |event, _ctx| {
             let svc = svc.clone();

@@ -43,7 +43,10 @@ async fn main() -> ExitCode {
         Some(path) => match SimulatedGateway::with_journal(limit, path) {
             Ok(g) => g,
             Err(e) => {
-                eprintln!("error: payment-service: cannot open the journal {}: {e}", path.display());
+                eprintln!(
+                    "error: payment-service: cannot open the journal {}: {e}",
+                    path.display()
+                );
                 return ExitCode::from(2);
             }
         },

@@ -53,7 +53,12 @@ impl PaymentService {
             Some(charge) => charge,
             None => {
                 let charge = self.gateway.charge(order_id, event.total_minor).await?;
-                debug!(order_id, amount_minor = charge.amount_minor, approved = charge.is_approved(), "charge decided");
+                debug!(
+                    order_id,
+                    amount_minor = charge.amount_minor,
+                    approved = charge.is_approved(),
+                    "charge decided"
+                );
                 self.payments.record(charge).await?
             }
         };
@@ -75,9 +80,13 @@ impl PaymentService {
     /// `StockReserved`.
     pub fn register(self: &Arc<Self>, runtime: &mut Runtime) {
         let svc = self.clone();
-        runtime.handle_json(&self.topics.stock_reserved, groups::PAYMENT, move |event, _ctx| {
-            let svc = svc.clone();
-            async move { svc.on_stock_reserved(event).await }
-        });
+        runtime.handle_json(
+            &self.topics.stock_reserved,
+            groups::PAYMENT,
+            move |event, _ctx| {
+                let svc = svc.clone();
+                async move { svc.on_stock_reserved(event).await }
+            },
+        );
     }
 }

@@ -92,7 +92,9 @@ impl SimulatedGateway {
             }
             match serde_json::from_str::<Charge>(&line) {
                 Ok(charge) => charges.push(charge),
-                Err(e) => warn!(path = %path.display(), line = n + 1, error = %e, "skipping an unreadable journal line"),
+                Err(e) => {
+                    warn!(path = %path.display(), line = n + 1, error = %e, "skipping an unreadable journal line")
+                }
             }
         }
         Ok(charges)
@@ -106,7 +108,11 @@ impl SimulatedGateway {
     /// Every decision, in the order made (loaded ones first).
     pub fn charges(&self) -> Vec<Charge> {
         let state = self.lock();
-        state.log.iter().map(|id| state.decided[id].clone()).collect()
+        state
+            .log
+            .iter()
+            .map(|id| state.decided[id].clone())
+            .collect()
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -160,7 +166,9 @@ impl PaymentGateway for SimulatedGateway {
             line.push(b'\n');
             // One write of the whole line on an append-only file: a crash leaves the line
             // whole or absent, never a charge without its record.
-            journal.write_all(&line).map_err(|e| GatewayError(e.into()))?;
+            journal
+                .write_all(&line)
+                .map_err(|e| GatewayError(e.into()))?;
         }
         state.log.push(order_id.to_owned());
         state.decided.insert(order_id.to_owned(), charge.clone());
@@ -176,11 +184,19 @@ mod tests {
     async fn declines_above_the_limit_and_is_idempotent() {
         let g = SimulatedGateway::new(1000);
         let ok = g.charge("a", 1000).await.expect("answers");
-        assert_eq!(ok.outcome, ChargeOutcome::Approved { payment_id: "pay-a".into() });
+        assert_eq!(
+            ok.outcome,
+            ChargeOutcome::Approved {
+                payment_id: "pay-a".into()
+            }
+        );
         let no = g.charge("b", 1001).await.expect("answers");
         assert!(!no.is_approved());
         let again = g.charge("a", 5000).await.expect("answers");
-        assert_eq!(again, ok, "a second charge of one order returns the first answer");
+        assert_eq!(
+            again, ok,
+            "a second charge of one order returns the first answer"
+        );
         assert_eq!(g.charges().len(), 2);
     }
 

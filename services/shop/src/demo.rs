@@ -16,10 +16,7 @@ use payment_service::{MemoryPayments, PaymentService, SimulatedGateway};
 use tokio::sync::mpsc;
 use tracing::warn;
 
-use crate::{
-    DEFAULT_SEED, Summary, boot, demo_orders,
-    summary::percentile_ms,
-};
+use crate::{DEFAULT_SEED, Summary, boot, demo_orders, summary::percentile_ms};
 
 /// How a demo runs.
 #[derive(Clone, Debug)]
@@ -108,10 +105,15 @@ pub async fn run_demo_with(config: &Config, options: DemoOptions) -> Result<Summ
 
     let (settled_tx, mut settled_rx) = mpsc::unbounded_channel();
     let order = Arc::new(
-        OrderService::new(Arc::new(MemoryOrders::new()), producer.clone(), topics.clone(), catalog.clone())
-            .with_observer(move |o: &Order| {
-                let _ = settled_tx.send((o.id.clone(), Instant::now(), Outcome::of(o)));
-            }),
+        OrderService::new(
+            Arc::new(MemoryOrders::new()),
+            producer.clone(),
+            topics.clone(),
+            catalog.clone(),
+        )
+        .with_observer(move |o: &Order| {
+            let _ = settled_tx.send((o.id.clone(), Instant::now(), Outcome::of(o)));
+        }),
     );
     let inventory = Arc::new(InventoryService::new(
         Arc::new(MemoryStock::new(catalog.items())),
@@ -202,7 +204,11 @@ pub async fn run_demo_with(config: &Config, options: DemoOptions) -> Result<Summ
         cancelled_stock,
         cancelled_payment,
         unsettled: total - settled.len(),
-        orders_per_sec: if secs > 0.0 { (settled.len() as f64 / secs).round() } else { 0.0 },
+        orders_per_sec: if secs > 0.0 {
+            (settled.len() as f64 / secs).round()
+        } else {
+            0.0
+        },
         p50_ms: percentile_ms(&latencies, 50.0),
         p99_ms: percentile_ms(&latencies, 99.0),
         backend: broker.name(),

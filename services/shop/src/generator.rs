@@ -39,7 +39,11 @@ pub fn demo_orders(catalog: &Catalog, count: usize, seed: u64, run: &str) -> Vec
         .into_iter()
         .enumerate()
         .map(|(n, (item, quantity))| {
-            OrderIntake::single(format!("{run}-{n:06}"), items[item].sku.clone(), i64::from(quantity))
+            OrderIntake::single(
+                format!("{run}-{n:06}"),
+                items[item].sku.clone(),
+                i64::from(quantity),
+            )
         })
         .collect()
 }
@@ -52,8 +56,18 @@ mod tests {
 
     fn catalog() -> Catalog {
         Catalog::new([
-            CatalogItem { sku: "a".into(), name: "A".into(), price_minor: 1, stock: 1000 },
-            CatalogItem { sku: "b".into(), name: "B".into(), price_minor: 1, stock: 5 },
+            CatalogItem {
+                sku: "a".into(),
+                name: "A".into(),
+                price_minor: 1,
+                stock: 1000,
+            },
+            CatalogItem {
+                sku: "b".into(),
+                name: "B".into(),
+                price_minor: 1,
+                stock: 5,
+            },
         ])
     }
 
@@ -63,7 +77,10 @@ mod tests {
         assert_eq!(one, demo_orders(&catalog(), 200, 7, "r"));
         assert_ne!(one, demo_orders(&catalog(), 200, 8, "r"));
         assert_eq!(one.len(), 200);
-        let scarce: Vec<_> = one.iter().filter(|o| o.product_id.as_deref() == Some("b")).collect();
+        let scarce: Vec<_> = one
+            .iter()
+            .filter(|o| o.product_id.as_deref() == Some("b"))
+            .collect();
         assert!(scarce.len() > 5, "b must be over-asked for this test");
         assert!(scarce.iter().all(|o| o.quantity == Some(1)));
         assert!(one.iter().any(|o| o.quantity.is_some_and(|q| q > 1)));

@@ -108,7 +108,10 @@ async fn demo(config: &Config, options: DemoOptions, json: bool) -> ExitCode {
     if summary.all_settled() {
         ExitCode::SUCCESS
     } else {
-        eprintln!("error: shop demo: {} orders did not settle in time", summary.unsettled);
+        eprintln!(
+            "error: shop demo: {} orders did not settle in time",
+            summary.unsettled
+        );
         ExitCode::FAILURE
     }
 }

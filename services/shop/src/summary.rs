@@ -61,7 +61,11 @@ impl fmt::Display for Summary {
         writeln!(f, "cancelled (stock)    {}", self.cancelled_stock)?;
         writeln!(f, "cancelled (payment)  {}", self.cancelled_payment)?;
         writeln!(f, "unsettled            {}", self.unsettled)?;
-        writeln!(f, "elapsed              {:.3} s", self.elapsed.as_secs_f64())?;
+        writeln!(
+            f,
+            "elapsed              {:.3} s",
+            self.elapsed.as_secs_f64()
+        )?;
         writeln!(f, "orders per second    {:.0}", self.orders_per_sec)?;
         writeln!(f, "latency p50          {:.3} ms", self.p50_ms)?;
         write!(f, "latency p99          {:.3} ms", self.p99_ms)

@@ -39,7 +39,9 @@ pub(super) async fn publish_subscribe(ctx: Ctx) -> TestResult {
     let members = Members::one(ctx.subscribe(&topic, &group, 64).await?);
     let big = match ctx.caps.max_payload {
         Some(max) if max < ONE_MIB => {
-            ctx.note(format!("1 MiB payload left out: max_payload is {max} bytes"));
+            ctx.note(format!(
+                "1 MiB payload left out: max_payload is {max} bytes"
+            ));
             None
         }
         _ => {
@@ -72,14 +74,18 @@ pub(super) async fn key_without_headers(ctx: Ctx) -> TestResult {
     let topic = ctx.topic("bare");
     let members = Members::one(ctx.subscribe(&topic, &ctx.group("g"), 8).await?);
     let sent = vec![
-        Message::new("keyed").with_id(ctx.id("bare", 0)).with_key("only-a-key"),
+        Message::new("keyed")
+            .with_id(ctx.id("bare", 0))
+            .with_key("only-a-key"),
         Message::new("bare").with_id(ctx.id("bare", 1)),
     ];
     let producer = ctx.producer().await?;
     futures::future::try_join_all(sent.iter().map(|m| producer.send(&topic, m.clone())))
         .await
         .context("send of a message without headers")?;
-    members.wait_distinct(2, ctx.deadline, "key_without_headers").await?;
+    members
+        .wait_distinct(2, ctx.deadline, "key_without_headers")
+        .await?;
     let got = members.finish(ctx.settle).await?;
     expect_exactly(&sent, &got, &topic, "key_without_headers")
 }
@@ -135,7 +141,9 @@ pub(super) async fn send_after_close_fails(ctx: Ctx) -> TestResult {
             e.kind()
         ),
     }
-    members.wait_distinct(3, ctx.deadline, "messages sent before close").await?;
+    members
+        .wait_distinct(3, ctx.deadline, "messages sent before close")
+        .await?;
     let got = members.finish(ctx.settle).await?;
     expect_exactly(&before, &got, &topic, "messages sent before close")
 }
@@ -166,7 +174,10 @@ pub(super) async fn ack_twice_fails(ctx: Ctx) -> TestResult {
             ),
         }
     }
-    ensure!(first.is_settled() && second.is_settled(), "deliveries not marked settled");
+    ensure!(
+        first.is_settled() && second.is_settled(),
+        "deliveries not marked settled"
+    );
     expect_silence(consumer.as_mut(), ctx.settle, "after settling both").await?;
     close(consumer, "the consumer").await
 }
@@ -185,7 +196,9 @@ pub(super) async fn reject_is_not_redelivered(ctx: Ctx) -> TestResult {
 
 /// A closed consumer's `recv` returns `None` and its `recv_batch` an empty vector.
 pub(super) async fn recv_after_close_is_none(ctx: Ctx) -> TestResult {
-    let mut consumer = ctx.subscribe(&ctx.topic("closed"), &ctx.group("g"), 8).await?;
+    let mut consumer = ctx
+        .subscribe(&ctx.topic("closed"), &ctx.group("g"), 8)
+        .await?;
     consumer.close().await.context("closing the consumer")?;
     let recv = tokio::time::timeout_at(ctx.deadline, consumer.recv()).await;
     match recv {

@@ -4,7 +4,7 @@
 use std::{collections::BTreeMap, time::Duration};
 
 use courier_core::Message;
-use futures::future::{try_join_all, join_all};
+use futures::future::{join_all, try_join_all};
 
 use super::harness::{
     Context, Ctx, MemberOptions, Members, TestResult, ensure, expect_exactly, send_batch,
@@ -104,9 +104,16 @@ pub(super) async fn detached_retention(ctx: Ctx) -> TestResult {
     let (ctx_ref, topic_ref, early_ref) = (&ctx, &topic, &early);
     let runs = [&group, &other].map(|g| async move {
         let members = Members::one(ctx_ref.subscribe(topic_ref, g, 32).await?);
-        members.wait_distinct(early_ref.len(), ctx_ref.deadline, g).await?;
+        members
+            .wait_distinct(early_ref.len(), ctx_ref.deadline, g)
+            .await?;
         let got = members.finish(ctx_ref.settle).await?;
-        expect_exactly(early_ref, &got, topic_ref, &format!("group {g}, sent before it ran"))
+        expect_exactly(
+            early_ref,
+            &got,
+            topic_ref,
+            &format!("group {g}, sent before it ran"),
+        )
     });
     for r in join_all(runs).await {
         r?;

@@ -100,7 +100,9 @@ fn env_number(name: &str, default: u64) -> u64 {
         Ok(v) => match v.trim().parse::<u64>() {
             Ok(n) if n > 0 => n,
             _ => {
-                eprintln!("conformance: ignoring {name}={v:?} (not a positive integer); using {default}");
+                eprintln!(
+                    "conformance: ignoring {name}={v:?} (not a positive integer); using {default}"
+                );
                 default
             }
         },
@@ -128,7 +130,11 @@ pub(crate) struct Leftovers {
 
 impl Ctx {
     /// A context for test `name` with fresh topic and group names.
-    pub(crate) fn new(broker: Arc<dyn Broker>, name: &str, options: SuiteOptions) -> (Self, Leftovers) {
+    pub(crate) fn new(
+        broker: Arc<dyn Broker>,
+        name: &str,
+        options: SuiteOptions,
+    ) -> (Self, Leftovers) {
         let notes = Arc::new(Mutex::new(Vec::new()));
         let producers = Arc::new(Mutex::new(Vec::new()));
         let ctx = Self {
@@ -430,10 +436,15 @@ impl Members {
     }
 
     /// Waits until `n` distinct message ids arrived.
-    pub(crate) async fn wait_distinct(&self, n: usize, deadline: Instant, what: &str) -> TestResult {
+    pub(crate) async fn wait_distinct(
+        &self,
+        n: usize,
+        deadline: Instant,
+        what: &str,
+    ) -> TestResult {
         self.wait_entries(deadline, what, |e| e.ids.len() >= n)
             .await
-        .map_err(|Failure(m)| Failure(format!("{m}; expected {n} distinct")))
+            .map_err(|Failure(m)| Failure(format!("{m}; expected {n} distinct")))
     }
 
     /// Keeps receiving for `linger` (to catch duplicates and strays), stops the members,
@@ -600,7 +611,11 @@ pub(crate) fn intact(sent: &Message, got: &Message, what: &str) -> TestResult {
         sent.id,
         sent.payload.len(),
         got.payload.len(),
-        if got.payload.len() == sent.payload.len() { " (same length, other bytes)" } else { "" }
+        if got.payload.len() == sent.payload.len() {
+            " (same length, other bytes)"
+        } else {
+            ""
+        }
     );
     ensure!(
         got.key == sent.key,
@@ -624,7 +639,11 @@ pub(crate) fn intact(sent: &Message, got: &Message, what: &str) -> TestResult {
 pub(crate) fn sample(items: &[String]) -> String {
     let shown: Vec<&str> = items.iter().take(5).map(String::as_str).collect();
     if items.len() > shown.len() {
-        format!("{} (and {} more)", shown.join(", "), items.len() - shown.len())
+        format!(
+            "{} (and {} more)",
+            shown.join(", "),
+            items.len() - shown.len()
+        )
     } else {
         shown.join(", ")
     }

@@ -62,8 +62,7 @@ pub(super) async fn subscribe_close_churn(ctx: Ctx) -> TestResult {
         let (broker, topic, group) = (ctx.broker.clone(), topic.clone(), group.clone());
         tokio::spawn(async move {
             for cycle in 0..3 {
-                let subscription =
-                    courier_core::Subscription::new(&topic, &group).with_prefetch(8);
+                let subscription = courier_core::Subscription::new(&topic, &group).with_prefetch(8);
                 let mut consumer = broker
                     .subscribe(subscription)
                     .await
@@ -128,9 +127,13 @@ pub(super) async fn prefetch_bound(ctx: Ctx) -> TestResult {
         }
         if !checked_wait && seen.len() < TOTAL {
             // Full: nothing more may arrive until an ack.
-            expect_silence(consumer.as_mut(), ctx.settle, "a 6th delivery while 5 are unacked")
-                .await
-                .map_err(|f| Failure(format!("prefetch {PREFETCH}: {}", f.0)))?;
+            expect_silence(
+                consumer.as_mut(),
+                ctx.settle,
+                "a 6th delivery while 5 are unacked",
+            )
+            .await
+            .map_err(|f| Failure(format!("prefetch {PREFETCH}: {}", f.0)))?;
             checked_wait = true;
             // Ack two: room for exactly two more.
             let mut two: Vec<Delivery> = held.drain(..2).collect();
@@ -142,7 +145,10 @@ pub(super) async fn prefetch_bound(ctx: Ctx) -> TestResult {
     }
     ack_all(&mut held, "ack").await?;
     join(sending, "send").await?;
-    ensure!(checked_wait, "the consumer never held {PREFETCH} deliveries at once");
+    ensure!(
+        checked_wait,
+        "the consumer never held {PREFETCH} deliveries at once"
+    );
     let mut ids = seen.clone();
     ids.sort_unstable();
     ids.dedup();
@@ -152,6 +158,11 @@ pub(super) async fn prefetch_bound(ctx: Ctx) -> TestResult {
         seen.len(),
         ids.len()
     );
-    expect_silence(consumer.as_mut(), ctx.settle, "after every message was acked").await?;
+    expect_silence(
+        consumer.as_mut(),
+        ctx.settle,
+        "after every message was acked",
+    )
+    .await?;
     close(consumer, "the consumer").await
 }

@@ -27,8 +27,8 @@ use std::{sync::Arc, time::Instant};
 use courier_core::{Broker, Capability};
 use futures::future::{BoxFuture, join_all};
 
-use self::harness::{Ctx, Leftovers, TestResult, lock};
 pub use self::harness::SuiteOptions;
+use self::harness::{Ctx, Leftovers, TestResult, lock};
 pub use self::report::{Entry, Outcome, Report};
 
 type TestFn = fn(Ctx) -> BoxFuture<'static, TestResult>;
@@ -62,12 +62,24 @@ static TESTS: &[TestCase] = &[
     case!(groups::fan_out, [FanOut]),
     case!(groups::competing_consumers, [CompetingConsumers]),
     case!(groups::detached_retention, [DetachedRetention]),
-    case!(redelivery::nack_requeue_redelivers, [RedeliveryOnNack, AttemptCount]),
-    case!(redelivery::dropped_consumer_redelivers, [RedeliveryOnDisconnect]),
-    case!(redelivery::closed_consumer_redelivers, [RedeliveryOnDisconnect]),
+    case!(
+        redelivery::nack_requeue_redelivers,
+        [RedeliveryOnNack, AttemptCount]
+    ),
+    case!(
+        redelivery::dropped_consumer_redelivers,
+        [RedeliveryOnDisconnect]
+    ),
+    case!(
+        redelivery::closed_consumer_redelivers,
+        [RedeliveryOnDisconnect]
+    ),
     case!(redelivery::nack_many_times, [RedeliveryOnNack]),
     case!(ordering::per_key_order, [PerKeyOrder]),
-    case!(ordering::per_key_order_across_consumers, [PerKeyOrder, PerKeyOrderAcrossConsumers, CompetingConsumers]),
+    case!(
+        ordering::per_key_order_across_consumers,
+        [PerKeyOrder, PerKeyOrderAcrossConsumers, CompetingConsumers]
+    ),
     case!(load::concurrent_sends, [AtLeastOnce]),
     case!(load::subscribe_close_churn, []),
     case!(load::prefetch_bound, [Prefetch]),
@@ -92,7 +104,13 @@ pub fn needs(name: &str) -> Option<&'static [Capability]> {
 /// `conformance memory publish_subscribe ... ok (0.12s)`.
 pub async fn run_all(broker: Arc<dyn Broker>) -> Report {
     let label = broker.name().to_owned();
-    run_cases(broker, TESTS.iter().collect(), &label, SuiteOptions::from_env()).await
+    run_cases(
+        broker,
+        TESTS.iter().collect(),
+        &label,
+        SuiteOptions::from_env(),
+    )
+    .await
 }
 
 /// Runs the tests named in `names`, in that order; an unknown name is reported as failed.
@@ -164,7 +182,11 @@ async fn run_cases(
     report
 }
 
-async fn run_case(broker: Arc<dyn Broker>, case: &'static TestCase, options: SuiteOptions) -> Entry {
+async fn run_case(
+    broker: Arc<dyn Broker>,
+    case: &'static TestCase,
+    options: SuiteOptions,
+) -> Entry {
     let missing = broker.capabilities().missing(case.needs);
     if !missing.is_empty() {
         let names: Vec<&str> = missing.iter().map(|c| c.name()).collect();
@@ -194,9 +216,9 @@ async fn run_case(broker: Arc<dyn Broker>, case: &'static TestCase, options: Sui
     // Whatever the outcome, close the producers the test opened (bounded: a hung broker must
     // not hang the run).
     let producers = std::mem::take(&mut *lock(&producers));
-    let closes = producers.iter().map(|p| {
-        tokio::time::timeout(std::time::Duration::from_secs(5), p.close())
-    });
+    let closes = producers
+        .iter()
+        .map(|p| tokio::time::timeout(std::time::Duration::from_secs(5), p.close()));
     join_all(closes).await;
     let notes = std::mem::take(&mut *lock(&notes));
     Entry {

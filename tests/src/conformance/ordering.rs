@@ -17,7 +17,12 @@ const PACED_BATCH: usize = 2 * KEYS;
 const WINDOW: usize = 4;
 
 /// 1,000 messages over 16 keys, numbered per key, and how many each key got.
-pub(super) fn keyed(ctx: &Ctx, tag: &str, messages: usize, keys: usize) -> (Vec<Message>, BTreeMap<String, u64>) {
+pub(super) fn keyed(
+    ctx: &Ctx,
+    tag: &str,
+    messages: usize,
+    keys: usize,
+) -> (Vec<Message>, BTreeMap<String, u64>) {
     let mut per_key: BTreeMap<String, u64> = BTreeMap::new();
     let sent = (0..messages)
         .map(|i| {
@@ -47,7 +52,11 @@ async fn run(ctx: Ctx, consumers: usize) -> TestResult {
         MemberOptions {
             batch: if consumers > 1 { 8 } else { 64 },
             // With several consumers, some work per batch makes them interleave.
-            work: if consumers > 1 { Duration::from_millis(1) } else { Duration::ZERO },
+            work: if consumers > 1 {
+                Duration::from_millis(1)
+            } else {
+                Duration::ZERO
+            },
         },
     );
     let (sent, per_key) = keyed(&ctx, "ordered", MESSAGES, KEYS);
@@ -83,7 +92,9 @@ async fn run(ctx: Ctx, consumers: usize) -> TestResult {
             per_member[r.member] += 1;
         }
         let moved = keys_moved(&got);
-        ctx.note(format!("split {per_member:?}, {moved} key moves between consumers"));
+        ctx.note(format!(
+            "split {per_member:?}, {moved} key moves between consumers"
+        ));
         ensure!(
             per_member.iter().filter(|n| **n > 0).count() >= 2,
             "one consumer received every message ({per_member:?}): order across consumers was not exercised"
@@ -97,10 +108,11 @@ fn keys_moved(log: &[super::harness::Received]) -> usize {
     let mut last: BTreeMap<&str, usize> = BTreeMap::new();
     let mut moved = 0;
     for r in log {
-        if let Some(key) = r.message.key.as_deref() {
-            if last.insert(key, r.member).is_some_and(|m| m != r.member) {
-                moved += 1;
-            }
+        let Some(key) = r.message.key.as_deref() else {
+            continue;
+        };
+        if last.insert(key, r.member).is_some_and(|m| m != r.member) {
+            moved += 1;
         }
     }
     moved

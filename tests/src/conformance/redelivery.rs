@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use courier_core::{Capability, Consumer, Delivery, Message};
 
 use super::harness::{
-    Context, Ctx, Members, TestResult, close, ensure, expect_silence, intact, recv_one,
-    sample, send_batch,
+    Context, Ctx, Members, TestResult, close, ensure, expect_silence, intact, recv_one, sample,
+    send_batch,
 };
 
 /// `nack(requeue = true)` delivers the message again, intact, with attempt 2 and then 3 and
@@ -19,10 +19,7 @@ pub(super) async fn nack_requeue_redelivers(ctx: Ctx) -> TestResult {
         .with_key("order-1001")
         .with_header("suite-origin", "nack test");
     let producer = ctx.producer().await?;
-    producer
-        .send(&topic, sent.clone())
-        .await
-        .context("send")?;
+    producer.send(&topic, sent.clone()).await.context("send")?;
     for expected_attempt in 1..=3u32 {
         let mut d = recv_one(consumer.as_mut(), ctx.deadline, "the nacked message").await?;
         ensure!(
@@ -90,10 +87,14 @@ async fn leaves_holding(ctx: Ctx, drop_it: bool) -> TestResult {
     } else {
         close(a, "consumer A").await?;
     }
-    b.wait_until(ctx.deadline, "consumer B receiving A's unsettled deliveries", |got| {
-        let ids: BTreeSet<&String> = got.iter().map(|r| &r.message.id).collect();
-        expected.iter().all(|id| ids.contains(id))
-    })
+    b.wait_until(
+        ctx.deadline,
+        "consumer B receiving A's unsettled deliveries",
+        |got| {
+            let ids: BTreeSet<&String> = got.iter().map(|r| &r.message.id).collect();
+            expected.iter().all(|id| ids.contains(id))
+        },
+    )
     .await?;
     let got = b.finish(ctx.settle).await?;
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
@@ -116,7 +117,11 @@ async fn leaves_holding(ctx: Ctx, drop_it: bool) -> TestResult {
         .filter(|id| !expected.contains(**id) && !acked.contains(**id))
         .map(|id| (*id).to_owned())
         .collect();
-    ensure!(strays.is_empty(), "consumer B received unknown messages: {}", sample(&strays));
+    ensure!(
+        strays.is_empty(),
+        "consumer B received unknown messages: {}",
+        sample(&strays)
+    );
     let came_back: Vec<String> = counts
         .keys()
         .filter(|id| acked.contains(**id))
@@ -175,15 +180,13 @@ pub(super) async fn nack_many_times(ctx: Ctx) -> TestResult {
             d.message.id
         );
         let previous = last_attempt.insert(d.message.id.clone(), d.attempt);
-        if counts_attempts {
-            if let Some(previous) = previous {
-                ensure!(
-                    d.attempt > previous,
-                    "{}: attempt {} after attempt {previous}",
-                    d.message.id,
-                    d.attempt
-                );
-            }
+        if let (true, Some(previous)) = (counts_attempts, previous) {
+            ensure!(
+                d.attempt > previous,
+                "{}: attempt {} after attempt {previous}",
+                d.message.id,
+                d.attempt
+            );
         }
         if nacks < NACKS {
             nacks += 1;
@@ -193,6 +196,11 @@ pub(super) async fn nack_many_times(ctx: Ctx) -> TestResult {
             acked.insert(d.message.id.clone());
         }
     }
-    expect_silence(consumer.as_mut(), ctx.settle, "after every message was acked").await?;
+    expect_silence(
+        consumer.as_mut(),
+        ctx.settle,
+        "after every message was acked",
+    )
+    .await?;
     close(consumer, "the consumer").await
 }

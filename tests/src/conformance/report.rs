@@ -187,8 +187,10 @@ mod tests {
     #[should_panic(expected = "no test passed")]
     fn all_skipped_is_not_a_pass() {
         let mut r = Report::new("x");
-        r.entries
-            .push(entry("a", Outcome::Skipped("needs fan-out to groups".into())));
+        r.entries.push(entry(
+            "a",
+            Outcome::Skipped("needs fan-out to groups".into()),
+        ));
         r.assert_passed();
     }
 
@@ -205,7 +207,8 @@ mod tests {
     fn skipped_set_is_checked() {
         let mut r = Report::new("x");
         r.entries.push(entry("a", Outcome::Passed(Duration::ZERO)));
-        r.entries.push(entry("b", Outcome::Skipped("needs x".into())));
+        r.entries
+            .push(entry("b", Outcome::Skipped("needs x".into())));
         r.assert_passed();
         r.assert_skipped_exactly(&["b"]);
         let unexpected = std::panic::catch_unwind(|| r.assert_skipped_exactly(&[]));

@@ -71,9 +71,15 @@ async fn await_calls(
 }
 
 /// Fails if another handler call arrives within the settle window.
-async fn no_more_calls(rx: &mut mpsc::UnboundedReceiver<Call>, ctx: &Ctx, what: &str) -> TestResult {
+async fn no_more_calls(
+    rx: &mut mpsc::UnboundedReceiver<Call>,
+    ctx: &Ctx,
+    what: &str,
+) -> TestResult {
     match tokio::time::timeout(ctx.settle, rx.recv()).await {
-        Ok(Some((id, attempt))) => fail!("{what}: unexpected handler call for {id}, attempt {attempt}"),
+        Ok(Some((id, attempt))) => {
+            fail!("{what}: unexpected handler call for {id}, attempt {attempt}")
+        }
         Ok(None) | Err(_) => Ok(()),
     }
 }
@@ -167,19 +173,23 @@ pub(super) async fn runtime_retry_then_success(ctx: Ctx) -> TestResult {
     let (_, dlq) = watch_dlq(&ctx, &topic).await?;
     let (tx, mut rx) = mpsc::unbounded_channel::<Call>();
     let mut runtime = Runtime::new(ctx.broker.clone(), settings(5, 4, 32));
-    runtime.handle_fn(topic.clone(), group.clone(), move |m: Message, cx: HandlerContext| {
-        let _ = tx.send((m.id, cx.attempt));
-        async move {
-            if cx.attempt < 3 {
-                Err(HandlerError::transient(format!(
-                    "simulated outage on attempt {}",
-                    cx.attempt
-                )))
-            } else {
-                Ok(())
+    runtime.handle_fn(
+        topic.clone(),
+        group.clone(),
+        move |m: Message, cx: HandlerContext| {
+            let _ = tx.send((m.id, cx.attempt));
+            async move {
+                if cx.attempt < 3 {
+                    Err(HandlerError::transient(format!(
+                        "simulated outage on attempt {}",
+                        cx.attempt
+                    )))
+                } else {
+                    Ok(())
+                }
             }
-        }
-    });
+        },
+    );
     let metrics = runtime.metrics().clone();
     let running = start(runtime).await?;
     let sent = ctx.numbered("retry", 8);
@@ -192,7 +202,10 @@ pub(super) async fn runtime_retry_then_success(ctx: Ctx) -> TestResult {
     no_more_calls(&mut rx, &ctx, "after every message succeeded").await?;
     shutdown(running, &ctx).await?;
     for m in &sent {
-        let got = attempts(&calls).get(m.id.as_str()).cloned().unwrap_or_default();
+        let got = attempts(&calls)
+            .get(m.id.as_str())
+            .cloned()
+            .unwrap_or_default();
         ensure!(
             got == [1, 2, 3],
             "{}: handler attempts {got:?}, expected [1, 2, 3]",
@@ -218,17 +231,23 @@ pub(super) async fn runtime_dead_letter_exhausted(ctx: Ctx) -> TestResult {
     let (dlq_topic, dlq) = watch_dlq(&ctx, &topic).await?;
     let (tx, mut rx) = mpsc::unbounded_channel::<Call>();
     let mut runtime = Runtime::new(ctx.broker.clone(), settings(3, 4, 32));
-    runtime.handle_fn(topic.clone(), group.clone(), move |m: Message, cx: HandlerContext| {
-        let fails = m.header("suite-fate") == Some("fail");
-        let _ = tx.send((m.id, cx.attempt));
-        async move {
-            if fails {
-                Err(HandlerError::transient("simulated failure: warehouse unreachable"))
-            } else {
-                Ok(())
+    runtime.handle_fn(
+        topic.clone(),
+        group.clone(),
+        move |m: Message, cx: HandlerContext| {
+            let fails = m.header("suite-fate") == Some("fail");
+            let _ = tx.send((m.id, cx.attempt));
+            async move {
+                if fails {
+                    Err(HandlerError::transient(
+                        "simulated failure: warehouse unreachable",
+                    ))
+                } else {
+                    Ok(())
+                }
             }
-        }
-    });
+        },
+    );
     let metrics = runtime.metrics().clone();
     let running = start(runtime).await?;
     let bad = Message::new(vec![0u8, 159, 146, 150])
@@ -239,14 +258,20 @@ pub(super) async fn runtime_dead_letter_exhausted(ctx: Ctx) -> TestResult {
     let good = Message::new("fine")
         .with_id(ctx.id("fine", 0))
         .with_header("suite-fate", "ok");
-    send_batch(&ctx.producer().await?, &topic, vec![bad.clone(), good.clone()]).await?;
+    send_batch(
+        &ctx.producer().await?,
+        &topic,
+        vec![bad.clone(), good.clone()],
+    )
+    .await?;
     let mut calls = Vec::new();
     await_calls(&mut rx, &mut calls, &ctx, "attempts", |calls| {
         let a = attempts(calls);
         a.get(bad.id.as_str()).is_some_and(|a| a.len() >= 3) && a.contains_key(good.id.as_str())
     })
     .await?;
-    dlq.wait_distinct(1, ctx.deadline, "the dead letter").await?;
+    dlq.wait_distinct(1, ctx.deadline, "the dead letter")
+        .await?;
     let (quiet, dead) = tokio::join!(
         no_more_calls(&mut rx, &ctx, "after dead-lettering"),
         dlq.finish(ctx.settle)
@@ -265,12 +290,29 @@ pub(super) async fn runtime_dead_letter_exhausted(ctx: Ctx) -> TestResult {
         "good message: handler attempts {:?}, expected [1]",
         a.get(good.id.as_str())
     );
-    expect_exactly(std::slice::from_ref(&bad), &dead, &dlq_topic, "dead-letter topic")?;
-    expect_dead_letter(&dead[0], "exhausted", 3, &topic, &group, "warehouse unreachable")?;
+    expect_exactly(
+        std::slice::from_ref(&bad),
+        &dead,
+        &dlq_topic,
+        "dead-letter topic",
+    )?;
+    expect_dead_letter(
+        &dead[0],
+        "exhausted",
+        3,
+        &topic,
+        &group,
+        "warehouse unreachable",
+    )?;
     expect_counts(&metrics, &topic, &group, 1, 2, 1)?;
     // The original was acked: a new member of the group gets nothing.
     let mut consumer = ctx.subscribe(&topic, &group, 8).await?;
-    expect_silence(consumer.as_mut(), ctx.settle, "the group after dead-lettering").await?;
+    expect_silence(
+        consumer.as_mut(),
+        ctx.settle,
+        "the group after dead-lettering",
+    )
+    .await?;
     super::harness::close(consumer, "the consumer").await
 }
 
@@ -299,9 +341,13 @@ pub(super) async fn runtime_undecodable_json(ctx: Ctx) -> TestResult {
     let good = Message::new(r#"{"order_id": "1001"}"#).with_id(ctx.id("good", 0));
     let sent = vec![broken.clone(), wrong_shape.clone(), good.clone()];
     send_batch(&ctx.producer().await?, &topic, sent).await?;
-    dlq.wait_distinct(2, ctx.deadline, "dead letters of undecodable payloads").await?;
+    dlq.wait_distinct(2, ctx.deadline, "dead letters of undecodable payloads")
+        .await?;
     let mut calls = Vec::new();
-    await_calls(&mut rx, &mut calls, &ctx, "the good message", |c| !c.is_empty()).await?;
+    await_calls(&mut rx, &mut calls, &ctx, "the good message", |c| {
+        !c.is_empty()
+    })
+    .await?;
     let (quiet, dead) = tokio::join!(
         no_more_calls(&mut rx, &ctx, "after the good message"),
         dlq.finish(ctx.settle)
@@ -313,7 +359,12 @@ pub(super) async fn runtime_undecodable_json(ctx: Ctx) -> TestResult {
         calls == [(format!("{}:1001", good.id), 1)],
         "handler calls {calls:?}; expected only the good message, once"
     );
-    expect_exactly(&[broken, wrong_shape], &dead, &dlq_topic, "dead-letter topic")?;
+    expect_exactly(
+        &[broken, wrong_shape],
+        &dead,
+        &dlq_topic,
+        "dead-letter topic",
+    )?;
     for d in &dead {
         expect_dead_letter(d, "permanent", 1, &topic, &group, "JSON")?;
     }
@@ -330,34 +381,41 @@ pub(super) async fn runtime_per_key_order(ctx: Ctx) -> TestResult {
     let (tx, mut rx) = mpsc::unbounded_channel::<Call>();
     let mut runtime = Runtime::new(ctx.broker.clone(), settings(5, 8, 64));
     let handler_log = log.clone();
-    runtime.handle_fn(topic.clone(), group.clone(), move |m: Message, cx: HandlerContext| {
-        let (log, tx) = (handler_log.clone(), tx.clone());
-        async move {
-            let seq = seq_of(&m).map_err(|f| HandlerError::permanent(f.0))?;
-            if seq % 7 == 3 && cx.attempt == 1 {
-                return Err(HandlerError::transient("simulated hiccup"));
+    runtime.handle_fn(
+        topic.clone(),
+        group.clone(),
+        move |m: Message, cx: HandlerContext| {
+            let (log, tx) = (handler_log.clone(), tx.clone());
+            async move {
+                let seq = seq_of(&m).map_err(|f| HandlerError::permanent(f.0))?;
+                if seq % 7 == 3 && cx.attempt == 1 {
+                    return Err(HandlerError::transient("simulated hiccup"));
+                }
+                for _ in 0..rand::random_range(0..3u8) {
+                    tokio::task::yield_now().await;
+                }
+                lock(&log).push(Received {
+                    member: 0,
+                    topic: cx.topic.clone(),
+                    attempt: cx.attempt,
+                    redelivered: false,
+                    message: m.clone(),
+                });
+                let _ = tx.send((m.id, cx.attempt));
+                Ok(())
             }
-            for _ in 0..rand::random_range(0..3u8) {
-                tokio::task::yield_now().await;
-            }
-            lock(&log).push(Received {
-                member: 0,
-                topic: cx.topic.clone(),
-                attempt: cx.attempt,
-                redelivered: false,
-                message: m.clone(),
-            });
-            let _ = tx.send((m.id, cx.attempt));
-            Ok(())
-        }
-    });
+        },
+    );
     let running = start(runtime).await?;
     let producer = ctx.producer().await?;
     for chunk in sent.chunks(100) {
         send_batch(&producer, &topic, chunk.to_vec()).await?;
     }
     let mut calls = Vec::new();
-    await_calls(&mut rx, &mut calls, &ctx, "handled messages", |c| c.len() >= sent.len()).await?;
+    await_calls(&mut rx, &mut calls, &ctx, "handled messages", |c| {
+        c.len() >= sent.len()
+    })
+    .await?;
     no_more_calls(&mut rx, &ctx, "after every message was handled").await?;
     shutdown(running, &ctx).await?;
     let log = std::mem::take(&mut *lock(&log));
@@ -384,19 +442,23 @@ pub(super) async fn runtime_graceful_shutdown(ctx: Ctx) -> TestResult {
     let (tx, mut rx) = mpsc::unbounded_channel::<Step>();
     let mut runtime = Runtime::new(ctx.broker.clone(), settings(3, 2, 10));
     let probe = shutting_down.clone();
-    runtime.handle_fn(topic.clone(), group.clone(), move |m: Message, _cx: HandlerContext| {
-        let after_shutdown = probe.get().is_some_and(|p| p());
-        let _ = tx.send(Step::Started {
-            id: m.id.clone(),
-            after_shutdown,
-        });
-        let (tx, mut released) = (tx.clone(), released.clone());
-        async move {
-            let _ = released.wait_for(|r| *r).await;
-            let _ = tx.send(Step::Finished(m.id));
-            Ok::<(), HandlerError>(())
-        }
-    });
+    runtime.handle_fn(
+        topic.clone(),
+        group.clone(),
+        move |m: Message, _cx: HandlerContext| {
+            let after_shutdown = probe.get().is_some_and(|p| p());
+            let _ = tx.send(Step::Started {
+                id: m.id.clone(),
+                after_shutdown,
+            });
+            let (tx, mut released) = (tx.clone(), released.clone());
+            async move {
+                let _ = released.wait_for(|r| *r).await;
+                let _ = tx.send(Step::Finished(m.id));
+                Ok::<(), HandlerError>(())
+            }
+        },
+    );
     let running = start(runtime).await?;
     let token = running.shutdown_token();
     let probe_token = token.clone();
@@ -411,11 +473,17 @@ pub(super) async fn runtime_graceful_shutdown(ctx: Ctx) -> TestResult {
             }
             Ok(Some(Step::Finished(id))) => fail!("{id} finished before its release"),
             Ok(None) => fail!("the handlers are gone"),
-            Err(_) => fail!("{} of 2 handlers started before the deadline", started.len()),
+            Err(_) => fail!(
+                "{} of 2 handlers started before the deadline",
+                started.len()
+            ),
         }
     }
     let shutting = tokio::spawn(running.shutdown());
-    if tokio::time::timeout_at(ctx.deadline, token.cancelled()).await.is_err() {
+    if tokio::time::timeout_at(ctx.deadline, token.cancelled())
+        .await
+        .is_err()
+    {
         fail!("shutdown did not begin");
     }
     // Both handlers are in flight while shutdown runs; now let them finish.
@@ -450,7 +518,11 @@ pub(super) async fn runtime_graceful_shutdown(ctx: Ctx) -> TestResult {
     let members = Members::one(ctx.subscribe(&topic, &group, 16).await?);
     if ctx.caps.has(Capability::RedeliveryOnDisconnect) {
         members
-            .wait_distinct(rest.len(), ctx.deadline, "messages not started before shutdown")
+            .wait_distinct(
+                rest.len(),
+                ctx.deadline,
+                "messages not started before shutdown",
+            )
             .await?;
     }
     let got = members.finish(ctx.settle).await?;

@@ -46,9 +46,16 @@ pub async fn run_dead_letters(broker: Arc<dyn Broker>, topics: SagaTopics) {
             format!(r#"{{"order_id": "{run}-sku", "product_id": "no-such-sku", "quantity": 1}}"#),
             "unknown sku",
         ),
-        ("empty", format!(r#"{{"order_id": "{run}-empty", "lines": []}}"#), "has no lines"),
+        (
+            "empty",
+            format!(r#"{{"order_id": "{run}-empty", "lines": []}}"#),
+            "has no lines",
+        ),
     ];
-    let messages = expected.iter().map(|(name, body, _)| bad(name, body.clone())).collect();
+    let messages = expected
+        .iter()
+        .map(|(name, body, _)| bad(name, body.clone()))
+        .collect();
     let producer = broker.producer().await.expect("a producer");
     producer
         .send_batch(&topics.order_intake, messages)
@@ -64,11 +71,25 @@ pub async fn run_dead_letters(broker: Arc<dyn Broker>, topics: SagaTopics) {
 
     let good = OrderIntake::single(format!("{run}-good"), "plenty", 2);
     let message = codec::to_json(&good).expect("encodes");
-    producer.send(&topics.order_intake, message).await.expect("a good order is sent");
-    assert_eq!(services.wait_settled(1, Duration::from_secs(30)).await, 1, "the valid order did not settle");
-    let order = services.orders.all().into_iter().find(|o| o.id == format!("{run}-good"));
+    producer
+        .send(&topics.order_intake, message)
+        .await
+        .expect("a good order is sent");
+    assert_eq!(
+        services.wait_settled(1, Duration::from_secs(30)).await,
+        1,
+        "the valid order did not settle"
+    );
+    let order = services
+        .orders
+        .all()
+        .into_iter()
+        .find(|o| o.id == format!("{run}-good"));
     assert!(
-        matches!(order.as_ref().map(|o| &o.status), Some(OrderStatus::Confirmed { .. })),
+        matches!(
+            order.as_ref().map(|o| &o.status),
+            Some(OrderStatus::Confirmed { .. })
+        ),
         "the valid order sent after the bad ones was not confirmed: {order:?}"
     );
 
@@ -77,32 +98,61 @@ pub async fn run_dead_letters(broker: Arc<dyn Broker>, topics: SagaTopics) {
     while reasons.len() < expected.len() {
         let mut batch = tokio::time::timeout_at(deadline, intake_dead.recv_batch(16))
             .await
-            .unwrap_or_else(|_| panic!("only {} of {} dead letters arrived: {reasons:?}", reasons.len(), expected.len()))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "only {} of {} dead letters arrived: {reasons:?}",
+                    reasons.len(),
+                    expected.len()
+                )
+            })
             .expect("receiving dead letters");
         for delivery in &mut batch {
             let m = &delivery.message;
             assert_eq!(m.header(headers::DLQ_KIND), Some("permanent"), "{m:?}");
-            assert_eq!(m.header(headers::DLQ_TOPIC), Some(topics.order_intake.as_str()), "{m:?}");
+            assert_eq!(
+                m.header(headers::DLQ_TOPIC),
+                Some(topics.order_intake.as_str()),
+                "{m:?}"
+            );
             assert_eq!(m.header(headers::DLQ_GROUP), Some(groups::ORDER), "{m:?}");
-            reasons.insert(m.id.clone(), m.header(headers::DLQ_REASON).unwrap_or_default().to_owned());
+            reasons.insert(
+                m.id.clone(),
+                m.header(headers::DLQ_REASON).unwrap_or_default().to_owned(),
+            );
             delivery.ack().await.expect("acks a dead letter");
         }
     }
     for (name, _, reason) in &expected {
-        let got = reasons.get(&format!("{run}-{name}")).unwrap_or_else(|| panic!("no dead letter for {name}: {reasons:?}"));
-        assert!(got.contains(reason), "dead letter {name}: reason {got:?} does not say {reason:?}");
+        let got = reasons
+            .get(&format!("{run}-{name}"))
+            .unwrap_or_else(|| panic!("no dead letter for {name}: {reasons:?}"));
+        assert!(
+            got.contains(reason),
+            "dead letter {name}: reason {got:?} does not say {reason:?}"
+        );
     }
     let mut dead = tokio::time::timeout(Duration::from_secs(30), reserved_dead.recv())
         .await
         .expect("the negative amount reaches the dead-letter topic")
         .expect("receiving")
         .expect("a dead letter");
-    let reason = dead.message.header(headers::DLQ_REASON).unwrap_or_default().to_owned();
+    let reason = dead
+        .message
+        .header(headers::DLQ_REASON)
+        .unwrap_or_default()
+        .to_owned();
     assert!(reason.contains("must not be negative"), "{reason}");
-    assert_eq!(dead.message.header(headers::DLQ_GROUP), Some(groups::PAYMENT));
+    assert_eq!(
+        dead.message.header(headers::DLQ_GROUP),
+        Some(groups::PAYMENT)
+    );
     dead.ack().await.expect("acks");
     assert!(
-        services.gateway.charges().iter().all(|c| c.order_id != format!("{run}-neg")),
+        services
+            .gateway
+            .charges()
+            .iter()
+            .all(|c| c.order_id != format!("{run}-neg")),
         "a negative amount was charged"
     );
     let _ = intake_dead.close().await;

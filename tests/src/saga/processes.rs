@@ -38,11 +38,19 @@ impl ServiceBinaries {
     /// # Errors
     /// When the build fails or a binary is missing afterwards.
     pub async fn locate_or_build() -> Result<Self, String> {
+        // One build per test process, however many tests ask at once.
+        static BUILT: tokio::sync::OnceCell<Result<PathBuf, String>> =
+            tokio::sync::OnceCell::const_new();
         let dir = match std::env::var_os("COURIER_BIN_DIR") {
             Some(dir) => PathBuf::from(dir),
-            None => tokio::task::spawn_blocking(build)
+            None => BUILT
+                .get_or_init(|| async {
+                    tokio::task::spawn_blocking(build)
+                        .await
+                        .map_err(|e| format!("the build task failed: {e}"))?
+                })
                 .await
-                .map_err(|e| format!("the build task failed: {e}"))??,
+                .clone()?,
         };
         let bins = Self {
             order: dir.join("order-service"),
@@ -77,13 +85,22 @@ fn build() -> Result<PathBuf, String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = std::process::Command::new(cargo)
         .args(["build", "--profile", &profile])
-        .args(["-p", "order-service", "-p", "inventory-service", "-p", "payment-service"])
+        .args([
+            "-p",
+            "order-service",
+            "-p",
+            "inventory-service",
+            "-p",
+            "payment-service",
+        ])
         .env("CARGO_TARGET_DIR", target_dir)
         .current_dir(workspace)
         .status()
         .map_err(|e| format!("running cargo build failed: {e}"))?;
     if !status.success() {
-        return Err(format!("cargo build of the service binaries failed: {status}"));
+        return Err(format!(
+            "cargo build of the service binaries failed: {status}"
+        ));
     }
     Ok(profile_dir)
 }
@@ -128,8 +145,15 @@ pub fn process_catalog() -> Vec<CatalogItem> {
 /// total exceeds [`DECLINE_ABOVE_MINOR`], else `confirmed`.
 pub fn expected_status(intake: &OrderIntake) -> (&'static str, Option<&'static str>) {
     let catalog = Catalog::new(process_catalog());
-    let request = intake.clone().into_request(String::new).expect("test orders are valid");
-    if request.lines.iter().any(|l| catalog.get(&l.sku).is_none_or(|i| i.stock < l.quantity)) {
+    let request = intake
+        .clone()
+        .into_request(String::new)
+        .expect("test orders are valid");
+    if request
+        .lines
+        .iter()
+        .any(|l| catalog.get(&l.sku).is_none_or(|i| i.stock < l.quantity))
+    {
         return ("cancelled", Some("stock"));
     }
     let placed = catalog.price(&request).expect("test orders are priced");
@@ -241,10 +265,12 @@ impl Cluster {
     async fn wait_healthy(&mut self, timeout: Duration) -> Result<(), String> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            for (name, child) in &mut self.children {
-                if let Ok(Some(status)) = child.try_wait() {
-                    return Err(format!("{name} exited early ({status})\n{}", self.logs()));
-                }
+            let exited = self
+                .children
+                .iter_mut()
+                .find_map(|(name, child)| child.try_wait().ok().flatten().map(|s| (*name, s)));
+            if let Some((name, status)) = exited {
+                return Err(format!("{name} exited early ({status})\n{}", self.logs()));
             }
             let url = format!("{}/healthz", self.base_url);
             if let Ok(r) = self.http.get(&url).send().await {
@@ -253,7 +279,10 @@ impl Cluster {
                 }
             }
             if tokio::time::Instant::now() > deadline {
-                return Err(format!("the order API did not answer within {timeout:?}\n{}", self.logs()));
+                return Err(format!(
+                    "the order API did not answer within {timeout:?}\n{}",
+                    self.logs()
+                ));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -265,7 +294,10 @@ impl Cluster {
     /// When the process cannot be killed.
     pub async fn kill(&mut self, service: Service) -> Result<(), String> {
         let child = self.children.get_mut(service.name()).ok_or("not running")?;
-        child.kill().await.map_err(|e| format!("killing {} failed: {e}", service.name()))
+        child
+            .kill()
+            .await
+            .map_err(|e| format!("killing {} failed: {e}", service.name()))
     }
 
     /// Starts `service` again with the same config (and journal).
@@ -294,7 +326,10 @@ impl Cluster {
             .await
             .map_err(|e| format!("POST /orders failed: {e}"))?;
         let status = r.status().as_u16();
-        let json = r.json().await.map_err(|e| format!("POST /orders answered no JSON: {e}"))?;
+        let json = r
+            .json()
+            .await
+            .map_err(|e| format!("POST /orders answered no JSON: {e}"))?;
         Ok((status, json))
     }
 
@@ -348,6 +383,21 @@ impl Cluster {
         views
     }
 
+    /// How many of `ids` are settled now.
+    pub async fn count_settled(&self, ids: &[String]) -> usize {
+        stream::iter(ids)
+            .map(|id| async move {
+                match self.get(&format!("/orders/{id}")).await {
+                    Ok((200, body)) => !body.contains("\"status\":\"pending\""),
+                    _ => false,
+                }
+            })
+            .buffer_unordered(16)
+            .filter(|settled| std::future::ready(*settled))
+            .count()
+            .await
+    }
+
     /// Stops every process with SIGTERM and checks that each exits with status 0 within
     /// 30 s (graceful shutdown).
     ///
@@ -357,7 +407,9 @@ impl Cluster {
         let mut failures = Vec::new();
         for (name, child) in &mut self.children {
             let Some(pid) = child.id() else { continue };
-            let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
             match tokio::time::timeout(Duration::from_secs(30), child.wait()).await {
                 Ok(Ok(status)) if status.success() => {}
                 Ok(Ok(status)) => failures.push(format!("{name} exited with {status}")),
@@ -431,6 +483,10 @@ pub struct ProcessReport {
     pub cancelled_payment: usize,
     /// Charges in the gateway's journal.
     pub charges: usize,
+    /// Orders of the first half settled when the service was killed (0 without a kill).
+    pub settled_before_kill: usize,
+    /// Charges in the journal right after the kill (0 without a kill).
+    pub charges_before_kill: usize,
 }
 
 /// Starts the three binaries on the broker of `broker_section`, checks the HTTP API's
@@ -444,65 +500,122 @@ pub struct ProcessReport {
 /// When any of that fails; the message carries the tail of each process's log.
 pub async fn run_processes(broker_section: &str, options: ProcessOptions) -> ProcessReport {
     let topics = super::fresh_topics();
-    let mut cluster = Cluster::start(broker_section, topics).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut cluster = Cluster::start(broker_section, topics)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let fail = |cluster: &Cluster, msg: String| -> ! { panic!("{msg}\n{}", cluster.logs()) };
 
-    check_api_errors(&cluster).await.unwrap_or_else(|e| fail(&cluster, e));
+    check_api_errors(&cluster)
+        .await
+        .unwrap_or_else(|e| fail(&cluster, e));
 
     let orders: Vec<SagaOrder> = saga_orders(options.orders, 7);
+    let mut report_kill = ProcessReport::default();
     let (first, second) = orders.split_at(orders.len() / 2);
-    post_all(&cluster, first).await.unwrap_or_else(|e| fail(&cluster, e));
+    post_all(&cluster, first)
+        .await
+        .unwrap_or_else(|e| fail(&cluster, e));
     if let Some(victim) = options.kill {
-        cluster.kill(victim).await.unwrap_or_else(|e| fail(&cluster, e));
-        cluster.restart(victim).await.unwrap_or_else(|e| fail(&cluster, e));
+        // Kill while the saga is under way: once the first orders have settled.
+        let first_ids: Vec<String> = first.iter().map(|o| o.id().to_owned()).collect();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while tokio::time::Instant::now() < deadline {
+            let settled = cluster.count_settled(&first_ids).await;
+            if settled > 0 {
+                report_kill.settled_before_kill = settled;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        cluster
+            .kill(victim)
+            .await
+            .unwrap_or_else(|e| fail(&cluster, e));
+        report_kill.charges_before_kill =
+            SimulatedGateway::read_journal(&cluster.journal).map_or(0, |j| j.len());
+        cluster
+            .restart(victim)
+            .await
+            .unwrap_or_else(|e| fail(&cluster, e));
     }
-    post_all(&cluster, second).await.unwrap_or_else(|e| fail(&cluster, e));
+    post_all(&cluster, second)
+        .await
+        .unwrap_or_else(|e| fail(&cluster, e));
 
     let ids: Vec<String> = orders.iter().map(|o| o.id().to_owned()).collect();
     let views = cluster.wait_settled(&ids, options.settle_timeout).await;
     let mut report = ProcessReport {
         orders: orders.len(),
-        ..ProcessReport::default()
+        ..report_kill
     };
     let mut confirmed_totals = BTreeMap::new();
     for order in &orders {
-        let view = views.get(order.id()).unwrap_or_else(|| fail(&cluster, format!("order {} unknown", order.id())));
+        let view = views
+            .get(order.id())
+            .unwrap_or_else(|| fail(&cluster, format!("order {} unknown", order.id())));
         let (status, cause) = expected_status(&order.intake);
         if view["status"] != status || view["cancelled_by"].as_str() != cause {
-            fail(&cluster, format!("order {} should be {status} ({cause:?}), is {view}", order.id()));
+            fail(
+                &cluster,
+                format!(
+                    "order {} should be {status} ({cause:?}), is {view}",
+                    order.id()
+                ),
+            );
         }
         match cause {
             None => {
                 report.confirmed += 1;
-                confirmed_totals.insert(order.id().to_owned(), view["total_minor"].as_i64().unwrap_or(-1));
+                confirmed_totals.insert(
+                    order.id().to_owned(),
+                    view["total_minor"].as_i64().unwrap_or(-1),
+                );
             }
             Some("stock") => report.cancelled_stock += 1,
             Some(_) => report.cancelled_payment += 1,
         }
         if status == "cancelled" && view["reason"].as_str().is_none_or(str::is_empty) {
-            fail(&cluster, format!("cancelled order {} has no reason: {view}", order.id()));
+            fail(
+                &cluster,
+                format!("cancelled order {} has no reason: {view}", order.id()),
+            );
         }
     }
 
-    let journal = SimulatedGateway::read_journal(&cluster.journal).unwrap_or_else(|e| fail(&cluster, e.to_string()));
+    let journal = SimulatedGateway::read_journal(&cluster.journal)
+        .unwrap_or_else(|e| fail(&cluster, e.to_string()));
     let mut seen = BTreeSet::new();
     let mut charged = BTreeMap::new();
     for charge in &journal {
         if !seen.insert(charge.order_id.clone()) {
-            fail(&cluster, format!("order {} was charged twice", charge.order_id));
+            fail(
+                &cluster,
+                format!("order {} was charged twice", charge.order_id),
+            );
         }
         if let ChargeOutcome::Approved { .. } = charge.outcome {
             charged.insert(charge.order_id.clone(), charge.amount_minor);
         }
     }
     if charged != confirmed_totals {
-        fail(&cluster, format!("charges {charged:?} differ from the confirmed orders' totals {confirmed_totals:?}"));
+        fail(
+            &cluster,
+            format!(
+                "charges {charged:?} differ from the confirmed orders' totals {confirmed_totals:?}"
+            ),
+        );
     }
     report.charges = journal.len();
 
-    let (status, metrics) = cluster.get("/metrics").await.unwrap_or_else(|e| fail(&cluster, e));
+    let (status, metrics) = cluster
+        .get("/metrics")
+        .await
+        .unwrap_or_else(|e| fail(&cluster, e));
     if status != 200 || !metrics.contains("courier_messages_acked_total") {
-        fail(&cluster, format!("GET /metrics answered {status}: {metrics}"));
+        fail(
+            &cluster,
+            format!("GET /metrics answered {status}: {metrics}"),
+        );
     }
     cluster.stop().await.unwrap_or_else(|e| panic!("{e}"));
     report
@@ -530,19 +643,29 @@ async fn post_all(cluster: &Cluster, orders: &[SagaOrder]) -> Result<(), String>
 async fn check_api_errors(cluster: &Cluster) -> Result<(), String> {
     for (body, says) in [
         ("{not json", "invalid order JSON"),
-        (r#"{"order_id": "x1", "product_id": "plenty", "quantity": 0}"#, "must be positive"),
-        (r#"{"order_id": "x2", "product_id": "no-such-sku", "quantity": 1}"#, "unknown sku"),
+        (
+            r#"{"order_id": "x1", "product_id": "plenty", "quantity": 0}"#,
+            "must be positive",
+        ),
+        (
+            r#"{"order_id": "x2", "product_id": "no-such-sku", "quantity": 1}"#,
+            "unknown sku",
+        ),
         (r#"{"order_id": "x3", "lines": []}"#, "has no lines"),
     ] {
         let (status, json) = cluster.post(body).await?;
         let error = json["error"].as_str().unwrap_or_default();
         if status != 400 || !error.contains(says) {
-            return Err(format!("POST {body} answered {status} {json}, expected 400 saying {says:?}"));
+            return Err(format!(
+                "POST {body} answered {status} {json}, expected 400 saying {says:?}"
+            ));
         }
     }
     let (status, _) = cluster.get("/orders/no-such-order").await?;
     if status != 404 {
-        return Err(format!("GET of an unknown order answered {status}, expected 404"));
+        return Err(format!(
+            "GET of an unknown order answered {status}, expected 404"
+        ));
     }
     let (status, body) = cluster.get("/healthz").await?;
     if status != 200 {

@@ -45,8 +45,17 @@ pub(crate) struct Snapshot {
 
 impl Snapshot {
     pub(crate) async fn take(services: &SagaServices) -> Self {
-        let orders = services.orders.all().into_iter().map(|o| (o.id.clone(), o)).collect();
-        let levels = services.stock.levels().await.expect("memory stock never fails");
+        let orders = services
+            .orders
+            .all()
+            .into_iter()
+            .map(|o| (o.id.clone(), o))
+            .collect();
+        let levels = services
+            .stock
+            .levels()
+            .await
+            .expect("memory stock never fails");
         let payments = services
             .payments
             .all()
@@ -83,21 +92,36 @@ impl Snapshot {
             match &order.status {
                 OrderStatus::Pending => panic!("order {} is still pending", order.id),
                 OrderStatus::Confirmed { payment_id } => {
-                    assert_eq!(payment_id, &format!("pay-{}", order.id), "payment id of {}", order.id);
+                    assert_eq!(
+                        payment_id,
+                        &format!("pay-{}", order.id),
+                        "payment id of {}",
+                        order.id
+                    );
                     confirmed.insert(order.id.as_str());
                     report.confirmed += 1;
                     for line in &order.lines {
                         *moved.entry(&line.sku).or_default() += u64::from(line.quantity);
                     }
                 }
-                OrderStatus::Cancelled { cause: CancelCause::Stock, .. } => report.cancelled_stock += 1,
-                OrderStatus::Cancelled { cause: CancelCause::Payment, .. } => {
+                OrderStatus::Cancelled {
+                    cause: CancelCause::Stock,
+                    ..
+                } => report.cancelled_stock += 1,
+                OrderStatus::Cancelled {
+                    cause: CancelCause::Payment,
+                    ..
+                } => {
                     declined.insert(order.id.as_str());
                     report.cancelled_payment += 1;
                 }
             }
         }
-        assert_eq!(self.orders.len(), placed.len(), "orders stored that were not placed (or placed twice)");
+        assert_eq!(
+            self.orders.len(),
+            placed.len(),
+            "orders stored that were not placed (or placed twice)"
+        );
 
         for (item, level) in self.initial.iter().zip(&self.levels) {
             assert_eq!(item.sku, level.sku);
@@ -115,7 +139,11 @@ impl Snapshot {
         let mut approved = BTreeSet::new();
         let mut refused = BTreeSet::new();
         for charge in &self.charges {
-            assert!(seen.insert(charge.order_id.as_str()), "order {} was charged twice", charge.order_id);
+            assert!(
+                seen.insert(charge.order_id.as_str()),
+                "order {} was charged twice",
+                charge.order_id
+            );
             match &charge.outcome {
                 ChargeOutcome::Approved { .. } => {
                     approved.insert(charge.order_id.as_str());
@@ -126,29 +154,61 @@ impl Snapshot {
                 }
             }
         }
-        assert_eq!(approved, confirmed, "charged orders and confirmed orders differ");
-        assert_eq!(refused, declined, "declined charges and payment-cancelled orders differ");
-        let confirmed_total: i64 = confirmed.iter().map(|id| self.orders[*id].total_minor).sum();
-        assert_eq!(report.charged_minor, confirmed_total, "money charged != confirmed orders' totals");
+        assert_eq!(
+            approved, confirmed,
+            "charged orders and confirmed orders differ"
+        );
+        assert_eq!(
+            refused, declined,
+            "declined charges and payment-cancelled orders differ"
+        );
+        let confirmed_total: i64 = confirmed
+            .iter()
+            .map(|id| self.orders[*id].total_minor)
+            .sum();
+        assert_eq!(
+            report.charged_minor, confirmed_total,
+            "money charged != confirmed orders' totals"
+        );
         let recorded: BTreeSet<&str> = self.payments.keys().map(String::as_str).collect();
-        assert_eq!(recorded, seen, "the payment service's record and the gateway's charges differ");
+        assert_eq!(
+            recorded, seen,
+            "the payment service's record and the gateway's charges differ"
+        );
 
         if placed.len() >= 100 {
             assert!(report.confirmed > 0, "no order was confirmed: {report:?}");
-            assert!(report.cancelled_stock > 0, "no order was cancelled for stock: {report:?}");
-            assert!(report.cancelled_payment > 0, "no order was cancelled for payment: {report:?}");
+            assert!(
+                report.cancelled_stock > 0,
+                "no order was cancelled for stock: {report:?}"
+            );
+            assert!(
+                report.cancelled_payment > 0,
+                "no order was cancelled for payment: {report:?}"
+            );
         }
         report
     }
 
     /// Panics when `after` differs from this snapshot in orders, stock or charges.
     pub(crate) fn assert_same(&self, after: &Snapshot) {
-        assert_eq!(self.orders.len(), after.orders.len(), "duplicates created orders");
+        assert_eq!(
+            self.orders.len(),
+            after.orders.len(),
+            "duplicates created orders"
+        );
         for (id, order) in &self.orders {
-            assert_eq!(Some(order), after.orders.get(id), "duplicates changed order {id}");
+            assert_eq!(
+                Some(order),
+                after.orders.get(id),
+                "duplicates changed order {id}"
+            );
         }
         assert_eq!(self.levels, after.levels, "duplicates moved stock");
         assert_eq!(self.charges, after.charges, "duplicates charged again");
-        assert_eq!(self.payments, after.payments, "duplicates changed the payment record");
+        assert_eq!(
+            self.payments, after.payments,
+            "duplicates changed the payment record"
+        );
     }
 }

@@ -9,7 +9,9 @@ use std::{
 use courier_contracts::{
     Catalog, Event, PaymentFailed, PaymentSucceeded, SagaTopics, StockRejected, StockReserved,
 };
-use courier_core::{Broker, Message, Metrics, Producer, Result, Running, Runtime, RuntimeSettings, codec};
+use courier_core::{
+    Broker, Message, Metrics, Producer, Result, Running, Runtime, RuntimeSettings, codec,
+};
 use futures::{StreamExt, stream};
 use inventory_service::{InventoryService, MemoryStock};
 use order_service::{CancelCause, MemoryOrders, Order, OrderService, OrderStatus};
@@ -61,13 +63,22 @@ impl SagaServices {
         let orders = Arc::new(MemoryOrders::new());
         let (settled_tx, settled_rx) = mpsc::unbounded_channel();
         let order = Arc::new(
-            OrderService::new(orders.clone(), producer.clone(), topics.clone(), catalog.clone())
-                .with_observer(move |o: &Order| {
-                    let _ = settled_tx.send(o.id.clone());
-                }),
+            OrderService::new(
+                orders.clone(),
+                producer.clone(),
+                topics.clone(),
+                catalog.clone(),
+            )
+            .with_observer(move |o: &Order| {
+                let _ = settled_tx.send(o.id.clone());
+            }),
         );
         let stock = Arc::new(MemoryStock::new(catalog.items()));
-        let inventory = Arc::new(InventoryService::new(stock.clone(), producer.clone(), topics.clone()));
+        let inventory = Arc::new(InventoryService::new(
+            stock.clone(),
+            producer.clone(),
+            topics.clone(),
+        ));
         let gateway = Arc::new(SimulatedGateway::new(DECLINE_ABOVE_MINOR));
         let payments = Arc::new(MemoryPayments::new());
         let payment = Arc::new(PaymentService::new(
@@ -77,7 +88,8 @@ impl SagaServices {
             topics.clone(),
         ));
         let metrics = Metrics::default();
-        let runtime = || Runtime::new(broker.clone(), settings.clone()).with_metrics(metrics.clone());
+        let runtime =
+            || Runtime::new(broker.clone(), settings.clone()).with_metrics(metrics.clone());
         let mut runtimes = [runtime(), runtime(), runtime()];
         order.register(&mut runtimes[0]);
         inventory.register(&mut runtimes[1]);
@@ -185,7 +197,10 @@ impl SagaServices {
             if now != last {
                 last = now;
                 still_since = Instant::now();
-            } else if now.received >= received && now.handled >= now.received && still_since.elapsed() >= quiet {
+            } else if now.received >= received
+                && now.handled >= now.received
+                && still_since.elapsed() >= quiet
+            {
                 return;
             }
             assert!(
@@ -215,16 +230,26 @@ impl SagaServices {
             batches[0].1.push(message(&|| placed.to_message()));
             match &order.status {
                 OrderStatus::Confirmed { payment_id } => {
-                    batches[1].1.push(message(&|| StockReserved::for_order(&placed).to_message()));
+                    batches[1]
+                        .1
+                        .push(message(&|| StockReserved::for_order(&placed).to_message()));
                     let paid = PaymentSucceeded::new(&order.id, payment_id, order.total_minor);
                     batches[3].1.push(message(&|| paid.to_message()));
                 }
-                OrderStatus::Cancelled { cause: CancelCause::Stock, reason } => {
+                OrderStatus::Cancelled {
+                    cause: CancelCause::Stock,
+                    reason,
+                } => {
                     let rejected = StockRejected::new(&order.id, reason);
                     batches[2].1.push(message(&|| rejected.to_message()));
                 }
-                OrderStatus::Cancelled { cause: CancelCause::Payment, reason } => {
-                    batches[1].1.push(message(&|| StockReserved::for_order(&placed).to_message()));
+                OrderStatus::Cancelled {
+                    cause: CancelCause::Payment,
+                    reason,
+                } => {
+                    batches[1]
+                        .1
+                        .push(message(&|| StockReserved::for_order(&placed).to_message()));
                     let failed = PaymentFailed::new(&order.id, order.total_minor, reason);
                     batches[4].1.push(message(&|| failed.to_message()));
                 }
@@ -233,9 +258,17 @@ impl SagaServices {
         }
         let expected: usize = batches
             .iter()
-            .map(|(topic, msgs)| if *topic == t.payment_failed { 2 * msgs.len() } else { msgs.len() })
+            .map(|(topic, msgs)| {
+                if *topic == t.payment_failed {
+                    2 * msgs.len()
+                } else {
+                    msgs.len()
+                }
+            })
             .sum();
-        let sends = batches.into_iter().map(|(topic, msgs)| self.producer.send_batch(topic, msgs));
+        let sends = batches
+            .into_iter()
+            .map(|(topic, msgs)| self.producer.send_batch(topic, msgs));
         futures::future::try_join_all(sends)
             .await
             .unwrap_or_else(|e| panic!("re-sending events failed: {e}"));

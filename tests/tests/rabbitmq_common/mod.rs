@@ -13,6 +13,7 @@ pub const ADDRESS: &str = "127.0.0.1:5672";
 
 /// Whether something listens on [`ADDRESS`]; reports the skip (or fails in CI) when not.
 pub fn broker_present() -> bool {
+    init_logging();
     let address = ADDRESS.parse().expect("a socket address");
     match TcpStream::connect_timeout(&address, Duration::from_secs(2)) {
         Ok(_) => true,
@@ -97,4 +98,34 @@ impl Drop for Vhost {
             }
         }
     }
+}
+
+impl Vhost {
+    /// The vhost's name (`/` when the default one is used).
+    pub fn name(&self) -> &str {
+        self.name.as_deref().unwrap_or("/")
+    }
+
+    /// Closes every client connection of this vhost, as an operator would with
+    /// `rabbitmqctl close_all_connections <reason>`.
+    pub fn close_all_connections(&self, reason: &str) -> Result<String, String> {
+        rabbitmqctl(&["close_all_connections", "-p", self.name(), "--limit", "10000", reason])
+    }
+}
+
+impl Vhost {
+    /// Whether this run has a vhost of its own (fixed queue names cannot collide).
+    pub fn is_isolated(&self) -> bool {
+        self.name.is_some()
+    }
+}
+
+/// Logs to the test output at `RUST_LOG` (default `warn`), once per process.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
 }

@@ -16,10 +16,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use zeromq::{RouterSocket, Socket, SocketOptions};
 
+use crate::BACKEND;
 use crate::config::Overflow;
 use crate::socket::{connect_address, socket_error};
 use crate::wire::WireMessage;
-use crate::BACKEND;
 
 /// Requests of local producers and of the broker to the hub task.
 pub(crate) enum Command {

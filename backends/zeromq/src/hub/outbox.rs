@@ -86,7 +86,8 @@ impl Outbox {
             members: 0,
             unacked: 0,
         });
-        self.by_name.insert((topic.to_owned(), group.to_owned()), id);
+        self.by_name
+            .insert((topic.to_owned(), group.to_owned()), id);
         self.by_topic.entry(topic.to_owned()).or_default().push(id);
         id
     }
@@ -133,7 +134,13 @@ impl Outbox {
             });
         }
         for &id in &self.by_topic[topic] {
-            dispatch(&mut self.groups[id], id, &mut self.members, &mut self.next_tag, out);
+            dispatch(
+                &mut self.groups[id],
+                id,
+                &mut self.members,
+                &mut self.next_tag,
+                out,
+            );
         }
     }
 
@@ -277,7 +284,13 @@ impl Outbox {
     }
 
     fn dispatch(&mut self, id: usize, out: &mut Vec<Outgoing>) {
-        dispatch(&mut self.groups[id], id, &mut self.members, &mut self.next_tag, out);
+        dispatch(
+            &mut self.groups[id],
+            id,
+            &mut self.members,
+            &mut self.next_tag,
+            out,
+        );
     }
 }
 
@@ -454,10 +467,18 @@ mod tests {
         let mut outbox = Outbox::new(10);
         let mut out = Vec::new();
         let start = Instant::now();
-        outbox.join(peer("old"), "t", "g", 1, start, &mut out).unwrap();
-        outbox.join(peer("new"), "t", "g", 1, start, &mut out).unwrap();
+        outbox
+            .join(peer("old"), "t", "g", 1, start, &mut out)
+            .unwrap();
+        outbox
+            .join(peer("new"), "t", "g", 1, start, &mut out)
+            .unwrap();
         outbox.touch(b"new", start + Duration::from_secs(4));
-        let gone = outbox.expire(start + Duration::from_secs(6), Duration::from_secs(5), &mut out);
+        let gone = outbox.expire(
+            start + Duration::from_secs(6),
+            Duration::from_secs(5),
+            &mut out,
+        );
         assert_eq!(gone, vec![peer("old")]);
         assert!(outbox.is_member(b"new"));
     }

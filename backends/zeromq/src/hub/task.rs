@@ -55,7 +55,7 @@ pub(super) async fn run(
 ) {
     let mut monitor = socket.monitor();
     let (mut sender, receiver) = socket.split();
-    let (reader, mut incoming) = spawn_reader(receiver, 4096);
+    let (reader, mut incoming) = spawn_reader(receiver, 4096, None);
     let mut tick = tokio::time::interval(settings.heartbeat_interval);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut state = State {
@@ -165,10 +165,13 @@ impl State {
             Ok(request) => request,
             Err(malformed) => {
                 tracing::debug!(backend = BACKEND, peer = ?peer, reason = %malformed.reason, "malformed frames");
-                self.reply(peer, FromHub::Error {
-                    seq: malformed.seq,
-                    reason: malformed.reason,
-                });
+                self.reply(
+                    peer,
+                    FromHub::Error {
+                        seq: malformed.seq,
+                        reason: malformed.reason,
+                    },
+                );
                 return;
             }
         };
@@ -189,12 +192,15 @@ impl State {
                         .join(peer.clone(), &topic, &group, prefetch, now, &mut self.out);
                 if joined.is_err() {
                     self.replies.pop();
-                    self.reply(peer, FromHub::Error {
-                        seq: Bytes::new(),
-                        reason: "this connection already joined a group; open one connection \
+                    self.reply(
+                        peer,
+                        FromHub::Error {
+                            seq: Bytes::new(),
+                            reason: "this connection already joined a group; open one connection \
                                  per consumer"
-                            .to_owned(),
-                    });
+                                .to_owned(),
+                        },
+                    );
                 } else {
                     tracing::debug!(backend = BACKEND, peer = ?peer, topic, group, prefetch, "consumer joined");
                 }
@@ -246,7 +252,12 @@ impl State {
             return;
         }
         if !self.outbox.has_groups(&topic) {
-            tracing::trace!(backend = BACKEND, topic, n = messages.len(), "no group on the topic: nothing kept");
+            tracing::trace!(
+                backend = BACKEND,
+                topic,
+                n = messages.len(),
+                "no group on the topic: nothing kept"
+            );
         }
         let room = self.outbox.room(&topic);
         if room >= messages.len() {

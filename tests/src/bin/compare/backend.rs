@@ -6,12 +6,19 @@ use std::{net::ToSocketAddrs, time::Duration};
 use clap::ValueEnum;
 use courier_config::{BrokerKind, Config};
 
+use courier_core::redact_url;
+
 use crate::{
     cli::Args,
     courier_side::CourierSide,
     driver::Side,
-    raw,
-    workload::PREFETCH,
+    raw::{
+        self,
+        kafka::{KafkaSettings, RawKafka},
+        rabbitmq::{AmqpCleaner, RawRabbitMq},
+        zeromq::RawZmq,
+    },
+    workload::{BATCH, DEPTH, PREFETCH, WORKLOADS},
 };
 
 /// A backend of courier.
@@ -85,9 +92,62 @@ pub async fn prepare(backend: Backend, args: &Args) -> Result<Contenders, String
             );
             finish(config, None, Box::new(raw), note).await
         }
-        Backend::Rabbitmq | Backend::Kafka | Backend::Zeromq => {
-            let _ = args;
-            Err(format!("courier-{} is not built yet", backend.name()))
+        Backend::Rabbitmq => {
+            let url = args.amqp_url.expose();
+            config.broker.rabbitmq.url = url.to_owned();
+            config.broker.rabbitmq.confirm_window = BATCH * DEPTH;
+            let unreachable = |e| format!("RabbitMQ at {} does not answer: {e}", redact_url(url));
+            let raw = RawRabbitMq::connect(url).await.map_err(unreachable)?;
+            let cleaner = AmqpCleaner::connect(url).await.map_err(unreachable)?;
+            let note = format!(
+                "rabbitmq: raw is lapin with courier's topology (durable fanout exchange, durable \
+                 classic queue `<topic>.<group>`), persistent messages, publisher confirms \
+                 (window {}: {DEPTH} batches of {BATCH} in flight per producer), basic.qos \
+                 {PREFETCH}, one ack per delivery; one connection for publishing and one for \
+                 consuming, as courier",
+                BATCH * DEPTH
+            );
+            finish(config, Some(Box::new(cleaner)), Box::new(raw), note).await
+        }
+        Backend::Kafka => {
+            let first = args.kafka_brokers.split(',').next().unwrap_or_default();
+            reachable(first.trim()).map_err(|e| format!("no Kafka broker: {e}"))?;
+            let kafka = &mut config.broker.kafka;
+            kafka.brokers.clone_from(&args.kafka_brokers);
+            kafka.partitions = WORKLOADS.iter().map(|w| w.consumers).max().unwrap_or(1) as u32;
+            let settings = KafkaSettings {
+                brokers: kafka.brokers.clone(),
+                partitions: kafka.partitions,
+                replication_factor: kafka.replication_factor,
+                linger_ms: kafka.linger_ms,
+                batch_bytes: kafka.batch_bytes,
+                max_message_bytes: kafka.max_message_bytes,
+                send_timeout_ms: kafka.send_timeout_ms,
+                session_timeout_ms: kafka.session_timeout_ms,
+                commit_interval_ms: kafka.commit_interval_ms,
+                request_timeout_ms: kafka.request_timeout_ms,
+            };
+            let note = format!(
+                "kafka: raw is rdkafka with courier's client settings (idempotent, acks=all, \
+                 linger.ms {}, batch.size {}, murmur2_random partitioner), topics of {} \
+                 partitions, offsets stored per processed message and committed every {} ms",
+                settings.linger_ms,
+                settings.batch_bytes,
+                settings.partitions,
+                settings.commit_interval_ms
+            );
+            let raw = RawKafka::new(settings).map_err(|e| format!("rdkafka: {e}"))?;
+            let cleaner = raw.cleaner();
+            finish(config, Some(cleaner), Box::new(raw), note).await
+        }
+        Backend::Zeromq => {
+            config.broker.zeromq.endpoint = "tcp://127.0.0.1:0".into();
+            config.broker.zeromq.bind = true;
+            let note = "zeromq: raw is PUSH/PULL over loopback TCP (each PULL binds, each PUSH \
+                        connects to all): no acks and no confirms, so it does less than courier, \
+                        whose binding side keeps every message until a consumer acks it"
+                .to_owned();
+            finish(config, None, Box::new(RawZmq), note).await
         }
     }
 }

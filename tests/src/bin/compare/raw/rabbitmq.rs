@@ -1,5 +1,5 @@
 //! Raw baseline of the RabbitMQ backend with lapin, set up like courier's topology: a durable
-//! exchange per topic, a durable queue per group bound to it, persistent messages, publisher
+//! fanout exchange per topic, a durable queue `<topic>.<group>` bound to it, persistent messages, publisher
 //! confirms (every publish of a batch in flight, then every confirm awaited), `basic_qos`
 //! prefetch and a manual ack per delivery.
 
@@ -19,6 +19,7 @@ use lapin::{
 };
 
 use crate::{
+    courier_side::Cleaner,
     driver::{Endpoints, Outcome, Publisher, Seen, Side, Subscriber},
     workload::{Names, Settings, Workload},
 };
@@ -26,73 +27,102 @@ use crate::{
 /// AMQP delivery mode of persistent messages.
 const PERSISTENT: u8 = 2;
 
-/// lapin on one connection: a channel per publisher and per subscriber.
+/// lapin with courier's connection layout: one connection for publishing and one for
+/// consuming, a channel per publisher and per subscriber.
 pub struct RawRabbitMq {
-    connection: Connection,
-    exchange_kind: ExchangeKind,
+    publishing: Connection,
+    consuming: Connection,
 }
 
 impl RawRabbitMq {
-    /// Connects to `url`; topics become exchanges of `exchange_kind`.
+    /// Connects to `url`.
     ///
     /// # Errors
     /// When the broker cannot be reached or refuses the login.
-    pub async fn connect(url: &str, exchange_kind: ExchangeKind) -> Outcome<Self> {
-        let connection = Connection::connect(url, ConnectionProperties::default()).await?;
+    pub async fn connect(url: &str) -> Outcome<Self> {
         Ok(Self {
-            connection,
-            exchange_kind,
+            publishing: connect(url).await?,
+            consuming: connect(url).await?,
         })
     }
+}
 
-    /// Deletes queue `queue` and exchange `exchange`, when present.
+async fn connect(url: &str) -> lapin::Result<Connection> {
+    Connection::connect(url, ConnectionProperties::default()).await
+}
+
+/// The queue of a run's group, named as courier names it: `<topic>.<group>`.
+fn queue_of(names: &Names) -> String {
+    format!("{}.{}", names.topic, names.group)
+}
+
+/// Deletes the queue and exchange of a run, on either side (courier's API has no delete).
+pub struct AmqpCleaner(Connection);
+
+impl AmqpCleaner {
+    /// Connects to `url`.
     ///
     /// # Errors
-    /// When the broker refuses.
-    pub async fn delete(&self, queue: &str, exchange: &str) -> Outcome<()> {
-        let channel = self.connection.create_channel().await?;
-        channel
-            .queue_delete(queue.into(), QueueDeleteOptions::default())
-            .await?;
-        channel
-            .exchange_delete(exchange.into(), ExchangeDeleteOptions::default())
-            .await?;
-        channel.close(200, "done".into()).await?;
-        Ok(())
+    /// When the broker cannot be reached or refuses the login.
+    pub async fn connect(url: &str) -> Outcome<Self> {
+        Ok(Self(connect(url).await?))
     }
+}
 
-    async fn declare(&self, names: &Names) -> Outcome<Channel> {
-        let channel = self.connection.create_channel().await?;
-        let durable = ExchangeDeclareOptions {
-            durable: true,
-            ..Default::default()
-        };
-        channel
-            .exchange_declare(
-                names.topic.as_str().into(),
-                self.exchange_kind.clone(),
-                durable,
-                FieldTable::default(),
-            )
-            .await?;
-        channel
-            .queue_declare(
-                names.group.as_str().into(),
-                QueueDeclareOptions::durable(),
-                FieldTable::default(),
-            )
-            .await?;
-        channel
-            .queue_bind(
-                names.group.as_str().into(),
-                names.topic.as_str().into(),
-                "#".into(),
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
-        Ok(channel)
+#[async_trait]
+impl Cleaner for AmqpCleaner {
+    async fn clean(&self, names: &Names) -> Outcome<()> {
+        delete(&self.0, names).await
     }
+}
+
+async fn delete(connection: &Connection, names: &Names) -> Outcome<()> {
+    let channel = connection.create_channel().await?;
+    channel
+        .queue_delete(queue_of(names).into(), QueueDeleteOptions::default())
+        .await?;
+    channel
+        .exchange_delete(names.topic.as_str().into(), ExchangeDeleteOptions::default())
+        .await?;
+    channel.close(200, "done".into()).await?;
+    Ok(())
+}
+
+/// Declares the topology courier declares: a durable fanout exchange and a durable classic
+/// queue bound to it.
+async fn declare(connection: &Connection, names: &Names) -> Outcome<()> {
+    let channel = connection.create_channel().await?;
+    let durable = ExchangeDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    channel
+        .exchange_declare(
+            names.topic.as_str().into(),
+            ExchangeKind::Fanout,
+            durable,
+            FieldTable::default(),
+        )
+        .await?;
+    let queue = queue_of(names);
+    channel
+        .queue_declare(
+            queue.as_str().into(),
+            QueueDeclareOptions::durable(),
+            FieldTable::default(),
+        )
+        .await?;
+    channel
+        .queue_bind(
+            queue.as_str().into(),
+            names.topic.as_str().into(),
+            "".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    channel.close(200, "declared".into()).await?;
+    Ok(())
 }
 
 #[async_trait]
@@ -107,20 +137,18 @@ impl Side for RawRabbitMq {
         settings: &Settings,
         names: &Names,
     ) -> Outcome<Endpoints> {
-        self.declare(names)
-            .await?
-            .close(200, "declared".into())
-            .await?;
+        declare(&self.consuming, names).await?;
+        let queue = queue_of(names);
         let mut subscribers: Vec<Box<dyn Subscriber>> = Vec::with_capacity(workload.consumers);
         for i in 0..workload.consumers {
-            let channel = self.connection.create_channel().await?;
+            let channel = self.consuming.create_channel().await?;
             let prefetch = u16::try_from(settings.prefetch).unwrap_or(u16::MAX);
             channel
                 .basic_qos(prefetch, BasicQosOptions::default())
                 .await?;
             let consumer = channel
                 .basic_consume(
-                    names.group.as_str().into(),
+                    queue.as_str().into(),
                     format!("compare-{i}").into(),
                     BasicConsumeOptions::default(),
                     FieldTable::default(),
@@ -130,7 +158,7 @@ impl Side for RawRabbitMq {
         }
         let mut publishers: Vec<Arc<dyn Publisher>> = Vec::with_capacity(workload.producers);
         for _ in 0..workload.producers {
-            let channel = self.connection.create_channel().await?;
+            let channel = self.publishing.create_channel().await?;
             channel
                 .confirm_select(ConfirmSelectOptions::default())
                 .await?;
@@ -146,7 +174,7 @@ impl Side for RawRabbitMq {
     }
 
     async fn cleanup(&self, names: &Names) -> Outcome<()> {
-        self.delete(&names.group, &names.topic).await
+        delete(&self.consuming, names).await
     }
 }
 

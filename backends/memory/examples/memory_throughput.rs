@@ -1,14 +1,17 @@
 //! End-to-end throughput of the in-memory backend: produce, consume, ack.
 //!
 //! One task sends `COUNT` messages of `SIZE` bytes with `send_batch`; another receives them
-//! with `recv_batch` and acks each one. Run it in release mode:
+//! with `recv_batch` and acks each one. Both run on a tokio runtime with 2 worker threads. Run it in release mode:
 //!
 //! ```text
-//! cargo run --release -p courier-memory --example throughput -- [COUNT] [SIZE] [BATCH] [PREFETCH]
+//! cargo run --release -p courier-memory --example memory_throughput -- \
+//!     [COUNT] [SIZE] [BATCH] [PREFETCH] [CAPACITY] [uuid|seq]
 //! ```
 //!
-//! Defaults: 1 000 000 messages of 1 KiB, batches of 1 000, prefetch 1 000, on a tokio runtime
-//! with 2 worker threads and the default group capacity (100 000, blocking).
+//! Defaults: 1 000 000 messages of 1 KiB, batches of 1 000, prefetch 1 000, the default group
+//! capacity (100 000, blocking), on a tokio runtime with 2 worker threads. Each message gets a
+//! UUIDv7 id as `Message::new` gives it; `seq` gives sequence-number ids instead, to measure
+//! the backend without the cost of generating ids.
 
 use std::time::Instant;
 
@@ -84,29 +87,36 @@ async fn run(
         courier_core::Result::Ok(started.elapsed())
     });
 
-    let mut received = 0;
-    let mut bytes = 0;
-    while received < count {
-        let deliveries = consumer.recv_batch(prefetch).await?;
-        if deliveries.is_empty() {
-            break;
+    let receiver = tokio::spawn(async move {
+        let mut received = 0;
+        let mut bytes = 0;
+        while received < count {
+            let deliveries = consumer.recv_batch(prefetch).await?;
+            if deliveries.is_empty() {
+                break;
+            }
+            for mut delivery in deliveries {
+                bytes += delivery.message.payload.len();
+                delivery.ack().await?;
+                received += 1;
+            }
         }
-        for mut delivery in deliveries {
-            bytes += delivery.message.payload.len();
-            delivery.ack().await?;
-            received += 1;
-        }
-    }
-    let elapsed = started.elapsed();
-    let send_elapsed = sender.await.map_err(|e| {
+        let elapsed = started.elapsed();
+        consumer.close().await?;
+        courier_core::Result::Ok((received, bytes, elapsed))
+    });
+    let joined = |e: tokio::task::JoinError| {
         courier_core::Error::new("memory", courier_core::ErrorKind::Other, e.to_string())
-    })??;
-    consumer.close().await?;
+    };
+    let (received, bytes, elapsed) = receiver.await.map_err(joined)??;
+    let send_elapsed = sender.await.map_err(joined)??;
 
     let rate = received as f64 / elapsed.as_secs_f64();
     println!(
-        "memory: {received} messages of {size} B (batch {batch}, prefetch {prefetch}) produced, \
-         consumed and acked in {:.3} s: {:.0} msg/s, {:.1} MiB/s (sending alone took {:.3} s)",
+        "memory: {received} messages of {size} B ({} ids, batch {batch}, prefetch {prefetch}, \
+         capacity {capacity}) produced, consumed and acked in {:.3} s: {:.0} msg/s, \
+         {:.1} MiB/s (sending alone took {:.3} s)",
+        if uuid_ids { "uuid" } else { "seq" },
         elapsed.as_secs_f64(),
         rate,
         bytes as f64 / elapsed.as_secs_f64() / (1024.0 * 1024.0),

@@ -1,0 +1,272 @@
+//! The order service's HTTP API and its settlement rules, on the in-memory broker.
+
+use std::{sync::Arc, time::Duration};
+
+use courier_contracts::{
+    Catalog, CatalogItem, Event, OrderPlaced, PaymentFailed, PaymentSucceeded, SagaTopics,
+    StockRejected, groups, publish,
+};
+use courier_core::{Broker, Producer, Runtime, RuntimeSettings, Subscription, codec};
+use courier_memory::MemoryBroker;
+use order_service::{MemoryOrders, OrderService, http};
+use serde_json::{Value, json};
+
+struct Api {
+    base: String,
+    client: reqwest::Client,
+    producer: Arc<dyn Producer>,
+    topics: SagaTopics,
+    broker: Arc<dyn Broker>,
+    _running: courier_core::Running,
+}
+
+impl Api {
+    async fn start() -> Self {
+        let broker: Arc<dyn Broker> = Arc::new(MemoryBroker::default());
+        let topics = SagaTopics::with_prefix("http-test");
+        topics.declare_all(broker.as_ref()).await.expect("declares");
+        let producer = broker.producer().await.expect("producer");
+        let catalog = Catalog::new([CatalogItem {
+            sku: "1001".into(),
+            name: "Mug".into(),
+            price_minor: 1250,
+            stock: 10,
+        }]);
+        let service = Arc::new(OrderService::new(
+            Arc::new(MemoryOrders::new()),
+            producer.clone(),
+            topics.clone(),
+            Arc::new(catalog),
+        ));
+        let mut runtime = Runtime::new(broker.clone(), RuntimeSettings::default());
+        service.register(&mut runtime);
+        let router = http::router(service, runtime.metrics().clone());
+        let running = runtime.start().await.expect("starts");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binds");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        let token = running.shutdown_token();
+        tokio::spawn(http::serve(listener, router, token.cancelled_owned()));
+        Self {
+            base,
+            client: reqwest::Client::new(),
+            producer,
+            topics,
+            broker,
+            _running: running,
+        }
+    }
+
+    async fn post(&self, body: Value) -> (u16, Value) {
+        self.post_raw(body.to_string()).await
+    }
+
+    async fn post_raw(&self, body: String) -> (u16, Value) {
+        let r = self
+            .client
+            .post(format!("{}/orders", self.base))
+            .body(body)
+            .send()
+            .await
+            .expect("POST");
+        (r.status().as_u16(), r.json().await.expect("JSON answer"))
+    }
+
+    async fn get(&self, path: &str) -> (u16, String) {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("GET");
+        (r.status().as_u16(), r.text().await.expect("body"))
+    }
+
+    async fn order(&self, id: &str) -> Value {
+        let (status, body) = self.get(&format!("/orders/{id}")).await;
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).expect("JSON")
+    }
+
+    async fn wait_status(&self, id: &str, status: &str) -> Value {
+        for _ in 0..200 {
+            let view = self.order(id).await;
+            if view["status"] == status {
+                return view;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("order {id} never became {status}: {}", self.order(id).await);
+    }
+}
+
+#[tokio::test]
+async fn places_validates_and_settles_orders_once() {
+    let api = Api::start().await;
+    let mut placed_events = api
+        .broker
+        .subscribe(Subscription::new(
+            &api.topics.order_placed,
+            groups::INVENTORY,
+        ))
+        .await
+        .expect("subscribes");
+
+    let (status, body) = api
+        .post(json!({"order_id": "A1", "product_id": "1001", "quantity": 2}))
+        .await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(
+        body,
+        json!({"order_id": "A1", "created": true, "status": "pending"})
+    );
+    let (status, body) = api
+        .post(json!({"order_id": "A1", "lines": [{"sku": "1001", "quantity": 9}]}))
+        .await;
+    assert_eq!(
+        (status, &body["created"]),
+        (202, &json!(false)),
+        "a repeated id is the same order"
+    );
+    let view = api.order("A1").await;
+    assert_eq!(view["status"], "pending");
+    assert_eq!(
+        view["total_minor"], 2500,
+        "the first placement counts: {view}"
+    );
+
+    let mut delivery = placed_events
+        .recv()
+        .await
+        .expect("receives")
+        .expect("an event");
+    let event: OrderPlaced = codec::from_json(&delivery.message).expect("an OrderPlaced");
+    assert_eq!(
+        (event.order_id.as_str(), event.total_minor, event.version),
+        ("A1", 2500, 1)
+    );
+    assert_eq!(delivery.message.key.as_deref(), Some("A1"));
+    delivery.ack().await.expect("acks");
+
+    let (status, body) = api
+        .post(json!({"customer_id": "c", "lines": [{"sku": "1001", "quantity": 1}]}))
+        .await;
+    assert_eq!(status, 202, "an order without an id gets one: {body}");
+    assert!(!body["order_id"].as_str().unwrap_or_default().is_empty());
+
+    for (bad, says) in [
+        (
+            json!({"order_id": "B", "product_id": "1001", "quantity": -1}),
+            "must be positive",
+        ),
+        (
+            json!({"order_id": "B", "product_id": "nope", "quantity": 1}),
+            "unknown sku",
+        ),
+        (json!({"order_id": "B", "lines": []}), "has no lines"),
+        (
+            json!({"order_id": "B", "product_id": "1001"}),
+            "quantity is missing",
+        ),
+    ] {
+        let (status, body) = api.post(bad.clone()).await;
+        assert_eq!(status, 400, "{bad} -> {body}");
+        assert!(
+            body["error"].as_str().unwrap_or_default().contains(says),
+            "{bad} -> {body}"
+        );
+    }
+    let (status, body) = api.post_raw("[1, 2".into()).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = api.get("/orders/B").await;
+    assert_eq!(status, 404, "a refused order is not stored: {body}");
+
+    let p = api.producer.as_ref();
+    publish(
+        p,
+        &api.topics.payment_succeeded,
+        &PaymentSucceeded::new("A1", "pay-A1", 2500),
+    )
+    .await
+    .expect("sends");
+    let view = api.wait_status("A1", "confirmed").await;
+    assert_eq!(view["payment_id"], "pay-A1");
+    publish(
+        p,
+        &api.topics.payment_failed,
+        &PaymentFailed::new("A1", 2500, "late"),
+    )
+    .await
+    .expect("sends");
+    publish(
+        p,
+        &api.topics.stock_rejected,
+        &StockRejected::new("A1", "late"),
+    )
+    .await
+    .expect("sends");
+
+    api.post(json!({"order_id": "C1", "product_id": "1001", "quantity": 1}))
+        .await;
+    publish(
+        p,
+        &api.topics.stock_rejected,
+        &StockRejected::new("C1", "insufficient stock"),
+    )
+    .await
+    .expect("sends");
+    let view = api.wait_status("C1", "cancelled").await;
+    assert_eq!(
+        (view["reason"].as_str(), view["cancelled_by"].as_str()),
+        (Some("insufficient stock"), Some("stock"))
+    );
+    assert_eq!(
+        api.order("A1").await["status"],
+        "confirmed",
+        "a settled order never flips"
+    );
+
+    let (status, health) = api.get("/healthz").await;
+    assert_eq!((status, health.as_str()), (200, r#"{"status":"ok"}"#));
+    let (status, metrics) = api.get("/metrics").await;
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("courier_handler_latency_seconds_bucket"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!("topic=\"{}\"", api.topics.stock_rejected)),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn events_for_unknown_orders_are_dead_lettered() {
+    let api = Api::start().await;
+    let dlq = courier_core::headers::dlq_topic(&api.topics.payment_succeeded);
+    let mut dead = api
+        .broker
+        .subscribe(Subscription::new(&dlq, groups::DEAD_LETTERS))
+        .await
+        .expect("subscribes");
+    let event = PaymentSucceeded::new("ghost", "pay-ghost", 1);
+    api.producer
+        .send(
+            &api.topics.payment_succeeded,
+            event.to_message().expect("encodes"),
+        )
+        .await
+        .expect("sends");
+    let mut delivery = tokio::time::timeout(Duration::from_secs(10), dead.recv())
+        .await
+        .expect("dead-lettered in time")
+        .expect("receives")
+        .expect("a delivery");
+    let reason = delivery
+        .message
+        .header(courier_core::headers::DLQ_REASON)
+        .unwrap_or_default();
+    assert!(reason.contains("not known"), "{reason}");
+    delivery.ack().await.expect("acks");
+}
