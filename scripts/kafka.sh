@@ -31,6 +31,21 @@ install() {
   cargo install tansu --version 0.6.0 --locked --features libsql
 }
 
+# tansu 0.6's sqlite schema has no index on header (topition, offset_id): fetching each record
+# with headers scans every header ever stored, so consuming slows down quadratically as the
+# broker fills (courier puts its message id in a header). Adding the index is harmless to
+# tansu and makes that lookup logarithmic.
+index_headers() {
+  local db="$data_dir/tansu-$port.db"
+  local sql="create index if not exists header_topition_offset_id on header (topition, offset_id);"
+  if command -v sqlite3 >/dev/null 2>&1; then
+    sqlite3 -cmd ".timeout 10000" "$db" "$sql" && return 0
+  elif command -v python3 >/dev/null 2>&1; then
+    python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1], timeout=10); c.execute(sys.argv[2]); c.commit()' "$db" "$sql" && return 0
+  fi
+  echo "kafka.sh: could not index tansu's header table (needs sqlite3 or python3); consuming gets slow as the broker fills" >&2
+}
+
 start() {
   install
   mkdir -p "$data_dir"
@@ -44,7 +59,11 @@ start() {
     echo $! >"$pid_file"
   )
   for _ in $(seq 1 100); do
-    if answers; then echo "kafka.sh: tansu answers on 127.0.0.1:$port" >&2; return 0; fi
+    if answers; then
+      index_headers
+      echo "kafka.sh: tansu answers on 127.0.0.1:$port" >&2
+      return 0
+    fi
     sleep 0.2
   done
   echo "kafka.sh: tansu did not answer on 127.0.0.1:$port; log: $log_file" >&2

@@ -168,7 +168,7 @@ async fn connect_opens_rabbitmq_from_the_config() {
 async fn connect_opens_kafka_from_the_config() {
     round_trip(
         "[broker]\nkind = \"kafka\"\n[broker.kafka]\nbrokers = \"127.0.0.1:9092\"\n\
-         partitions = 1\nrequest_timeout_ms = 5000\n",
+         partitions = 1\n",
         "kafka",
     )
     .await;
@@ -193,4 +193,38 @@ async fn connect_refuses_a_backend_compiled_out() {
     let error = connect(&config).await.err().expect("kafka is compiled out");
     assert_eq!(error.kind(), courier_core::ErrorKind::Config);
     assert!(error.to_string().contains("feature \"kafka\""), "{error}");
+}
+
+/// The password comes from `password_file`, not from the URL (whose password is wrong): the
+/// connection to the real broker succeeds only if the file is read.
+#[cfg(feature = "rabbitmq")]
+#[tokio::test]
+async fn a_rabbitmq_password_file_replaces_the_url_password() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("rabbitmq-password");
+    std::fs::write(&file, "guest\n").expect("written");
+    let config = config_of(&format!(
+        "[broker]\nkind = \"rabbitmq\"\n[broker.rabbitmq]\n\
+         url = \"amqp://guest:not-the-password@127.0.0.1:5672/%2f\"\n\
+         password_file = {:?}\nconnect_timeout_ms = 3000\n",
+        file.display().to_string()
+    ));
+    assert!(!format!("{config:?}").contains("not-the-password"));
+    match connect(&config).await {
+        Ok(broker) => {
+            broker.close().await.expect("closed");
+            let mut without_file = config.clone();
+            without_file.broker.rabbitmq.password_file = None;
+            let error = connect(&without_file)
+                .await
+                .err()
+                .expect("the URL's password is wrong");
+            assert!(!error.to_string().contains("not-the-password"), "{error}");
+        }
+        Err(error) if error.kind() == courier_core::ErrorKind::Connection => {
+            assert!(!error.to_string().contains("not-the-password"), "{error}");
+            common::broker_absent("rabbitmq", &error.to_string());
+        }
+        Err(error) => panic!("unexpected error: {error}"),
+    }
 }

@@ -3,7 +3,8 @@
 /// Whether an absent broker must fail the run rather than skip it: `CI=true` or
 /// `COURIER_REQUIRE_BROKERS=1`.
 pub fn brokers_required() -> bool {
-    let set = |name: &str, value: &str| std::env::var(name).is_ok_and(|v| v.eq_ignore_ascii_case(value));
+    let set =
+        |name: &str, value: &str| std::env::var(name).is_ok_and(|v| v.eq_ignore_ascii_case(value));
     set("CI", "true") || set("COURIER_REQUIRE_BROKERS", "1")
 }
 
@@ -14,9 +15,13 @@ pub fn brokers_required() -> bool {
 /// When [`brokers_required`] is true.
 pub fn broker_absent(backend: &str, why: &str) {
     if brokers_required() {
-        panic!("{backend} broker required (CI=true or COURIER_REQUIRE_BROKERS=1) but absent: {why}");
+        panic!(
+            "{backend} broker required (CI=true or COURIER_REQUIRE_BROKERS=1) but absent: {why}"
+        );
     }
-    eprintln!("SKIP {backend}: broker absent ({why}); set COURIER_REQUIRE_BROKERS=1 to make this a failure");
+    eprintln!(
+        "SKIP {backend}: broker absent ({why}); set COURIER_REQUIRE_BROKERS=1 to make this a failure"
+    );
 }
 
 /// A fresh name with `prefix`, unique per call and per run: `prefix-<uuid v4 simple>`.

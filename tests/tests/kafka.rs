@@ -13,7 +13,10 @@ const SKIPPED_ON_KAFKA: &[&str] = &[];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn suite_on_kafka() {
-    let Some(broker) = kafka_support::connect_or_skip(kafka_support::config(&kafka_support::brokers())).await else {
+    kafka_support::init_logs();
+    let Some(broker) =
+        kafka_support::connect_or_skip(kafka_support::config(&kafka_support::brokers())).await
+    else {
         return;
     };
     let broker = Arc::new(broker) as Arc<dyn Broker>;
@@ -21,4 +24,23 @@ async fn suite_on_kafka() {
     broker.close().await.expect("close");
     report.assert_passed();
     report.assert_skipped_exactly(SKIPPED_ON_KAFKA);
+}
+
+/// Two copies of the whole suite at once on one connection, each on its own topics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stress_on_kafka() {
+    kafka_support::init_logs();
+    let Some(broker) =
+        kafka_support::connect_or_skip(kafka_support::config(&kafka_support::brokers())).await
+    else {
+        return;
+    };
+    let broker = Arc::new(broker) as Arc<dyn Broker>;
+    let report = courier_tests::conformance::run_stress(broker.clone(), 2).await;
+    broker.close().await.expect("close");
+    report.assert_passed();
+    assert!(
+        report.skipped().is_empty(),
+        "kafka skipped tests under stress:\n{report}"
+    );
 }

@@ -5,7 +5,10 @@
 
 mod kafka_support;
 
-use std::time::{Duration, Instant};
+use std::{
+    collections::HashSet,
+    time::{Duration, Instant},
+};
 
 use courier_core::{Broker, Consumer, Delivery, ErrorKind, Message, Subscription, headers};
 use courier_kafka::{ID_HEADER, KafkaBroker, KafkaConfig};
@@ -42,6 +45,7 @@ async fn single_partition() -> Option<KafkaBroker> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plain_consumer_sees_key_payload_and_headers_with_the_id() {
+    kafka_support::init_logs();
     let Some(broker) = connect_or_skip(config(&brokers())).await else {
         return;
     };
@@ -94,6 +98,7 @@ async fn a_plain_consumer_sees_key_payload_and_headers_with_the_id() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_from_a_plain_producer_are_accepted_with_stable_ids() {
+    kafka_support::init_logs();
     let Some(broker) = single_partition().await else {
         return;
     };
@@ -151,6 +156,7 @@ async fn records_from_a_plain_producer_are_accepted_with_stable_ids() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn topics_are_created_with_the_configured_partitions() {
+    kafka_support::init_logs();
     let Some(broker) = connect_or_skip(KafkaConfig {
         partitions: 3,
         ..config(&brokers())
@@ -169,11 +175,10 @@ async fn topics_are_created_with_the_configured_partitions() {
         .expect("send creates the topic");
     let (b1, b2) = (brokers(), brokers());
     let (d, s) = (declared.clone(), sent_to.clone());
-    let counts = tokio::task::spawn_blocking(move || {
-        (partition_count(&b1, &d), partition_count(&b2, &s))
-    })
-    .await
-    .expect("metadata");
+    let counts =
+        tokio::task::spawn_blocking(move || (partition_count(&b1, &d), partition_count(&b2, &s)))
+            .await
+            .expect("metadata");
     assert_eq!(counts, (3, 3));
     let bad = producer
         .send("not a topic!", Message::new("x"))
@@ -185,6 +190,7 @@ async fn topics_are_created_with_the_configured_partitions() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn out_of_order_acks_commit_only_the_contiguous_prefix() {
+    kafka_support::init_logs();
     let Some(broker) = single_partition().await else {
         return;
     };
@@ -240,80 +246,89 @@ async fn out_of_order_acks_commit_only_the_contiguous_prefix() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_full_consumer_pauses_and_resumes_at_half_the_prefetch() {
+async fn a_full_consumer_holds_no_more_than_prefetch_and_still_lets_others_join() {
+    kafka_support::init_logs();
     let Some(broker) = connect_or_skip(config(&brokers())).await else {
         return;
     };
     let topic = unique_name("kafka.prefetch");
-    let sent: Vec<Message> = (0..40).map(|i| Message::new(format!("m{i}"))).collect();
+    let group = unique_name("g");
+    let sent: Vec<Message> = (0..40)
+        .map(|i| Message::new(format!("m{i}")).with_key(format!("k{i}")))
+        .collect();
     let producer = broker.producer().await.expect("producer");
-    let mut consumer = broker
-        .subscribe(Subscription::new(&topic, "g").with_prefetch(4))
+    let mut first = broker
+        .subscribe(Subscription::new(&topic, &group).with_prefetch(2))
         .await
         .expect("subscribe");
     producer
         .send_batch(&topic, sent.clone())
         .await
         .expect("send");
-    let mut held: Vec<Delivery> = Vec::new();
-    for _ in 0..4 {
-        held.push(recv(consumer.as_mut()).await);
-    }
+    let mut held = vec![recv(first.as_mut()).await, recv(first.as_mut()).await];
     assert!(
-        silent(consumer.as_mut(), Duration::from_secs(1)).await,
-        "a fifth unacked delivery"
+        silent(first.as_mut(), Duration::from_secs(1)).await,
+        "a third unacked delivery with prefetch 2"
     );
-    let mut ids: Vec<String> = Vec::new();
-    // One ack leaves 3 held: fetching resumes only at half the prefetch.
+    let mut seen: HashSet<String> = HashSet::new();
     let mut d = held.remove(0);
-    ids.push(d.message.id.clone());
+    seen.insert(d.message.id.clone());
     d.ack().await.expect("ack");
+    held.push(recv(first.as_mut()).await);
     assert!(
-        silent(consumer.as_mut(), Duration::from_millis(700)).await,
-        "fetching resumed above half the prefetch"
+        silent(first.as_mut(), Duration::from_millis(700)).await,
+        "more than the prefetch after one ack"
     );
-    let mut d = held.remove(0);
-    ids.push(d.message.id.clone());
-    d.ack().await.expect("ack");
-    for _ in 0..2 {
-        held.push(recv(consumer.as_mut()).await);
+    // The first consumer is full and has paused fetching; it still serves the rebalance.
+    let joined = Instant::now();
+    let mut second = broker
+        .subscribe(Subscription::new(&topic, &group).with_prefetch(2))
+        .await
+        .expect("a second consumer joins while the first is full");
+    println!("joined in {:?}", joined.elapsed());
+    for mut d in held.drain(..) {
+        seen.insert(d.message.id.clone());
+        d.ack().await.expect("ack");
     }
-    assert!(
-        silent(consumer.as_mut(), Duration::from_millis(700)).await,
-        "more than the prefetch"
-    );
     let started = Instant::now();
-    while ids.len() < 40 {
-        for mut d in held.drain(..) {
-            ids.push(d.message.id.clone());
-            d.ack().await.expect("ack");
+    while seen.len() < sent.len() {
+        assert!(
+            started.elapsed() < WAIT,
+            "only {} of {} arrived",
+            seen.len(),
+            sent.len()
+        );
+        for consumer in [&mut first, &mut second] {
+            if let Ok(batch) =
+                tokio::time::timeout(Duration::from_millis(200), consumer.recv_batch(100)).await
+            {
+                let batch = batch.expect("recv");
+                assert!(batch.len() <= 2, "a batch of {} > prefetch 2", batch.len());
+                for mut d in batch {
+                    seen.insert(d.message.id.clone());
+                    d.ack().await.expect("ack");
+                }
+            }
         }
-        if ids.len() < 40 {
-            let batch = tokio::time::timeout(WAIT, consumer.recv_batch(100))
-                .await
-                .expect("in time")
-                .expect("recv");
-            assert!(batch.len() <= 4, "a batch of {} > prefetch 4", batch.len());
-            held.extend(batch);
-        }
-        assert!(started.elapsed() < WAIT, "draining took too long");
     }
-    ids.sort();
-    let mut expected: Vec<String> = sent.iter().map(|m| m.id.clone()).collect();
-    expected.sort();
-    assert_eq!(ids, expected, "each message once");
-    consumer.close().await.expect("close");
+    let expected: HashSet<String> = sent.iter().map(|m| m.id.clone()).collect();
+    assert_eq!(seen, expected);
+    first.close().await.expect("close");
+    second.close().await.expect("close");
     broker.close().await.expect("close");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nack_requeue_republishes_behind_later_messages_of_the_key() {
+    kafka_support::init_logs();
     let Some(broker) = single_partition().await else {
         return;
     };
     let topic = unique_name("kafka.requeue");
     let producer = broker.producer().await.expect("producer");
-    let first = Message::new("first").with_key("order-7").with_header("h", "1");
+    let first = Message::new("first")
+        .with_key("order-7")
+        .with_header("h", "1");
     let second = Message::new("second").with_key("order-7");
     producer
         .send_batch(&topic, vec![first.clone(), second.clone()])
@@ -368,6 +383,7 @@ async fn nack_requeue_republishes_behind_later_messages_of_the_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_over_the_limit_is_refused_before_sending() {
+    kafka_support::init_logs();
     let Some(broker) = connect_or_skip(config(&brokers())).await else {
         return;
     };
@@ -389,6 +405,7 @@ async fn a_message_over_the_limit_is_refused_before_sending() {
 
 #[tokio::test]
 async fn connecting_to_nothing_fails_as_a_connection_error_without_secrets() {
+    kafka_support::init_logs();
     let mut config = KafkaConfig {
         brokers: "127.0.0.1:1".into(),
         request_timeout_ms: 1_500,
@@ -415,6 +432,7 @@ async fn connecting_to_nothing_fails_as_a_connection_error_without_secrets() {
 
 #[tokio::test]
 async fn invalid_configuration_is_refused_naming_the_key() {
+    kafka_support::init_logs();
     let mut config = KafkaConfig::default();
     config
         .options

@@ -19,10 +19,11 @@ use courier_tests::support::unique_name;
 use kafka_support::{Collector, brokers, config, connect_or_skip, wait_for_all};
 
 const MESSAGES: usize = 6_000;
-const BATCH: usize = 100;
+const BATCH: usize = 50;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consumers_joining_and_leaving_mid_stream_lose_nothing() {
+    kafka_support::init_logs();
     let Some(broker) = connect_or_skip(KafkaConfig {
         partitions: 4,
         session_timeout_ms: 6_000,
@@ -83,6 +84,15 @@ async fn consumers_joining_and_leaving_mid_stream_lose_nothing() {
             .expect("joiner subscribes"),
         joiner_seen.clone(),
     );
+    // It works a while: until it received something and a third of the stream went out.
+    let joined = tokio::time::Instant::now();
+    while joiner_seen.lock().expect("seen").is_empty() {
+        assert!(
+            joined.elapsed() < Duration::from_secs(60),
+            "the joiner received nothing in a minute"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     sent_share(2).await;
     let joiner_received = joiner.finish().await;
 

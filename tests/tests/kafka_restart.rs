@@ -68,6 +68,7 @@ fn tansu_installed() -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_messages_survive_a_broker_kill_and_restart() {
+    kafka_support::init_logs();
     if !tansu_installed() {
         broker_absent(
             "kafka",

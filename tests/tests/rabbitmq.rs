@@ -65,19 +65,30 @@ async fn wrong_password_is_a_connection_error_that_hides_it() {
         ..RabbitMqConfig::default()
     };
     let shown = format!("{config:?}");
-    assert!(!shown.contains("not-the-password"), "Debug shows the password: {shown}");
+    assert!(
+        !shown.contains("not-the-password"),
+        "Debug shows the password: {shown}"
+    );
     let err = RabbitMqBroker::connect(config).await.expect_err("refused");
     assert_eq!(err.kind(), ErrorKind::Connection, "{err}");
     let text = format!("{err} {err:?}");
-    assert!(!text.contains("not-the-password"), "the error shows the password: {text}");
-    assert!(text.contains("guest:***@"), "the error names the redacted URL: {text}");
+    assert!(
+        !text.contains("not-the-password"),
+        "the error shows the password: {text}"
+    );
+    assert!(
+        text.contains("guest:***@"),
+        "the error names the redacted URL: {text}"
+    );
 
     let config = RabbitMqConfig {
         url: format!("amqp://guest:guest@{ADDRESS}/%2f"),
         password: Some(Secret::new("also-wrong")),
         ..RabbitMqConfig::default()
     };
-    let err = RabbitMqBroker::connect(config).await.expect_err("password overrides the URL");
+    let err = RabbitMqBroker::connect(config)
+        .await
+        .expect_err("password overrides the URL");
     assert!(!format!("{err:?}").contains("also-wrong"));
 }
 
@@ -92,7 +103,9 @@ async fn unreachable_broker_and_bad_config_fail_fast() {
         ..RabbitMqConfig::default()
     };
     let started = std::time::Instant::now();
-    let err = RabbitMqBroker::connect(config).await.expect_err("nothing listens");
+    let err = RabbitMqBroker::connect(config)
+        .await
+        .expect_err("nothing listens");
     assert_eq!(err.kind(), ErrorKind::Connection, "{err}");
     assert!(err.is_retryable());
     assert!(started.elapsed() < Duration::from_secs(5));
@@ -113,7 +126,9 @@ async fn unreachable_broker_and_bad_config_fail_fast() {
         confirm_window: 0,
         ..RabbitMqConfig::default()
     };
-    let err = RabbitMqBroker::connect(config).await.expect_err("zero window");
+    let err = RabbitMqBroker::connect(config)
+        .await
+        .expect_err("zero window");
     assert!(err.message().contains("confirm_window"), "{err}");
 }
 
@@ -161,7 +176,10 @@ async fn configured_groups_keep_messages_sent_before_any_consumer() {
     let broker = vhost.connect(config).await;
     let producer = broker.producer().await.expect("producer");
     let sent: Vec<Message> = (0..20).map(|i| Message::new(format!("m{i}"))).collect();
-    producer.send_batch(&topic, sent.clone()).await.expect("send");
+    producer
+        .send_batch(&topic, sent.clone())
+        .await
+        .expect("send");
     let mut consumer = broker
         .subscribe(Subscription::new(&topic, "late"))
         .await
@@ -192,25 +210,49 @@ async fn attempts_on(queue_type: QueueType) {
     let broker = vhost.connect(config).await;
     let topic = unique_name("attempts");
     let subscription = Subscription::new(&topic, "g").with_prefetch(1);
-    let mut consumer = broker.subscribe(subscription.clone()).await.expect("subscribe");
+    let mut consumer = broker
+        .subscribe(subscription.clone())
+        .await
+        .expect("subscribe");
     let producer = broker.producer().await.expect("producer");
     producer
-        .send(&topic, Message::new("x").with_key("k").with_header("h", "v"))
+        .send(
+            &topic,
+            Message::new("x").with_key("k").with_header("h", "v"),
+        )
         .await
         .expect("send");
     let first = recv(&mut consumer, "first delivery").await;
-    assert_eq!((first.attempt, first.redelivered), (1, false), "{queue_type}");
+    assert_eq!(
+        (first.attempt, first.redelivered),
+        (1, false),
+        "{queue_type}"
+    );
     drop(first);
     drop(consumer);
 
-    let mut consumer = broker.subscribe(subscription.clone()).await.expect("subscribe again");
+    let mut consumer = broker
+        .subscribe(subscription.clone())
+        .await
+        .expect("subscribe again");
     let mut second = recv(&mut consumer, "after the consumer died").await;
-    assert_eq!((second.attempt, second.redelivered), (2, true), "{queue_type}");
+    assert_eq!(
+        (second.attempt, second.redelivered),
+        (2, true),
+        "{queue_type}"
+    );
     second.nack(true).await.expect("requeue");
     let mut third = recv(&mut consumer, "after a requeue").await;
-    assert_eq!((third.attempt, third.redelivered), (3, true), "{queue_type}");
+    assert_eq!(
+        (third.attempt, third.redelivered),
+        (3, true),
+        "{queue_type}"
+    );
     assert_eq!(third.message.key.as_deref(), Some("k"));
-    assert_eq!(third.message.headers, BTreeMap::from([("h".to_owned(), "v".to_owned())]));
+    assert_eq!(
+        third.message.headers,
+        BTreeMap::from([("h".to_owned(), "v".to_owned())])
+    );
     third.nack(true).await.expect("requeue again");
     let mut fourth = recv(&mut consumer, "after a second requeue").await;
     assert_eq!(fourth.attempt, 4, "{queue_type}");
@@ -274,13 +316,19 @@ async fn closed_broker_refuses_work() {
     let producer = broker.producer().await.expect("producer");
     let topic = unique_name("closing");
     broker.declare_group(&topic, "g").await.expect("declare");
-    producer.send(&topic, Message::new("before")).await.expect("send");
+    producer
+        .send(&topic, Message::new("before"))
+        .await
+        .expect("send");
     broker.close().await.expect("close");
     let err = producer
         .send(&topic, Message::new("after"))
         .await
         .expect_err("closed connection");
-    assert!(matches!(err.kind(), ErrorKind::Closed | ErrorKind::Timeout), "{err}");
+    assert!(
+        matches!(err.kind(), ErrorKind::Closed | ErrorKind::Timeout),
+        "{err}"
+    );
     let err = refused(broker.subscribe(Subscription::new(&topic, "g")).await);
     assert_eq!(err.kind(), ErrorKind::Closed, "{err}");
 }

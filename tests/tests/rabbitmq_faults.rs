@@ -60,7 +60,10 @@ fn ctl_available() -> bool {
     match rabbitmqctl(&["status"]) {
         Ok(_) => true,
         Err(e) => {
-            broker_absent("rabbitmq", &format!("the fault tests need rabbitmqctl: {e}"));
+            broker_absent(
+                "rabbitmq",
+                &format!("the fault tests need rabbitmqctl: {e}"),
+            );
             false
         }
     }
@@ -72,7 +75,10 @@ async fn stream_through(fault: Fault, label: &str) {
     let broker = Arc::new(vhost.connect(vhost.config()).await);
     let topic = unique_name("faults");
     let group = "stream";
-    broker.declare_group(&topic, group).await.expect("declare the group");
+    broker
+        .declare_group(&topic, group)
+        .await
+        .expect("declare the group");
 
     let tally = Arc::new(Mutex::new(Tally::default()));
     let (distinct_tx, mut distinct_rx) = watch::channel(0usize);
@@ -151,7 +157,10 @@ async fn stream_through(fault: Fault, label: &str) {
     match fault {
         Fault::CloseAllConnections { at } => {
             for threshold in at {
-                sent_rx.wait_for(|&s| s >= threshold).await.expect("producer alive");
+                sent_rx
+                    .wait_for(|&s| s >= threshold)
+                    .await
+                    .expect("producer alive");
                 let out = vhost
                     .close_all_connections("test")
                     .expect("close_all_connections");
@@ -164,7 +173,10 @@ async fn stream_through(fault: Fault, label: &str) {
             }
         }
         Fault::Restart { at, down_for } => {
-            sent_rx.wait_for(|&s| s >= at).await.expect("producer alive");
+            sent_rx
+                .wait_for(|&s| s >= at)
+                .await
+                .expect("producer alive");
             rabbitmqctl(&["stop_app"]).expect("stop_app");
             println!(
                 "{label}: stopped RabbitMQ after {} confirmed sends, {:.1}s in",
@@ -197,7 +209,10 @@ async fn stream_through(fault: Fault, label: &str) {
     broker.close().await.ok();
 
     let tally = tally.lock().expect("tally");
-    let missing: Vec<&String> = ids.iter().filter(|id| !tally.per_id.contains_key(*id)).collect();
+    let missing: Vec<&String> = ids
+        .iter()
+        .filter(|id| !tally.per_id.contains_key(*id))
+        .collect();
     let duplicates = tally.deliveries - tally.per_id.len();
     println!(
         "{label}: {MESSAGES} sent and confirmed, {} distinct received, {} deliveries, \
@@ -269,7 +284,10 @@ async fn acks_after_a_dropped_connection_fail_and_the_messages_return() {
         .expect("subscribe");
     let producer = broker.producer().await.expect("producer");
     let sent: Vec<Message> = (0..5).map(|i| Message::new(format!("m{i}"))).collect();
-    producer.send_batch(&topic, sent.clone()).await.expect("send");
+    producer
+        .send_batch(&topic, sent.clone())
+        .await
+        .expect("send");
     let mut held = Vec::new();
     while held.len() < sent.len() {
         let batch = tokio::time::timeout(Duration::from_secs(10), consumer.recv_batch(16))
@@ -278,10 +296,15 @@ async fn acks_after_a_dropped_connection_fail_and_the_messages_return() {
             .expect("recv");
         held.extend(batch);
     }
-    vhost.close_all_connections("test").expect("close_all_connections");
+    vhost
+        .close_all_connections("test")
+        .expect("close_all_connections");
     tokio::time::sleep(Duration::from_millis(500)).await;
     for d in &mut held {
-        let err = d.ack().await.expect_err("the channel that delivered it is gone");
+        let err = d
+            .ack()
+            .await
+            .expect_err("the channel that delivered it is gone");
         assert_eq!(err.kind(), ErrorKind::Ack, "{err}");
     }
     let mut again = HashMap::new();
@@ -297,7 +320,10 @@ async fn acks_after_a_dropped_connection_fail_and_the_messages_return() {
     }
     assert!(sent.iter().all(|m| again.contains_key(&m.id)));
     let late = Message::new("after the drop");
-    producer.send(&topic, late.clone()).await.expect("the producer reconnected");
+    producer
+        .send(&topic, late.clone())
+        .await
+        .expect("the producer reconnected");
     let mut d = tokio::time::timeout(Duration::from_secs(10), consumer.recv())
         .await
         .expect("the late message")

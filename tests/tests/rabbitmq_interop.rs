@@ -27,7 +27,11 @@ const WAIT: Duration = Duration::from_secs(10);
 /// lapin turns IP addresses into `localhost`).
 async fn plain_channel(vhost: &Vhost) -> (Connection, Channel) {
     let port = ADDRESS.rsplit(':').next().expect("a port");
-    let vhost_part = if vhost.is_isolated() { vhost.name() } else { "%2f" };
+    let vhost_part = if vhost.is_isolated() {
+        vhost.name()
+    } else {
+        "%2f"
+    };
     let url = format!("amqp://guest:guest@localhost:{port}/{vhost_part}");
     let connection = Connection::connect(&url, ConnectionProperties::default())
         .await
@@ -48,7 +52,13 @@ async fn declare_like_pika(channel: &Channel, queue: &str) {
         .unwrap_or_else(|e| panic!("plain queue_declare({queue}) with pika's defaults: {e}"));
 }
 
-async fn publish_plain(channel: &Channel, exchange: &str, routing_key: &str, body: &[u8], properties: BasicProperties) {
+async fn publish_plain(
+    channel: &Channel,
+    exchange: &str,
+    routing_key: &str,
+    body: &[u8],
+    properties: BasicProperties,
+) {
     let confirm = channel
         .basic_publish(
             exchange.into(),
@@ -111,7 +121,10 @@ async fn plain_client_reads_a_courier_message() {
     let vhost = Vhost::create();
     let broker = vhost.connect(vhost.config()).await;
     let topic = unique_name("interop.out");
-    broker.declare_group(&topic, "plain").await.expect("declare");
+    broker
+        .declare_group(&topic, "plain")
+        .await
+        .expect("declare");
     let payload: Vec<u8> = (0..=255u8).collect();
     let sent = Message::new(payload.clone())
         .with_key("order-42")
@@ -122,15 +135,27 @@ async fn plain_client_reads_a_courier_message() {
 
     let (_connection, channel) = plain_channel(&vhost).await;
     let got = channel
-        .basic_get(format!("{topic}.plain").into(), BasicGetOptions { no_ack: true })
+        .basic_get(
+            format!("{topic}.plain").into(),
+            BasicGetOptions { no_ack: true },
+        )
         .await
         .expect("basic_get")
         .expect("a message in the group's queue");
     let props = &got.delivery.properties;
-    assert_eq!(got.delivery.data, payload, "the body is the payload, unchanged");
-    assert_eq!(props.message_id().as_ref().map(|s| s.as_str()), Some(sent.id.as_str()));
+    assert_eq!(
+        got.delivery.data, payload,
+        "the body is the payload, unchanged"
+    );
+    assert_eq!(
+        props.message_id().as_ref().map(|s| s.as_str()),
+        Some(sent.id.as_str())
+    );
     assert_eq!(header_text(props, "trace-id").as_deref(), Some("t-1"));
-    assert_eq!(header_text(props, "courier-key").as_deref(), Some("order-42"));
+    assert_eq!(
+        header_text(props, "courier-key").as_deref(),
+        Some("order-42")
+    );
     assert_eq!(
         props.content_type().as_ref().map(|s| s.as_str()),
         Some("application/octet-stream")
@@ -153,7 +178,14 @@ async fn courier_accepts_plain_messages() {
         .expect("subscribe");
     let (_connection, channel) = plain_channel(&vhost).await;
 
-    publish_plain(&channel, &topic, "", br#"{"order_id":"1"}"#, BasicProperties::default()).await;
+    publish_plain(
+        &channel,
+        &topic,
+        "",
+        br#"{"order_id":"1"}"#,
+        BasicProperties::default(),
+    )
+    .await;
     let mut bare = recv(&mut consumer, "a message with only a body").await;
     assert_eq!(&bare.message.payload[..], br#"{"order_id":"1"}"#);
     assert!(
@@ -177,7 +209,10 @@ async fn courier_accepts_plain_messages() {
     assert_eq!(typed.message.id, "plain-1");
     assert_eq!(typed.message.header("n"), Some("7"));
     assert_eq!(typed.message.header("s"), Some("x"));
-    assert_eq!(typed.message.header("content-type"), Some("application/json"));
+    assert_eq!(
+        typed.message.header("content-type"),
+        Some("application/json")
+    );
     typed.ack().await.expect("ack");
     consumer.close().await.expect("close");
     broker.close().await.ok();
@@ -296,7 +331,11 @@ fn pika(args: &[&str]) -> String {
 }
 
 fn pika_url(vhost: &Vhost) -> String {
-    let name = if vhost.is_isolated() { vhost.name() } else { "%2f" };
+    let name = if vhost.is_isolated() {
+        vhost.name()
+    } else {
+        "%2f"
+    };
     format!("amqp://guest:guest@{ADDRESS}/{name}")
 }
 
@@ -320,7 +359,11 @@ async fn pika_order_producer_reaches_the_courier_consumer() {
         }
         .expect("subscribe to the intake topic");
         let mut d = recv(&mut consumer, "the pika order").await;
-        assert_eq!(&d.message.payload[..], body.as_bytes(), "courier first: {courier_first}");
+        assert_eq!(
+            &d.message.payload[..],
+            body.as_bytes(),
+            "courier first: {courier_first}"
+        );
         d.ack().await.expect("ack");
         consumer.close().await.expect("close");
         broker.close().await.ok();
@@ -350,5 +393,45 @@ async fn pika_reads_a_courier_message() {
     assert_eq!(seen["delivery_mode"], 2);
     assert_eq!(seen["headers"]["trace-id"], "t-2");
     assert_eq!(seen["headers"]["courier-key"], "k-9");
+    broker.close().await.ok();
+}
+
+/// A topic whose name is taken by an exchange of another type is refused at once with a
+/// `Config` error, not retried until the send timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topic_taken_by_another_exchange_type_is_a_config_error() {
+    if !broker_present() {
+        return;
+    }
+    let vhost = Vhost::create();
+    let topic = unique_name("interop.direct");
+    let (_connection, channel) = plain_channel(&vhost).await;
+    channel
+        .exchange_declare(
+            topic.as_str().into(),
+            lapin::ExchangeKind::Direct,
+            lapin::options::ExchangeDeclareOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .expect("plain exchange_declare");
+    let broker = vhost.connect(vhost.config()).await;
+    let producer = broker.producer().await.expect("producer");
+    let started = std::time::Instant::now();
+    let err = producer
+        .send(&topic, Message::new("x"))
+        .await
+        .expect_err("the exchange has another type");
+    assert_eq!(err.kind(), courier_core::ErrorKind::Config, "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5), "not retried");
+    let err = match broker.subscribe(Subscription::new(&topic, "g")).await {
+        Ok(_) => panic!("subscribing to the topic should fail"),
+        Err(e) => e,
+    };
+    assert_eq!(err.kind(), courier_core::ErrorKind::Config, "{err}");
+    producer
+        .send(&unique_name("interop.fine"), Message::new("y"))
+        .await
+        .expect("the producer still works for other topics");
     broker.close().await.ok();
 }

@@ -162,6 +162,17 @@ async fn a_silent_consumer_loses_its_messages_after_the_heartbeat_timeout() {
     let early = tokio::time::timeout(Duration::from_millis(400), survivor.recv()).await;
     assert!(early.is_err(), "handed over before the timeout: {early:?}");
     receive_redeliveries(survivor.as_mut(), &sent).await;
+    // The silent member is told it is no longer one, and so is a late ack of it.
+    let notice = silent.next().await;
+    assert_eq!(notice[1].as_ref(), b"ERROR");
+    assert!(notice[3].starts_with(b"gone:"), "{notice:?}");
+    silent
+        .socket
+        .send(frames(&[b"courier/1", b"ACK", b"1"]))
+        .await
+        .unwrap();
+    let notice = silent.next().await;
+    assert!(notice[3].starts_with(b"gone:"), "{notice:?}");
     drop(silent);
     survivor.close().await.unwrap();
     broker.close().await.unwrap();

@@ -56,7 +56,11 @@ impl KafkaBroker {
         let probe = topics.clone();
         let timeout = settings.request_timeout();
         let answered = tokio::task::spawn_blocking(move || {
-            probe.admin().inner().fetch_metadata(None, timeout).map(|_| ())
+            probe
+                .admin()
+                .inner()
+                .fetch_metadata(None, timeout)
+                .map(|_| ())
         })
         .await
         .map_err(|e| {
@@ -139,8 +143,7 @@ impl Broker for KafkaBroker {
     async fn subscribe(&self, subscription: Subscription) -> Result<Box<dyn Consumer>> {
         self.check_open()?;
         self.topics.ensure(&subscription.topic).await?;
-        let consumer =
-            consumer::open(&self.settings, self.producer.clone(), &subscription).await?;
+        let consumer = consumer::open(&self.settings, self.producer.clone(), &subscription).await?;
         Ok(Box::new(consumer))
     }
 

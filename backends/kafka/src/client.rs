@@ -87,9 +87,7 @@ impl ClientSettings {
             .set("message.timeout.ms", c.send_timeout_ms.to_string())
             .set("partitioner", "murmur2_random");
         let mut client = self.with_options(client);
-        client
-            .set("enable.idempotence", "true")
-            .set("acks", "all");
+        client.set("enable.idempotence", "true").set("acks", "all");
         client
     }
 
@@ -102,11 +100,7 @@ impl ClientSettings {
         client
             .set("session.timeout.ms", c.session_timeout_ms.to_string())
             .set("heartbeat.interval.ms", heartbeat.to_string())
-            .set("enable.partition.eof", "false")
-            .set(
-                "fetch.message.max.bytes",
-                c.max_message_bytes.max(1_048_576).to_string(),
-            );
+            .set("enable.partition.eof", "false");
         let mut client = self.with_options(client);
         client
             .set("group.id", group)

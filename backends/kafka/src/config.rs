@@ -54,6 +54,11 @@ pub struct KafkaConfig {
     pub session_timeout_ms: u32,
     /// How often acknowledged offsets are committed, in milliseconds.
     pub commit_interval_ms: u32,
+    /// A consumer that sees a partition of its topic, owned by another member of its group,
+    /// with messages waiting and a committed offset that has not moved for this long (in
+    /// milliseconds) rejoins the group so that every partition is assigned again. It makes up
+    /// for coordinators (tansu 0.6) that do not rebalance after a member dies. 0 turns it off.
+    pub stall_timeout_ms: u32,
     /// How long `subscribe` waits for the group to assign partitions to the new consumer, in
     /// milliseconds.
     pub join_timeout_ms: u32,
@@ -86,6 +91,7 @@ impl Default for KafkaConfig {
             send_timeout_ms: 30_000,
             session_timeout_ms: 10_000,
             commit_interval_ms: 1_000,
+            stall_timeout_ms: 30_000,
             join_timeout_ms: 30_000,
             request_timeout_ms: 10_000,
             password_file: None,
@@ -107,6 +113,7 @@ impl fmt::Debug for KafkaConfig {
             .field("send_timeout_ms", &self.send_timeout_ms)
             .field("session_timeout_ms", &self.session_timeout_ms)
             .field("commit_interval_ms", &self.commit_interval_ms)
+            .field("stall_timeout_ms", &self.stall_timeout_ms)
             .field("join_timeout_ms", &self.join_timeout_ms)
             .field("request_timeout_ms", &self.request_timeout_ms)
             .field("password_file", &self.password_file)

@@ -36,10 +36,11 @@
 //! * `nack(requeue = true)` publishes the message again to the same topic and key, with
 //!   `courier-attempt` one higher, and then counts the original as done. The retried message
 //!   goes to the end of its partition: messages of the same key sent after it may be handled
-//!   before it.
-//!
-//! The wire format is described in [`wire`](crate#wire-format): the payload is the record
-//! value, unchanged; the id travels in the `courier-id` header.
+//!   before it. A message read again after a crash or a rebalance carries the attempt number
+//!   of its record (Kafka keeps no delivery count).
+//! * A consumer takes records into a buffer of `prefetch` deliveries and hands the
+//!   application at most `prefetch` unacknowledged ones; while the buffer stays full it pauses
+//!   its partitions, still serving rebalances.
 //!
 //! ## Wire format
 //!

@@ -12,7 +12,10 @@ const RESERVED: &[(&str, &str)] = &[
     ("metadata.broker.list", "set `brokers` instead"),
     ("group.id", "the group comes from each subscription"),
     ("enable.idempotence", "the producer is always idempotent"),
-    ("acks", "sends are confirmed by all in-sync replicas (acks=all)"),
+    (
+        "acks",
+        "sends are confirmed by all in-sync replicas (acks=all)",
+    ),
     (
         "request.required.acks",
         "sends are confirmed by all in-sync replicas (acks=all)",

@@ -164,7 +164,10 @@ impl SharedProducer {
                     format!("flushing the producer: {e}"),
                 )
             })?;
-        flushed.map_err(|e| self.settings.error(ErrorKind::Send, "flushing the producer", e))
+        flushed.map_err(|e| {
+            self.settings
+                .error(ErrorKind::Send, "flushing the producer", e)
+        })
     }
 }
 

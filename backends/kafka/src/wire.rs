@@ -154,10 +154,7 @@ mod tests {
         assert_eq!(encode_headers(&message, None).count(), 2);
     }
 
-    fn record(
-        key: Option<&[u8]>,
-        headers: Option<OwnedHeaders>,
-    ) -> rdkafka::message::OwnedMessage {
+    fn record(key: Option<&[u8]>, headers: Option<OwnedHeaders>) -> rdkafka::message::OwnedMessage {
         rdkafka::message::OwnedMessage::new(
             Some(b"body".to_vec()),
             key.map(<[u8]>::to_vec),

@@ -37,8 +37,8 @@ impl Group {
         }
     }
 
-    /// Locks the state. A panic elsewhere while it was held leaves consistent data behind
-    /// (every change is completed before anything that could panic), so poisoning is ignored.
+    /// Locks the state. Nothing done under the lock panics on outside input, and every count
+    /// it keeps is checked before use, so a lock poisoned by a panic elsewhere is still used.
     pub(crate) fn lock(&self) -> MutexGuard<'_, GroupState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }

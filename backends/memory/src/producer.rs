@@ -13,7 +13,7 @@ use crate::{
     broker::Shared,
     config::Overflow,
     group::Group,
-    state::{Entry, Wakes},
+    state::{Body, Entry, Wakes},
 };
 
 /// Sends by enqueueing: `Ok` means every group of the topic holds the message.
@@ -46,11 +46,18 @@ impl MemoryProducer {
         if messages.is_empty() {
             return Ok(());
         }
+        // With several groups, each message is shared by them; with one, it moves in as is.
+        let fan_out = groups.len() > 1;
         let entries: Vec<Entry> = messages
             .into_iter()
             .map(|message| {
                 let key = message.key.as_deref().map(|k| self.shared.hash_key(k));
-                Entry::new(Arc::new(message), key)
+                let body = if fan_out {
+                    Body::Shared(Arc::new(message))
+                } else {
+                    Body::Owned(message)
+                };
+                Entry::new(body, key)
             })
             .collect();
         let entries = match enqueue_everywhere(&groups, entries)? {

@@ -12,12 +12,20 @@ use tokio::sync::Notify;
 
 use crate::{hash::BuildU64Hasher, keys::KeyTable};
 
-/// A message held by a group. The message itself is shared: by the groups of its topic and,
-/// once delivered, between the queue and the copy handed out, so moving an entry is cheap and
-/// nothing is copied under the lock.
+/// The message of an [`Entry`].
+#[derive(Clone, Debug)]
+pub(crate) enum Body {
+    /// Held by this group alone, as the producer sent it: enqueueing allocates nothing.
+    Owned(Message),
+    /// Shared: by the groups of a topic with several, and once delivered, between the group
+    /// and the copy handed out.
+    Shared(Arc<Message>),
+}
+
+/// A message held by a group.
 #[derive(Clone, Debug)]
 pub(crate) struct Entry {
-    pub(crate) message: Arc<Message>,
+    pub(crate) body: Body,
     /// Hash of the message key, when it has one.
     pub(crate) key: Option<u64>,
     /// The attempt number of its next delivery.
@@ -26,9 +34,9 @@ pub(crate) struct Entry {
 
 impl Entry {
     /// A message not delivered yet.
-    pub(crate) fn new(message: Arc<Message>, key: Option<u64>) -> Self {
+    pub(crate) fn new(body: Body, key: Option<u64>) -> Self {
         Self {
-            message,
+            body,
             key,
             attempt: 1,
         }
@@ -154,7 +162,7 @@ impl GroupState {
 
     /// How many more messages the group can take.
     pub(crate) fn room(&self) -> usize {
-        self.capacity - self.size
+        self.capacity.saturating_sub(self.size)
     }
 
     /// Whether the broker was closed.
@@ -306,11 +314,21 @@ impl GroupState {
         let mut deliver = |consumer: &mut ConsumerState, entry: Entry| {
             let token = consumer.next_token;
             consumer.next_token += 1;
+            // Sharing costs one small allocation here, on the consumer's thread; the copy
+            // handed out is made after the lock is released.
+            let message = match entry.body {
+                Body::Owned(message) => Arc::new(message),
+                Body::Shared(message) => message,
+            };
             taken.push(Handout {
-                message: entry.message.clone(),
+                message: message.clone(),
                 attempt: entry.attempt,
                 token,
             });
+            let entry = Entry {
+                body: Body::Shared(message),
+                ..entry
+            };
             consumer.unacked.insert(token, entry);
         };
         let mut delivered = 0;
@@ -388,7 +406,7 @@ impl GroupState {
             if let Some(hash) = entry.key {
                 self.keys.release(hash);
             }
-            self.size -= 1;
+            self.size = self.size.saturating_sub(1);
             if self.space_waiters > 0 && self.room() >= self.space_need {
                 self.space_waiters = 0;
                 self.space_need = usize::MAX;

@@ -94,18 +94,21 @@ impl ConsumerAcker {
     }
 
     /// Starts a new generation on `channel`; deliveries of earlier channels become stale.
-    /// Returns the generation.
-    pub(crate) fn install(&self, channel: Channel) -> u64 {
+    /// Does nothing once the consumer is closed.
+    pub(crate) fn install(&self, channel: Channel) {
+        let mut session = self.session.write().unwrap_or_else(|p| p.into_inner());
+        if self.closed.load(Ordering::Acquire) {
+            return;
+        }
         let generation = self.generation.load(Ordering::Acquire).wrapping_add(1);
-        let session = Arc::new(Session {
+        *session = Some(Arc::new(Session {
             channel,
             generation,
-        });
-        *self.session.write().unwrap_or_else(|p| p.into_inner()) = Some(session);
+        }));
         self.generation.store(generation, Ordering::Release);
+        drop(session);
         self.lock_held()
             .retain(|&t, _| t >> TAG_BITS == generation & GENERATION_MASK);
-        generation
     }
 
     /// Forgets the current channel (it was lost): its deliveries become stale.
@@ -120,7 +123,9 @@ impl ConsumerAcker {
 
     /// Marks the consumer closed: settling fails from now on.
     pub(crate) fn close(&self) {
+        let session = self.session.write().unwrap_or_else(|p| p.into_inner());
         self.closed.store(true, Ordering::Release);
+        drop(session);
         self.invalidate();
     }
 

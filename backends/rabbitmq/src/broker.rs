@@ -14,7 +14,7 @@ use crate::{
     connector::{Backoff, Connector},
     consumer::{RabbitMqConsumer, Subscriber},
     endpoint::Endpoint,
-    error::from_lapin,
+    error::{from_lapin, kind_of},
     naming::{Naming, QueueType},
     producer::RabbitMqProducer,
     publisher::{Publisher, PublisherSettings},
@@ -53,9 +53,10 @@ impl RabbitMqBroker {
             config.queue_expires_ms,
             config.queues.clone(),
         );
-        let groups = config.groups.iter().flat_map(|(topic, groups)| {
-            groups.iter().map(move |g| (topic.clone(), g.clone()))
-        });
+        let groups = config
+            .groups
+            .iter()
+            .flat_map(|(topic, groups)| groups.iter().map(move |g| (topic.clone(), g.clone())));
         let topology = Arc::new(Topology::new(naming, groups));
         let backoff = Backoff {
             initial: Duration::from_millis(config.reconnect_initial_ms),
@@ -80,8 +81,13 @@ impl RabbitMqBroker {
             send_timeout: Duration::from_millis(config.send_timeout_ms),
             retry_pause: backoff.initial,
         };
+        // A requeue that cannot publish its copy soon falls back to a plain requeue.
+        let requeue_settings = PublisherSettings {
+            send_timeout: settings.send_timeout.min(connect_timeout),
+            ..settings
+        };
         Ok(Self {
-            requeue: Arc::new(Publisher::new(publishing.clone(), settings)),
+            requeue: Arc::new(Publisher::new(publishing.clone(), requeue_settings)),
             publishing,
             consuming,
             topology,
@@ -131,7 +137,7 @@ impl Broker for RabbitMqBroker {
         let connection = self.publishing.connection().await?;
         declare_group(&connection, &spec).await.map_err(|e| {
             from_lapin(
-                ErrorKind::Connection,
+                kind_of(&e, ErrorKind::Connection),
                 &format!("declaring queue {} failed", spec.queue),
                 e,
             )
@@ -141,7 +147,9 @@ impl Broker for RabbitMqBroker {
     }
 
     async fn subscribe(&self, subscription: Subscription) -> Result<Box<dyn Consumer>> {
-        let spec = self.topology.spec(&subscription.topic, &subscription.group)?;
+        let spec = self
+            .topology
+            .spec(&subscription.topic, &subscription.group)?;
         let requeue = match spec.queue_type {
             QueueType::Classic => Requeue::Republish(self.requeue.clone()),
             QueueType::Quorum => Requeue::Native,

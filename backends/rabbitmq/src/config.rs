@@ -282,7 +282,10 @@ mod tests {
         assert_eq!(key_of(url("not a url")), "url");
         assert_eq!(key_of(url("http://h/")), "url");
         let (_, problem) = url("kafka://u:secret@h/").validate().expect_err("scheme");
-        assert!(problem.contains("amqp, amqps") && !problem.contains("secret"), "{problem}");
+        assert!(
+            problem.contains("amqp, amqps") && !problem.contains("secret"),
+            "{problem}"
+        );
         let (_, problem) = url("amqp://u:secret@[::1/").validate().expect_err("bad");
         assert!(!problem.contains("secret"), "{problem}");
         assert_eq!(
@@ -356,7 +359,9 @@ mod tests {
             .and_then(|g| g.get_mut("order"))
             .expect("override")
             .queue_type = Some(QueueType::Classic);
-        classic.validate().expect("a classic plain queue under quorum defaults");
+        classic
+            .validate()
+            .expect("a classic plain queue under quorum defaults");
         let reserved: RabbitMqConfig =
             toml::from_str("[queues.t]\ng = { queue = \"amq.q\" }").expect("parses");
         assert_eq!(key_of(reserved), "queues.t.g.queue");
@@ -399,7 +404,10 @@ mod tests {
             ..Default::default()
         };
         let shown = format!("{config:?}");
-        assert!(!shown.contains("hunter2") && !shown.contains("s3cret"), "{shown}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("s3cret"),
+            "{shown}"
+        );
         assert!(shown.contains("guest:***@127.0.0.1"), "{shown}");
     }
 }

@@ -10,7 +10,7 @@ use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use courier_core::{Ack, Consumer, Delivery, Error, ErrorKind, Result};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use lapin::{
     Channel,
     options::{BasicConsumeOptions, BasicQosOptions},
@@ -24,11 +24,14 @@ use crate::{
     BACKEND,
     acker::{ConsumerAcker, Held, token},
     connector::{Backoff, Connector},
-    error::from_lapin,
+    error::{from_lapin, kind_of},
     naming::QueueSpec,
     topology::declare_group,
     wire,
 };
+
+/// The most deliveries taken from lapin at once.
+const FORWARD_BATCH: usize = 64;
 
 /// What the receiving task needs.
 pub(crate) struct Subscriber {
@@ -134,7 +137,7 @@ impl Subscriber {
         let what = |step: &str| format!("{step} of queue {} failed", self.spec.queue);
         declare_group(&connection, &self.spec)
             .await
-            .map_err(|e| from_lapin(ErrorKind::Connection, &what("declaring"), e))?;
+            .map_err(|e| from_lapin(kind_of(&e, ErrorKind::Connection), &what("declaring"), e))?;
         let channel = connection
             .create_channel()
             .await
@@ -147,7 +150,11 @@ impl Subscriber {
             }
             Err(e) => {
                 channel.close(200, "subscribe failed".into()).await.ok();
-                Err(from_lapin(ErrorKind::Connection, &what("consuming"), e))
+                Err(from_lapin(
+                    kind_of(&e, ErrorKind::Connection),
+                    &what("consuming"),
+                    e,
+                ))
             }
         }
     }
@@ -166,21 +173,32 @@ impl Subscriber {
             .await
     }
 
-    /// Receives until stopped or until the consumer is dropped, resubscribing after losses.
+    /// Receives until stopped or until the consumer is dropped, resubscribing after losses;
+    /// then no delivery can be settled any more.
     async fn run(
         self,
-        (mut channel, mut consumer): (Channel, lapin::Consumer),
+        subscription: (Channel, lapin::Consumer),
         tx: mpsc::Sender<Delivery>,
         stop: CancellationToken,
     ) {
+        self.receive(subscription, &tx, &stop).await;
+        self.acker.close();
+    }
+
+    async fn receive(
+        &self,
+        (mut channel, mut consumer): (Channel, lapin::Consumer),
+        tx: &mpsc::Sender<Delivery>,
+        stop: &CancellationToken,
+    ) {
         let acker: Arc<dyn Ack> = self.acker.clone();
         loop {
-            let lost = self.forward(&mut consumer, &tx, &stop, &acker).await;
+            let lost = self.forward(&mut consumer, tx, stop, &acker).await;
             if !lost {
                 if channel.status().connected() {
                     channel.close(200, "consumer closed".into()).await.ok();
                 }
-                break;
+                return;
             }
             self.acker.invalidate();
             let mut failures = 0u32;
@@ -208,11 +226,11 @@ impl Subscriber {
                 }
             };
         }
-        self.acker.close();
     }
 
     /// Forwards deliveries until the subscription is lost (`true`) or the consumer stops
-    /// (`false`).
+    /// (`false`). What lapin has already received is taken as a batch, so the content kept
+    /// for requeues is stored under one lock per batch.
     async fn forward(
         &self,
         consumer: &mut lapin::Consumer,
@@ -220,44 +238,79 @@ impl Subscriber {
         stop: &CancellationToken,
         acker: &Arc<dyn Ack>,
     ) -> bool {
+        let mut ready = Vec::with_capacity(FORWARD_BATCH);
         loop {
             let next = tokio::select! {
                 biased;
-                () = stop.cancelled() => break false,
-                () = tx.closed() => break false,
+                () = stop.cancelled() => return false,
+                () = tx.closed() => return false,
                 next = consumer.next() => next,
             };
-            let delivery = match next {
-                Some(Ok(delivery)) => delivery,
-                Some(Err(e)) => {
-                    warn!(queue = %self.spec.queue, error = %e, "subscription lost; resubscribing");
-                    break true;
+            let mut lost = match next {
+                Some(Ok(delivery)) => {
+                    ready.push(delivery);
+                    None
                 }
-                None => {
-                    warn!(queue = %self.spec.queue, "the broker cancelled the subscription; resubscribing");
-                    break true;
-                }
+                end => Some(end),
             };
-            let generation = self.acker.generation();
-            let tag = token(generation, delivery.delivery_tag);
-            let (message, attempt) =
-                wire::decode(&delivery.properties, delivery.data, delivery.redelivered);
-            if self.acker.holds_content() {
-                self.acker.hold([(
-                    tag,
-                    Held {
-                        properties: delivery.properties,
-                        body: message.payload.clone(),
-                        attempt,
-                    },
-                )]);
+            while lost.is_none() && ready.len() < FORWARD_BATCH {
+                match consumer.next().now_or_never() {
+                    Some(Some(Ok(delivery))) => ready.push(delivery),
+                    Some(end) => lost = Some(end),
+                    None => break,
+                }
             }
-            let delivery = Delivery::new(message, self.topic.clone(), attempt, acker.clone(), tag);
-            tokio::select! {
-                biased;
-                () = stop.cancelled() => break false,
-                sent = tx.send(delivery) => if sent.is_err() { break false },
+            for delivery in self.convert(ready.drain(..), acker) {
+                tokio::select! {
+                    biased;
+                    () = stop.cancelled() => return false,
+                    sent = tx.send(delivery) => if sent.is_err() { return false },
+                }
+            }
+            match lost {
+                None => {}
+                Some(Some(Err(e))) => {
+                    warn!(queue = %self.spec.queue, error = %e, "subscription lost; resubscribing");
+                    return true;
+                }
+                Some(_) => {
+                    warn!(queue = %self.spec.queue, "the broker cancelled the subscription; resubscribing");
+                    return true;
+                }
             }
         }
+    }
+
+    /// Courier deliveries of `batch`, keeping what a requeue needs when it publishes copies.
+    fn convert(
+        &self,
+        batch: impl Iterator<Item = lapin::message::Delivery>,
+        acker: &Arc<dyn Ack>,
+    ) -> Vec<Delivery> {
+        let generation = self.acker.generation();
+        let holds = self.acker.holds_content();
+        let mut held = Vec::new();
+        let deliveries = batch
+            .map(|d| {
+                let tag = token(generation, d.delivery_tag);
+                let (message, attempt) = wire::decode(&d.properties, d.data, d.redelivered);
+                if holds {
+                    let body = message.payload.clone();
+                    held.push((
+                        tag,
+                        Held {
+                            properties: d.properties,
+                            body,
+                            attempt,
+                        },
+                    ));
+                }
+                Delivery::new(message, self.topic.clone(), attempt, acker.clone(), tag)
+            })
+            .collect();
+        if holds {
+            self.acker.hold(held);
+        }
+        deliveries
     }
 }

@@ -91,9 +91,7 @@ impl Endpoint {
                 "connection_timeout" => {
                     query.connection_timeout = Some(value.parse().map_err(|_| bad())?)
                 }
-                "auth_mechanism" => {
-                    query.auth_mechanism = Some(value.parse().map_err(|_| bad())?)
-                }
+                "auth_mechanism" => query.auth_mechanism = Some(value.parse().map_err(|_| bad())?),
                 _ => return Err(bad()),
             }
         }
@@ -143,7 +141,10 @@ fn read_text(key: &str, path: &Path) -> Result<String> {
 
 fn read_password(path: &Path) -> Result<String> {
     let text = read_text("password_file", path)?;
-    Ok(text.strip_suffix('\n').map_or(text.as_str(), |t| t.strip_suffix('\r').unwrap_or(t)).to_owned())
+    Ok(text
+        .strip_suffix('\n')
+        .map_or(text.as_str(), |t| t.strip_suffix('\r').unwrap_or(t))
+        .to_owned())
 }
 
 fn percent_decode(text: &str) -> Option<String> {
@@ -234,7 +235,11 @@ mod tests {
 
     #[test]
     fn bad_query_and_encoding_are_config_errors() {
-        for url in ["amqp://h/?heartbeat=x", "amqp://h/?nope=1", "amqp://u:%ff@h/"] {
+        for url in [
+            "amqp://h/?heartbeat=x",
+            "amqp://h/?nope=1",
+            "amqp://u:%ff@h/",
+        ] {
             let config = RabbitMqConfig {
                 url: url.into(),
                 ..Default::default()

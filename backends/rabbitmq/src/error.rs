@@ -12,6 +12,17 @@ pub(crate) fn from_lapin(kind: ErrorKind, context: &str, source: lapin::Error) -
     Error::new(BACKEND, kind, format!("{context}: {source}")).with_source(source)
 }
 
+/// `retryable` when `error` is transient (see [`is_transient`]), else [`ErrorKind::Config`]:
+/// the broker refused the request for good (an object exists with other settings, access
+/// refused), which no retry cures.
+pub(crate) fn kind_of(error: &lapin::Error, retryable: ErrorKind) -> ErrorKind {
+    if is_transient(error) {
+        retryable
+    } else {
+        ErrorKind::Config
+    }
+}
+
 /// Whether retrying after reopening the channel (and reconnecting if need be) can succeed:
 /// lost connections and closed channels can; a broker refusal the same request would meet
 /// again (access refused, precondition failed, content too large) cannot.

@@ -49,9 +49,5 @@ pub use naming::{QueueOverride, QueueType};
 pub use producer::RabbitMqProducer;
 pub use wire::KEY_HEADER;
 
-/// The AMQP client this backend is built on, for code that talks plain AMQP next to courier
-/// (interoperability tests, topology tools).
-pub use lapin;
-
 /// The backend's name, as in errors and `Broker::name`.
 pub(crate) const BACKEND: &str = "rabbitmq";

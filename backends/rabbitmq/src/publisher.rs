@@ -34,7 +34,7 @@ use tracing::{debug, warn};
 use crate::{
     BACKEND,
     connector::Connector,
-    error::{from_lapin, is_transient},
+    error::{from_lapin, is_transient, kind_of},
     topology::declare_exchange,
 };
 
@@ -106,7 +106,9 @@ impl Publisher {
     pub(crate) fn new(connector: Arc<Connector>, settings: PublisherSettings) -> Self {
         let (jobs, rx) = mpsc::channel(64);
         tokio::spawn(write_loop(rx, connector));
-        let size = settings.window.clamp(1, Semaphore::MAX_PERMITS);
+        let size = settings
+            .window
+            .clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
         Self {
             jobs,
             window: Semaphore::new(size),
@@ -133,12 +135,11 @@ impl Publisher {
         let mut todo: Vec<usize> = (0..items.len()).collect();
         let mut last_error = String::new();
         while !todo.is_empty() {
-            let retry = match tokio::time::timeout_at(deadline, self.round(target, &items, &todo))
-                .await
-            {
-                Ok(outcome) => outcome?,
-                Err(_) => return Err(self.timed_out(&items, &todo, &last_error)),
-            };
+            let retry =
+                match tokio::time::timeout_at(deadline, self.round(target, &items, &todo)).await {
+                    Ok(outcome) => outcome?,
+                    Err(_) => return Err(self.timed_out(&items, &todo, &last_error)),
+                };
             if let Some((_, error)) = retry.first() {
                 last_error.clone_from(error);
                 debug!(count = retry.len(), error = %last_error, "publishing again after a failure");
@@ -196,8 +197,8 @@ impl Publisher {
             };
             let mut slots = vec![first];
             let wanted = (todo.len() - next - 1).min(self.window.available_permits());
-            if wanted > 0 {
-                if let Ok(more) = self.window.try_acquire_many(wanted as u32) {
+            if let Ok(count @ 1..) = u32::try_from(wanted) {
+                if let Ok(more) = self.window.try_acquire_many(count) {
                     more.forget();
                     slots.extend((0..wanted).map(|_| Slot(&self.window)));
                 }
@@ -243,7 +244,10 @@ impl Publisher {
     }
 
     fn timed_out(&self, items: &[Outgoing], left: &[usize], last_error: &str) -> Error {
-        let first = left.first().map(|&i| message_id(&items[i])).unwrap_or_default();
+        let first = left
+            .first()
+            .map(|&i| message_id(&items[i]))
+            .unwrap_or_default();
         Error::new(
             BACKEND,
             ErrorKind::Timeout,
@@ -252,7 +256,11 @@ impl Publisher {
                  last error: {}",
                 left.len(),
                 self.settings.send_timeout.as_millis(),
-                if last_error.is_empty() { "none" } else { last_error }
+                if last_error.is_empty() {
+                    "none"
+                } else {
+                    last_error
+                }
             ),
         )
     }
@@ -275,12 +283,12 @@ fn settle(
     };
     match outcome {
         Ok(Confirmation::Ack(None) | Confirmation::NotRequested) => Ok(()),
-        Ok(Confirmation::Ack(Some(returned)) | Confirmation::Nack(Some(returned))) => refused(
-            format!(
+        Ok(Confirmation::Ack(Some(returned)) | Confirmation::Nack(Some(returned))) => {
+            refused(format!(
                 "was returned by the broker ({} {}): no queue takes it",
                 returned.reply_code, returned.reply_text
-            ),
-        ),
+            ))
+        }
         Ok(Confirmation::Nack(None)) => refused("was refused by the broker (nack)".into()),
         Err(e) if is_transient(&e) => {
             failed.push((i, e.to_string()));
@@ -288,7 +296,10 @@ fn settle(
         }
         Err(e) => Err(from_lapin(
             ErrorKind::Send,
-            &format!("message {} was refused by the broker", message_id(&items[i])),
+            &format!(
+                "message {} was refused by the broker",
+                message_id(&items[i])
+            ),
             e,
         )),
     }
@@ -323,7 +334,11 @@ async fn write_loop(mut jobs: mpsc::Receiver<Job>, connector: Arc<Connector>) {
     }
     if let Some(session) = session {
         if session.channel.status().connected() {
-            session.channel.close(200, "producer closed".into()).await.ok();
+            session
+                .channel
+                .close(200, "producer closed".into())
+                .await
+                .ok();
         }
     }
 }
@@ -342,7 +357,13 @@ async fn publish_job(
         channel
             .confirm_select(ConfirmSelectOptions::default())
             .await
-            .map_err(|e| from_lapin(ErrorKind::Connection, "enabling publisher confirms failed", e))?;
+            .map_err(|e| {
+                from_lapin(
+                    ErrorKind::Connection,
+                    "enabling publisher confirms failed",
+                    e,
+                )
+            })?;
         *session = Some(Session {
             channel,
             declared: HashSet::new(),
@@ -354,11 +375,8 @@ async fn publish_job(
     let target = &job.target;
     if target.declare && !session.declared.contains(&target.exchange) {
         if let Err(e) = declare_exchange(&session.channel, target.exchange.as_str()).await {
-            let kind = if is_transient(&e) {
-                ErrorKind::Connection
-            } else {
-                ErrorKind::Send
-            };
+            // Refused for good when an exchange of that name exists with another type.
+            let kind = kind_of(&e, ErrorKind::Connection);
             warn!(exchange = %target.exchange, error = %e, "declaring the exchange failed");
             return Err(from_lapin(
                 kind,

@@ -53,7 +53,11 @@ impl Topology {
 
     /// The queues of every remembered group.
     pub(crate) fn registered(&self) -> Vec<QueueSpec> {
-        let groups = self.groups.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let groups = self
+            .groups
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         groups
             .iter()
             .filter_map(|(topic, group)| self.naming.queue_spec(topic, group).ok())

@@ -80,7 +80,11 @@ pub(crate) fn with_attempt(properties: &BasicProperties, attempt: u32) -> BasicP
 /// The attempt is the `courier-attempt` header (1 when absent) plus the queue's count of
 /// earlier deliveries: `x-delivery-count` on quorum queues, otherwise 1 when RabbitMQ flags
 /// the delivery as redelivered.
-pub(crate) fn decode(properties: &BasicProperties, body: Vec<u8>, redelivered: bool) -> (Message, u32) {
+pub(crate) fn decode(
+    properties: &BasicProperties,
+    body: Vec<u8>,
+    redelivered: bool,
+) -> (Message, u32) {
     let mut headers = Headers::new();
     let mut key = None;
     let mut attempt = 1u32;
@@ -225,7 +229,10 @@ mod tests {
         );
         table.insert("list".into(), AMQPValue::FieldArray(FieldArray::default()));
         table.insert("bad".into(), AMQPValue::LongString(vec![0xff, b'a'].into()));
-        table.insert(headers::ATTEMPT.into(), AMQPValue::LongString("junk".into()));
+        table.insert(
+            headers::ATTEMPT.into(),
+            AMQPValue::LongString("junk".into()),
+        );
         let props = BasicProperties::default().with_headers(table);
         let (m, attempt) = decode(&props, b"{}".to_vec(), false);
         assert_eq!(attempt, 1);

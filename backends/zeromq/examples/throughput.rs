@@ -3,14 +3,16 @@
 //! program.
 //!
 //! ```text
-//! cargo run --release -p courier-zeromq --example throughput -- [messages] [bytes] [prefetch]
+//! cargo run --release -p courier-zeromq --example throughput -- [messages] [bytes] [prefetch] [seq]
 //! ```
-//! Defaults: 100000 messages of 1024 bytes, prefetch 1024.
+//! Defaults: 100000 messages of 1024 bytes, prefetch 1024. With `seq`, messages get
+//! sequence-number ids instead of a fresh UUIDv7 each, so the figure measures the backend
+//! alone.
 
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use courier_core::{Broker, Message, Subscription};
+use courier_core::{Broker, Headers, Message, Subscription};
 use courier_zeromq::{ZmqBroker, ZmqConfig};
 use zeromq::{PullSocket, PushSocket, Socket, SocketRecv, SocketSend, ZmqMessage};
 
@@ -18,14 +20,18 @@ const BATCH: usize = 1000;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1).map(|a| a.parse::<usize>());
-    let messages = args.next().transpose()?.unwrap_or(100_000);
-    let size = args.next().transpose()?.unwrap_or(1024);
-    let prefetch = args.next().transpose()?.unwrap_or(1024);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let number = |i: usize, default: usize| -> Result<usize, std::num::ParseIntError> {
+        args.get(i).map_or(Ok(default), |a| a.parse())
+    };
+    let messages = number(0, 100_000)?;
+    let size = number(1, 1024)?;
+    let prefetch = number(2, 1024)?;
+    let seq_ids = args.get(3).is_some_and(|a| a == "seq");
     let payload = Bytes::from(vec![7u8; size]);
 
     let raw = raw_push_pull(messages, payload.clone()).await?;
-    let courier = through_courier(messages, payload, prefetch).await?;
+    let courier = through_courier(messages, payload, prefetch, seq_ids).await?;
     let rate = |d: Duration| messages as f64 / d.as_secs_f64();
     println!("{messages} messages of {size} B");
     println!(
@@ -38,7 +44,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         rate(courier),
         courier
     );
-    println!("courier / raw: {:.2}", rate(courier) / rate(raw));
+    println!(
+        "courier / raw: {:.2}{}",
+        rate(courier) / rate(raw),
+        if seq_ids {
+            " (sequence ids)"
+        } else {
+            " (UUIDv7 ids)"
+        }
+    );
     Ok(())
 }
 
@@ -69,6 +83,7 @@ async fn through_courier(
     messages: usize,
     payload: Bytes,
     prefetch: usize,
+    seq_ids: bool,
 ) -> Result<Duration, Box<dyn std::error::Error>> {
     let broker = ZmqBroker::connect(ZmqConfig {
         endpoint: "tcp://127.0.0.1:0".into(),
@@ -86,7 +101,20 @@ async fn through_courier(
         let mut left = messages;
         while left > 0 {
             let n = left.min(BATCH);
-            let batch = (0..n).map(|_| Message::new(payload.clone())).collect();
+            let batch = (0..n)
+                .map(|i| {
+                    if seq_ids {
+                        Message {
+                            id: (left - i).to_string(),
+                            key: None,
+                            headers: Headers::new(),
+                            payload: payload.clone(),
+                        }
+                    } else {
+                        Message::new(payload.clone())
+                    }
+                })
+                .collect();
             producer.send_batch(topic, batch).await?;
             left -= n;
         }

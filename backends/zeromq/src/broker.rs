@@ -161,20 +161,20 @@ impl ZmqBroker {
         })
     }
 
-    /// The guarantees of this backend (the same for every configuration).
-    pub fn capabilities() -> Capabilities {
-        Capabilities::of(&[
-            Capability::DetachedRetention,
-            Capability::FanOut,
-            Capability::CompetingConsumers,
-            Capability::PerKeyOrder,
-            Capability::RedeliveryOnNack,
-            Capability::RedeliveryOnDisconnect,
-            Capability::AttemptCount,
-            Capability::AtLeastOnce,
-            Capability::Prefetch,
-        ])
-    }
+    /// The guarantees of this backend, the same for every configuration (see the crate
+    /// documentation for what each means here, and why persistence and confirmed send are
+    /// not among them).
+    pub const CAPABILITIES: Capabilities = Capabilities::none()
+        .with(Capability::DetachedRetention)
+        .with(Capability::FanOut)
+        .with(Capability::CompetingConsumers)
+        .with(Capability::PerKeyOrder)
+        .with(Capability::PerKeyOrderAcrossConsumers)
+        .with(Capability::RedeliveryOnNack)
+        .with(Capability::RedeliveryOnDisconnect)
+        .with(Capability::AttemptCount)
+        .with(Capability::AtLeastOnce)
+        .with(Capability::Prefetch);
 
     /// Where consumers of `topic` connect when this process binds the topic's endpoint: the
     /// bound address, with the port the system chose for port 0. `None` when another process
@@ -206,7 +206,7 @@ impl Broker for ZmqBroker {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Self::capabilities()
+        Self::CAPABILITIES
     }
 
     async fn producer(&self) -> Result<Arc<dyn Producer>> {

@@ -341,7 +341,8 @@ impl Connection {
                             ));
                         }
                         Ok(FromHub::Error { reason, .. }) => {
-                            tracing::warn!(backend = BACKEND, reason, "the binding side reported an error");
+                            // Only a consumer that is no longer a member gets one now.
+                            return Ended::Lost(format!("the binding side says: {reason}"));
                         }
                         Ok(FromHub::Msg { .. } | FromHub::Pong | FromHub::Ok { .. }) => {}
                         Err(malformed) => {

@@ -16,9 +16,10 @@
 //!   binding process), announce `HELLO topic group prefetch`, receive `MSG`s, and settle them
 //!   with `ACK`, `NACK` (requeue) or `REJECT`. The binding side gives each group's messages
 //!   round-robin to the members that have credit (never more than `prefetch` unacked each),
-//!   tracks what each member holds, and gives it back to the group, at the front and with a
-//!   higher attempt number, when the member nacks it, says `BYE`, disconnects, or stays silent
-//!   longer than the heartbeat timeout.
+//!   except that while a member holds messages of a key, further messages of that key go to
+//!   it. It tracks what each member holds, and gives it back to the group, at the front and
+//!   with a higher attempt number, when the member nacks it, says `BYE`, disconnects, or stays
+//!   silent longer than the heartbeat timeout.
 //! * **Producers** in the binding process queue into the outboxes directly; producers in
 //!   other processes connect a DEALER and send `PUBLISH`, answered `OK` once queued.
 //! * **Groups** exist once declared: in the binding side's configuration (`groups`), by
@@ -30,8 +31,8 @@
 //! ## Guarantees
 //!
 //! While the binding process lives, delivery is at-least-once: fan-out to every group,
-//! competing consumers within a group, per-key order for one consumer, redelivery on nack and
-//! on disconnect with an attempt count, and the prefetch bound. `send` returns once the
+//! competing consumers within a group, per-key order (also across the consumers of a group),
+//! redelivery on nack and on disconnect with an attempt count, and the prefetch bound. `send` returns once the
 //! message is in the outboxes, not when a consumer acked it, so
 //! [`Capability::ConfirmedSend`](courier_core::Capability::ConfirmedSend) is not reported;
 //! nothing is persisted, so [`Capability::Persistence`](courier_core::Capability::Persistence)
@@ -39,10 +40,12 @@
 //!
 //! ## Wire format
 //!
-//! Documented in the `wire` module and the README: every message is a multipart message
-//! starting with the frame `courier/1` and a command frame, numbers in ASCII decimal, a
-//! message as the four frames id, key, headers (JSON object) and payload. Any ZeroMQ library
-//! (libzmq through pyzmq, for example) can consume or produce with a DEALER socket.
+//! Every message is a multipart message starting with the frame `courier/1` and a command
+//! frame (`HELLO`, `MSG`, `ACK`, `NACK`, `REJECT`, `PING`/`PONG`, `BYE`, `PUBLISH`,
+//! `DECLARE`, `OK`, `ERROR`); numbers are ASCII decimal; a message travels as the four frames
+//! id, key, headers (a JSON object of strings) and payload. The README's ZeroMQ section has
+//! the full table. Any ZeroMQ library (libzmq through pyzmq, for example) can consume or
+//! produce with a DEALER socket.
 
 mod broker;
 mod config;

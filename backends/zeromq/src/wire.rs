@@ -25,7 +25,7 @@
 //! | `MSG` | tag, attempt, then the message's 4 frames |
 //! | `PONG` | none |
 //! | `OK` | seq |
-//! | `ERROR` | seq (empty when not about a request), reason |
+//! | `ERROR` | seq (empty when not about a request), reason (`full: ...` for a full outbox, `gone: ...` for a connection that is no longer a member) |
 
 use bytes::Bytes;
 use courier_core::{Headers, Message, new_id};

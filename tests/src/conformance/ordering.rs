@@ -12,8 +12,9 @@ use super::harness::{
 const MESSAGES: usize = 1_000;
 const KEYS: usize = 16;
 const BATCHES: usize = 4;
-/// Paced sending with several consumers: batch size and the most messages in flight.
-const PACED_BATCH: usize = 2 * KEYS;
+/// Paced sending with several consumers: waves of 8 messages per key, each sent once at most
+/// WINDOW of the earlier ones are still on their way (few waves, so slow brokers pay little).
+const PACED_BATCH: usize = 8 * KEYS;
 const WINDOW: usize = 4;
 
 /// 1,000 messages over 16 keys, numbered per key, and how many each key got.
@@ -68,8 +69,8 @@ async fn run(ctx: Ctx, consumers: usize) -> TestResult {
             send_batch(&producer, &topic, chunk.to_vec()).await?;
         }
     } else {
-        // Paced: at most WINDOW messages in flight, so a key's consumer often runs dry and
-        // the key moves to another consumer while later messages of it are on their way.
+        // Paced in waves: before each wave nearly everything sent is received, so a key's
+        // consumer often runs dry and the key may move to another consumer.
         let mut sent_so_far: usize = 0;
         for chunk in sent.chunks(PACED_BATCH) {
             let floor = sent_so_far.saturating_sub(WINDOW);

@@ -383,21 +383,6 @@ impl Cluster {
         views
     }
 
-    /// How many of `ids` are settled now.
-    pub async fn count_settled(&self, ids: &[String]) -> usize {
-        stream::iter(ids)
-            .map(|id| async move {
-                match self.get(&format!("/orders/{id}")).await {
-                    Ok((200, body)) => !body.contains("\"status\":\"pending\""),
-                    _ => false,
-                }
-            })
-            .buffer_unordered(16)
-            .filter(|settled| std::future::ready(*settled))
-            .count()
-            .await
-    }
-
     /// Stops every process with SIGTERM and checks that each exits with status 0 within
     /// 30 s (graceful shutdown).
     ///
@@ -454,7 +439,8 @@ fn config_toml(broker_section: &str, topics: &SagaTopics, port: u16) -> String {
 pub struct ProcessOptions {
     /// Orders to post over HTTP.
     pub orders: usize,
-    /// Kill this service with SIGKILL after half the orders are posted, then start it again.
+    /// Kill this service with SIGKILL once the gateway has charged a few orders, while orders
+    /// are still being posted, then start it again.
     pub kill: Option<Service>,
     /// How long every order may take to settle.
     pub settle_timeout: Duration,
@@ -483,11 +469,14 @@ pub struct ProcessReport {
     pub cancelled_payment: usize,
     /// Charges in the gateway's journal.
     pub charges: usize,
-    /// Orders of the first half settled when the service was killed (0 without a kill).
-    pub settled_before_kill: usize,
+    /// Whether orders were still being posted when the service was killed.
+    pub posting_when_killed: bool,
     /// Charges in the journal right after the kill (0 without a kill).
     pub charges_before_kill: usize,
 }
+
+/// Charges the gateway makes before [`ProcessOptions::kill`] strikes.
+const KILL_AFTER_CHARGES: usize = 5;
 
 /// Starts the three binaries on the broker of `broker_section`, checks the HTTP API's
 /// answers to bad input, posts the orders over HTTP (killing and restarting a service
@@ -511,21 +500,20 @@ pub async fn run_processes(broker_section: &str, options: ProcessOptions) -> Pro
 
     let orders: Vec<SagaOrder> = saga_orders(options.orders, 7);
     let mut report_kill = ProcessReport::default();
-    let (first, second) = orders.split_at(orders.len() / 2);
-    post_all(&cluster, first)
-        .await
-        .unwrap_or_else(|e| fail(&cluster, e));
+    let poster = tokio::spawn(post_all(
+        cluster.http.clone(),
+        cluster.base_url.clone(),
+        orders.clone(),
+    ));
     if let Some(victim) = options.kill {
-        // Kill while the saga is under way: once the first orders have settled.
-        let first_ids: Vec<String> = first.iter().map(|o| o.id().to_owned()).collect();
+        // Kill mid-run: once the gateway has charged a few orders, while orders still come in.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        while tokio::time::Instant::now() < deadline {
-            let settled = cluster.count_settled(&first_ids).await;
-            if settled > 0 {
-                report_kill.settled_before_kill = settled;
+        while tokio::time::Instant::now() < deadline && !poster.is_finished() {
+            let charged = SimulatedGateway::read_journal(&cluster.journal).map_or(0, |j| j.len());
+            if charged >= KILL_AFTER_CHARGES {
                 break;
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
         cluster
             .kill(victim)
@@ -533,13 +521,15 @@ pub async fn run_processes(broker_section: &str, options: ProcessOptions) -> Pro
             .unwrap_or_else(|e| fail(&cluster, e));
         report_kill.charges_before_kill =
             SimulatedGateway::read_journal(&cluster.journal).map_or(0, |j| j.len());
+        report_kill.posting_when_killed = !poster.is_finished();
         cluster
             .restart(victim)
             .await
             .unwrap_or_else(|e| fail(&cluster, e));
     }
-    post_all(&cluster, second)
+    poster
         .await
+        .unwrap_or_else(|e| fail(&cluster, format!("the posting task failed: {e}")))
         .unwrap_or_else(|e| fail(&cluster, e));
 
     let ids: Vec<String> = orders.iter().map(|o| o.id().to_owned()).collect();
@@ -621,19 +611,33 @@ pub async fn run_processes(broker_section: &str, options: ProcessOptions) -> Pro
     report
 }
 
-async fn post_all(cluster: &Cluster, orders: &[SagaOrder]) -> Result<(), String> {
-    let answers: Vec<Result<(u16, Value), String>> = stream::iter(orders)
-        .map(|o| async move {
-            let body = serde_json::to_string(&o.intake).map_err(|e| e.to_string())?;
-            cluster.post(&body).await
+/// Posts every order over HTTP, 16 at a time; each must be accepted (202).
+async fn post_all(
+    http: reqwest::Client,
+    base_url: String,
+    orders: Vec<SagaOrder>,
+) -> Result<(), String> {
+    let url = format!("{base_url}/orders");
+    let answers: Vec<Result<u16, String>> = stream::iter(orders)
+        .map(|o| {
+            let (http, url) = (http.clone(), url.clone());
+            async move {
+                let r = http
+                    .post(url)
+                    .json(&o.intake)
+                    .send()
+                    .await
+                    .map_err(|e| format!("POST /orders of {} failed: {e}", o.id()))?;
+                Ok(r.status().as_u16())
+            }
         })
         .buffer_unordered(16)
         .collect()
         .await;
     for answer in answers {
-        let (status, json) = answer?;
+        let status = answer?;
         if status != 202 {
-            return Err(format!("POST /orders answered {status}: {json}"));
+            return Err(format!("POST /orders answered {status}"));
         }
     }
     Ok(())

@@ -171,3 +171,13 @@ pub async fn wait_for_all(seen: &Seen, ids: &[String], limit: Duration) -> usize
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Logs to stderr as `RUST_LOG` says (nothing when unset).
+pub fn init_logs() {
+    if let Ok(filter) = std::env::var("RUST_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
+}

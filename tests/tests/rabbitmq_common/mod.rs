@@ -109,7 +109,14 @@ impl Vhost {
     /// Closes every client connection of this vhost, as an operator would with
     /// `rabbitmqctl close_all_connections <reason>`.
     pub fn close_all_connections(&self, reason: &str) -> Result<String, String> {
-        rabbitmqctl(&["close_all_connections", "-p", self.name(), "--limit", "10000", reason])
+        rabbitmqctl(&[
+            "close_all_connections",
+            "-p",
+            self.name(),
+            "--limit",
+            "10000",
+            reason,
+        ])
     }
 }
 

@@ -21,11 +21,8 @@ pub(crate) struct KafkaAck {
 
 impl KafkaAck {
     fn settle(&self, token: u64, outcome: Outcome) -> Result<()> {
-        let wake = self.shared.lock().settle(token, outcome).map_err(refused)?;
-        if wake.poller {
-            self.shared.wake_poller.notify_one();
-        }
-        if wake.receiver {
+        let room = self.shared.lock().settle(token, outcome).map_err(refused)?;
+        if room {
             self.shared.wake_receiver.notify_one();
         }
         Ok(())

@@ -34,7 +34,9 @@ impl GroupContext {
             (state.assigned(&partitions), state.paused)
         };
         for &(partition, next) in &resume {
-            if let Err(e) = list.set_partition_offset(&shared.topic, partition, Offset::Offset(next)) {
+            if let Err(e) =
+                list.set_partition_offset(&shared.topic, partition, Offset::Offset(next))
+            {
                 warn!(topic = %shared.topic, partition, error = %e, "continuing a partition where it was failed; it restarts at the committed offset");
             }
         }

@@ -11,6 +11,7 @@ mod poller;
 mod shared;
 mod slab;
 mod state;
+mod watchdog;
 
 use std::{sync::Arc, time::Duration};
 
@@ -70,10 +71,16 @@ pub(crate) async fn open(
     let stop = CancellationToken::new();
     let mut joined = shared.joined.subscribe();
     let poller = Poller {
-        consumer,
+        consumer: Arc::new(consumer),
         shared: shared.clone(),
         stop: stop.clone(),
         commit_every: Duration::from_millis(u64::from(settings.config.commit_interval_ms)),
+        check_every: Duration::from_millis(u64::from(settings.config.session_timeout_ms)),
+        stall_limit: match settings.config.stall_timeout_ms {
+            0 => None,
+            ms => Some(Duration::from_millis(u64::from(ms))),
+        },
+        request_timeout: settings.request_timeout(),
     };
     let task = tokio::spawn(poller.run());
     let mut consumer = KafkaConsumer {
@@ -94,10 +101,10 @@ pub(crate) async fn open(
     } else {
         consumer.close().await.ok();
         Err(Error::new(
-                BACKEND,
-                ErrorKind::Timeout,
-                format!(
-                    "group `{group}` assigned no partitions of `{topic}` within {} ms (broker.kafka.join_timeout_ms)",
+            BACKEND,
+            ErrorKind::Timeout,
+            format!(
+                "group `{group}` assigned no partitions of `{topic}` within {} ms (broker.kafka.join_timeout_ms)",
                 timeout.as_millis()
             ),
         ))
@@ -108,14 +115,17 @@ impl KafkaConsumer {
     /// Up to `max` ready deliveries, waiting for the first; empty once closed.
     async fn take(&self, max: usize) -> Vec<Delivery> {
         loop {
-            let ready = {
+            let (ready, wake_poller) = {
                 let mut state = self.shared.lock();
-                let ready = state.take(max.max(1));
-                if ready.is_empty() && state.is_closed() {
+                let taken = state.take(max.max(1));
+                if taken.0.is_empty() && state.is_closed() {
                     return Vec::new();
                 }
-                ready
+                taken
             };
+            if wake_poller {
+                self.shared.wake_poller.notify_one();
+            }
             if !ready.is_empty() {
                 return ready
                     .into_iter()

@@ -19,7 +19,7 @@ pub(crate) struct Shared {
     /// The group.
     pub(crate) group: String,
     state: Mutex<State>,
-    /// Wakes the poll task when settlements allow fetching to resume.
+    /// Wakes the poll task when `recv` makes room in the buffer of ready deliveries.
     pub(crate) wake_poller: Notify,
     /// Wakes `recv` when deliveries are ready or the consumer has closed.
     pub(crate) wake_receiver: Notify,

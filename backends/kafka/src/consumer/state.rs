@@ -38,15 +38,6 @@ pub(crate) enum Outcome {
     Abandoned,
 }
 
-/// Who to wake after a settlement.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Wake {
-    /// The poll task: fetching may resume.
-    pub(crate) poller: bool,
-    /// A waiting `recv`: a ready delivery now fits in the prefetch.
-    pub(crate) receiver: bool,
-}
-
 /// Why a delivery could not be settled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Refused {
@@ -57,6 +48,10 @@ pub(crate) enum Refused {
 }
 
 /// What one consumer holds.
+///
+/// The application holds at most `prefetch` unsettled deliveries; at most `prefetch` more
+/// wait, received, in a buffer. When the buffer stays full the poll task pauses the
+/// partitions (still serving rebalances) and resumes them when it is down to half.
 pub(crate) struct State {
     inflight: Slab<InFlight>,
     /// Tracks of the assigned partitions.
@@ -90,11 +85,6 @@ impl State {
         }
     }
 
-    /// Deliveries ready or held: what the prefetch bounds.
-    fn occupied(&self) -> usize {
-        self.held + self.ready.len()
-    }
-
     /// Whether the consumer has closed: `recv` returns `None` once nothing is ready.
     pub(crate) fn is_closed(&self) -> bool {
         self.closed
@@ -124,22 +114,32 @@ impl State {
     }
 
     /// Hands up to `max` ready deliveries to the application, never more than the prefetch
-    /// allows it to hold.
-    pub(crate) fn take(&mut self, max: usize) -> Vec<Ready> {
+    /// allows it to hold. Also says whether the poll task should be woken: the buffer of
+    /// ready deliveries is no longer full, or fetching may resume.
+    pub(crate) fn take(&mut self, max: usize) -> (Vec<Ready>, bool) {
+        let was_full = self.buffer_full();
         let room = self.prefetch.saturating_sub(self.held);
         let n = max.min(room).min(self.ready.len());
         self.held += n;
-        self.ready.drain(..n).collect()
+        let taken = self.ready.drain(..n).collect();
+        let wake = n > 0 && ((was_full && !self.buffer_full()) || self.should_resume());
+        (taken, wake)
     }
 
-    /// Whether fetching should pause now: the consumer is full and not yet paused.
+    /// Whether the buffer of received deliveries the application has not taken yet is full
+    /// (it holds `prefetch`): the poll task stops taking records from librdkafka.
+    pub(crate) fn buffer_full(&self) -> bool {
+        self.ready.len() >= self.prefetch
+    }
+
+    /// Whether fetching should pause: the buffer stayed full and fetching is not paused yet.
     pub(crate) fn should_pause(&self) -> bool {
-        !self.paused && self.occupied() >= self.prefetch
+        !self.paused && self.buffer_full()
     }
 
-    /// Whether fetching should resume now: paused, and down to half the prefetch.
+    /// Whether fetching should resume: paused, and the buffer down to half.
     pub(crate) fn should_resume(&self) -> bool {
-        self.paused && self.occupied() <= self.prefetch / 2
+        self.paused && self.ready.len() <= self.prefetch / 2
     }
 
     fn track_mut(&mut self, partition: i32, generation: u64) -> Option<&mut PartitionTrack> {
@@ -149,8 +149,9 @@ impl State {
             .filter(|track| track.generation == generation)
     }
 
-    /// Settles delivery `token`, and says who to wake.
-    pub(crate) fn settle(&mut self, token: u64, outcome: Outcome) -> Result<Wake, Refused> {
+    /// Settles delivery `token`. Returns whether a waiting `recv` should be woken: a ready
+    /// delivery now fits in the prefetch.
+    pub(crate) fn settle(&mut self, token: u64, outcome: Outcome) -> Result<bool, Refused> {
         if self.closed {
             return Err(Refused::Closed);
         }
@@ -164,10 +165,7 @@ impl State {
                 track.acked(entry.offset);
             }
         }
-        Ok(Wake {
-            poller: self.should_resume(),
-            receiver: !self.ready.is_empty() && self.held < self.prefetch,
-        })
+        Ok(!self.ready.is_empty() && self.held < self.prefetch)
     }
 
     /// The copy of delivery `token` to publish again, with its attempt number. The delivery
@@ -287,31 +285,45 @@ mod tests {
     }
 
     fn one(state: &mut State) -> Ready {
-        state.take(1).pop().expect("a ready delivery")
+        state.take(1).0.pop().expect("a ready delivery")
     }
 
     #[test]
-    fn prefetch_bounds_ready_plus_held_with_hysteresis() {
+    fn the_application_holds_at_most_prefetch_and_the_buffer_as_much_again() {
         let mut state = State::new(4);
         state.assigned(&[0]);
         for offset in 0..4 {
             state.admit(0, offset, 1, msg(offset));
         }
+        assert!(state.buffer_full());
+        let (taken, wake) = state.take(10);
+        assert_eq!(taken.len(), 4);
+        assert!(wake, "the buffer has room again");
+        for offset in 4..8 {
+            state.admit(0, offset, 1, msg(offset));
+        }
+        assert_eq!(state.take(10).0.len(), 0, "the application holds 4 already");
         assert!(state.should_pause());
         state.paused = true;
-        // A record that arrived anyway waits for room.
-        state.admit(0, 4, 1, msg(4));
-        let taken = state.take(10);
-        assert_eq!(taken.len(), 4);
-        assert!(state.take(10).is_empty());
-        let wake = state.settle(taken[1].token, Outcome::Done).expect("settles");
-        assert_eq!(wake, Wake { poller: false, receiver: true });
-        assert_eq!(state.take(10).len(), 1);
-        state.settle(taken[3].token, Outcome::Done).expect("settles");
-        let wake = state.settle(taken[2].token, Outcome::Done).expect("settles");
-        assert_eq!(wake, Wake { poller: true, receiver: false }, "2 <= 4/2");
-        assert_eq!(state.moved_positions(), vec![(0, 0)]);
-        state.settle(taken[0].token, Outcome::Done).expect("settles");
+        assert_eq!(state.settle(taken[1].token, Outcome::Done), Ok(true));
+        let (more, wake) = state.take(10);
+        assert_eq!(more.len(), 1);
+        assert!(wake, "no longer full");
+        assert!(!state.should_resume(), "3 waiting > 4/2");
+        state
+            .settle(taken[0].token, Outcome::Done)
+            .expect("settles");
+        let (more, wake) = state.take(10);
+        assert_eq!(more.len(), 1);
+        assert!(wake, "2 waiting: resume");
+        assert!(state.should_resume());
+        assert_eq!(state.moved_positions(), vec![(0, 2)]);
+        state
+            .settle(taken[2].token, Outcome::Done)
+            .expect("settles");
+        state
+            .settle(taken[3].token, Outcome::Done)
+            .expect("settles");
         assert_eq!(state.moved_positions(), vec![(0, 4)]);
         assert_eq!(state.moved_positions(), vec![]);
     }
@@ -324,7 +336,7 @@ mod tests {
         state.admit(0, 6, 1, msg(6));
         let a = one(&mut state);
         let b = one(&mut state);
-        assert_eq!(state.settle(a.token, Outcome::Done), Ok(Wake::default()));
+        assert_eq!(state.settle(a.token, Outcome::Done), Ok(false));
         assert_eq!(state.settle(a.token, Outcome::Done), Err(Refused::Unknown));
         assert_eq!(state.close(), vec![(0, 6)]);
         assert!(state.is_closed());
@@ -345,7 +357,7 @@ mod tests {
         assert_eq!(state.take_for_requeue(b.token), Err(Refused::Unknown));
         state.settle(b.token, Outcome::Abandoned).expect("settles");
         state.settle(a.token, Outcome::Done).expect("settles");
-        assert_eq!(state.take(10).len(), 0);
+        assert_eq!(state.take(10).0.len(), 0);
         assert_eq!(state.moved_positions(), vec![(3, 1)]);
     }
 
@@ -358,10 +370,10 @@ mod tests {
         let a = one(&mut state);
         let positions = state.revoked(&[0, 1], false);
         assert_eq!(positions.len(), 2);
-        assert!(state.take(10).is_empty(), "not yet received: dropped");
+        assert!(state.take(10).0.is_empty(), "not yet received: dropped");
         assert!(state.assigned(&[0]).is_empty());
         // The stale ack frees the slot but does not touch the new assignment's track.
-        assert_eq!(state.settle(a.token, Outcome::Done), Ok(Wake::default()));
+        assert_eq!(state.settle(a.token, Outcome::Done), Ok(false));
         state.admit(0, 0, 1, msg(0));
         let again = one(&mut state);
         assert_eq!(state.moved_positions(), vec![(0, 0)]);
@@ -382,13 +394,22 @@ mod tests {
         assert_eq!(positions, vec![(0, 7), (1, 3)]);
         // Acked while suspended: recorded.
         state.settle(held.token, Outcome::Done).expect("settles");
-        assert_eq!(state.assigned(&[0]), vec![(0, 9)], "continue after offset 8");
-        let left: Vec<i64> = state
+        assert_eq!(
+            state.assigned(&[0]),
+            vec![(0, 9)],
+            "continue after offset 8"
+        );
+        let left: Vec<(i32, bytes::Bytes)> = state
             .take(10)
-            .iter()
-            .map(|r| r.partition as i64 * 100 + r.message.payload[0] as i64 - 48)
+            .0
+            .into_iter()
+            .map(|r| (r.partition, r.message.payload))
             .collect();
-        assert_eq!(left, vec![8], "partition 1's ready delivery was dropped");
+        assert_eq!(
+            left,
+            vec![(0, bytes::Bytes::from("8"))],
+            "partition 1's ready delivery was dropped"
+        );
         assert_eq!(state.moved_positions(), vec![(0, 8)]);
     }
 }

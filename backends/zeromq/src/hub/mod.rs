@@ -5,6 +5,8 @@
 //! consumers (always over TCP or IPC, never in-process shortcuts) connect DEALER sockets,
 //! announce their group and credit with `HELLO`, and settle with `ACK`/`NACK`/`REJECT`.
 
+mod hash;
+mod keys;
 mod outbox;
 mod task;
 

@@ -70,6 +70,7 @@ pub(super) async fn run(
         state.outbox.declare(&topic, &group);
     }
     let mut monitoring = true;
+    let mut last_tick = Instant::now();
     loop {
         tokio::select! {
             biased;
@@ -105,8 +106,20 @@ pub(super) async fn run(
                 None => monitoring = false,
             },
             _ = tick.tick() => {
+                // A hub that could not run for a while (a starved process) has not read what
+                // its peers sent meanwhile: it lets one tick pass before blaming them.
+                let now = Instant::now();
+                let late = now.saturating_duration_since(last_tick)
+                    > 2 * state.settings.heartbeat_interval;
+                last_tick = now;
                 let timeout = state.settings.heartbeat_timeout;
-                for peer in state.outbox.expire(Instant::now(), timeout, &mut state.out) {
+                let expired = if late {
+                    Vec::new()
+                } else {
+                    state.outbox.expire(now, timeout, &mut state.out)
+                };
+                for peer in expired {
+                    state.reply(peer.clone(), not_a_member());
                     tracing::info!(
                         backend = BACKEND,
                         peer = ?peer,
@@ -205,9 +218,9 @@ impl State {
                     tracing::debug!(backend = BACKEND, peer = ?peer, topic, group, prefetch, "consumer joined");
                 }
             }
-            ToHub::Ack(mut tags) => self.settle(&peer, &mut tags, Settle::Ack),
-            ToHub::Nack(mut tags) => self.settle(&peer, &mut tags, Settle::Requeue),
-            ToHub::Reject(mut tags) => self.settle(&peer, &mut tags, Settle::Reject),
+            ToHub::Ack(mut tags) => self.settle(peer, &mut tags, Settle::Ack),
+            ToHub::Nack(mut tags) => self.settle(peer, &mut tags, Settle::Requeue),
+            ToHub::Reject(mut tags) => self.settle(peer, &mut tags, Settle::Reject),
             ToHub::Ping => self.reply(peer, FromHub::Pong),
             ToHub::Bye => {
                 self.outbox.leave(&peer, &mut self.out);
@@ -233,8 +246,15 @@ impl State {
         }
     }
 
-    fn settle(&mut self, peer: &[u8], tags: &mut [u64], how: Settle) {
-        self.outbox.settle(peer, tags, how, &mut self.out);
+    /// Settles deliveries of a member. A peer that is no longer a member (it fell silent
+    /// past the heartbeat timeout, so its deliveries went back to the group) is told, so that
+    /// it reconnects instead of settling into the void.
+    fn settle(&mut self, peer: Bytes, tags: &mut [u64], how: Settle) {
+        if self.outbox.is_member(&peer) {
+            self.outbox.settle(&peer, tags, how, &mut self.out);
+        } else {
+            self.reply(peer, not_a_member());
+        }
     }
 
     fn reply(&mut self, peer: Bytes, reply: FromHub) {
@@ -377,5 +397,15 @@ impl State {
                 }
             }
         }
+    }
+}
+
+/// The notice to a peer that settles or was expired while not a member.
+fn not_a_member() -> FromHub {
+    FromHub::Error {
+        seq: Bytes::new(),
+        reason: "gone: this connection is not a member (silent past the heartbeat timeout, or \
+                 never joined); its deliveries went back to the group, join again"
+            .to_owned(),
     }
 }

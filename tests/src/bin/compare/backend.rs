@@ -1,7 +1,7 @@
 //! The backends compared: for each, the courier side (through `courier-config`'s `connect`,
 //! as a service connects) and the raw side built with the same settings.
 
-use std::{net::ToSocketAddrs, time::Duration};
+use std::{net::ToSocketAddrs, sync::Arc, time::Duration};
 
 use clap::ValueEnum;
 use courier_config::{BrokerKind, Config};
@@ -10,7 +10,7 @@ use courier_core::redact_url;
 
 use crate::{
     cli::Args,
-    courier_side::CourierSide,
+    courier_side::{Cleaner, CourierSide},
     driver::Side,
     raw::{
         self,
@@ -68,6 +68,8 @@ pub struct Contenders {
     pub raw: Box<dyn Side>,
     /// The configuration courier connected with.
     pub config: Config,
+    /// Deletes topics and queues on the broker, where runs leave any.
+    pub cleaner: Option<Arc<dyn Cleaner>>,
     /// What the raw side does, for the report.
     pub note: String,
 }
@@ -107,7 +109,7 @@ pub async fn prepare(backend: Backend, args: &Args) -> Result<Contenders, String
                  consuming, as courier",
                 BATCH * DEPTH
             );
-            finish(config, Some(Box::new(cleaner)), Box::new(raw), note).await
+            finish(config, Some(Arc::new(cleaner)), Box::new(raw), note).await
         }
         Backend::Kafka => {
             let first = args.kafka_brokers.split(',').next().unwrap_or_default();
@@ -154,7 +156,7 @@ pub async fn prepare(backend: Backend, args: &Args) -> Result<Contenders, String
 
 async fn finish(
     config: Config,
-    cleaner: Option<Box<dyn crate::courier_side::Cleaner>>,
+    cleaner: Option<Arc<dyn Cleaner>>,
     raw: Box<dyn Side>,
     note: String,
 ) -> Result<Contenders, String> {
@@ -162,7 +164,8 @@ async fn finish(
         .await
         .map_err(|e| format!("courier cannot connect: {e}"))?;
     Ok(Contenders {
-        courier: CourierSide::new(broker, cleaner),
+        courier: CourierSide::new(broker, cleaner.clone()),
+        cleaner,
         raw,
         config,
         note,

@@ -27,7 +27,7 @@ pub struct Args {
     #[arg(long, default_value_t = 1024)]
     pub size: usize,
     /// Interleaved runs per figure (courier, raw, courier, raw, ...); the median is reported.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     pub runs: u32,
     /// Also write target/compare/report.json.
     #[arg(long)]
@@ -71,7 +71,10 @@ impl Args {
     pub fn out_dir(&self) -> PathBuf {
         self.out.clone().unwrap_or_else(|| {
             let tests = Path::new(env!("CARGO_MANIFEST_DIR"));
-            tests.parent().unwrap_or(tests).join("target")
+            tests
+                .parent()
+                .unwrap_or(tests)
+                .join("target")
                 .join("compare")
         })
     }

@@ -16,19 +16,20 @@ use crate::{
 /// supplies one that knows its naming.
 #[async_trait]
 pub trait Cleaner: Send + Sync {
-    /// Deletes the broker objects of `names`.
-    async fn clean(&self, names: &Names) -> Outcome<()>;
+    /// Deletes `topic` and what its `groups` hold on the broker; objects already gone are
+    /// no error.
+    async fn clean(&self, topic: &str, groups: &[&str]) -> Outcome<()>;
 }
 
 /// The workload through a courier [`Broker`].
 pub struct CourierSide {
     broker: Arc<dyn Broker>,
-    cleaner: Option<Box<dyn Cleaner>>,
+    cleaner: Option<Arc<dyn Cleaner>>,
 }
 
 impl CourierSide {
     /// Runs on `broker`, calling `cleaner` after each run.
-    pub fn new(broker: Arc<dyn Broker>, cleaner: Option<Box<dyn Cleaner>>) -> Self {
+    pub fn new(broker: Arc<dyn Broker>, cleaner: Option<Arc<dyn Cleaner>>) -> Self {
         Self { broker, cleaner }
     }
 
@@ -55,8 +56,8 @@ impl Side for CourierSide {
     ) -> Outcome<Endpoints> {
         let mut subscribers: Vec<Box<dyn Subscriber>> = Vec::with_capacity(workload.consumers);
         for _ in 0..workload.consumers {
-            let subscription = Subscription::new(&names.topic, &names.group)
-                .with_prefetch(settings.prefetch);
+            let subscription =
+                Subscription::new(&names.topic, &names.group).with_prefetch(settings.prefetch);
             let consumer = self.broker.subscribe(subscription).await?;
             subscribers.push(Box::new(CourierSubscriber(consumer)));
         }
@@ -75,7 +76,7 @@ impl Side for CourierSide {
 
     async fn cleanup(&self, names: &Names) -> Outcome<()> {
         match &self.cleaner {
-            Some(cleaner) => cleaner.clean(names).await,
+            Some(cleaner) => cleaner.clean(&names.topic, &[&names.group]).await,
             None => Ok(()),
         }
     }

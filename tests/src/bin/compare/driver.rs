@@ -70,8 +70,12 @@ pub trait Side: Send + Sync {
 
     /// Subscribes `workload.consumers` members of `names.group` to `names.topic`, then opens
     /// `workload.producers` publishers to it.
-    async fn open(&self, workload: Workload, settings: &Settings, names: &Names)
-    -> Outcome<Endpoints>;
+    async fn open(
+        &self,
+        workload: Workload,
+        settings: &Settings,
+        names: &Names,
+    ) -> Outcome<Endpoints>;
 
     /// Deletes what `open` declared on the broker (queues, exchanges, topics).
     async fn cleanup(&self, names: &Names) -> Outcome<()> {
@@ -82,6 +86,14 @@ pub trait Side: Send + Sync {
 
 /// How long warm-up may take: a Kafka group needs a rebalance before it receives.
 const WARMUP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A measurement, and why cleaning up after it failed, if it did (which does not spoil it).
+pub struct Measured<T> {
+    /// The figure.
+    pub value: T,
+    /// The cleanup error, as a sentence.
+    pub leftover: Option<String>,
+}
 
 /// Throughput in messages per second of `settings.messages` measured messages through
 /// produce, consume and ack, timed from the first send to the last ack.
@@ -94,9 +106,12 @@ pub async fn throughput(
     backend: &str,
     workload: Workload,
     settings: &Settings,
-) -> Outcome<f64> {
-    let (elapsed, _) = run(side, backend, workload, settings, Pace::Flat).await?;
-    Ok(settings.messages as f64 / elapsed.as_secs_f64())
+) -> Outcome<Measured<f64>> {
+    let measured = run(side, backend, workload, settings, Pace::Flat).await?;
+    Ok(Measured {
+        value: settings.messages as f64 / measured.value.0.as_secs_f64(),
+        leftover: measured.leftover,
+    })
 }
 
 /// End-to-end latency (send to receive) of messages sent at `rate` per second for `duration`,
@@ -111,14 +126,17 @@ pub async fn latency(
     settings: &Settings,
     rate: f64,
     duration: Duration,
-) -> Outcome<Latency> {
+) -> Outcome<Measured<Latency>> {
     let messages = ((rate * duration.as_secs_f64()) as u64).max(workload.producers as u64);
     let settings = Settings {
         messages,
         ..*settings
     };
-    let (_, recorder) = run(side, backend, workload, &settings, Pace::Rate(rate)).await?;
-    recorder.summary()
+    let measured = run(side, backend, workload, &settings, Pace::Rate(rate)).await?;
+    Ok(Measured {
+        value: measured.value.1.summary()?,
+        leftover: measured.leftover,
+    })
 }
 
 /// How producers send.
@@ -136,13 +154,16 @@ async fn run(
     workload: Workload,
     settings: &Settings,
     pace: Pace,
-) -> Outcome<(Duration, Recorder)> {
+) -> Outcome<Measured<(Duration, Recorder)>> {
     let names = Names::fresh(backend, side.label());
     let result = run_on(side, &names, workload, settings, pace).await;
     let cleaned = side.cleanup(&names).await;
-    let measured = result?;
-    cleaned.map_err(|e| format!("cleaning up {}: {e}", names.topic))?;
-    Ok(measured)
+    Ok(Measured {
+        value: result?,
+        leftover: cleaned
+            .err()
+            .map(|e| format!("cleaning up {}: {e}", names.topic)),
+    })
 }
 
 async fn run_on(
@@ -201,13 +222,16 @@ async fn run_on(
         let elapsed = started.elapsed();
         match finished {
             Ok(result) => result.map(|()| elapsed),
-            Err(_) => Err(format!(
-                "timed out after {}s with {} of {} messages received",
-                limit.as_secs(),
-                tally.measured.load(Relaxed),
-                settings.messages
-            )
-            .into()),
+            Err(_) => {
+                let received = tally.measured.load(Relaxed);
+                Err(format!(
+                    "timed out after {}s with {received} of {} messages received ({:.0} msg/s)",
+                    limit.as_secs(),
+                    settings.messages,
+                    received as f64 / elapsed.as_secs_f64()
+                )
+                .into())
+            }
         }
     }
     .await;
@@ -287,7 +311,12 @@ async fn produce_flat(publisher: &dyn Publisher, count: u64, settings: &Settings
 
 /// Sends `count` stamped messages at `rate` per second, one batch per millisecond tick, the
 /// batches in flight concurrently so that a slow confirm never delays the schedule.
-async fn produce_paced(publisher: &dyn Publisher, count: u64, rate: f64, size: usize) -> Outcome<()> {
+async fn produce_paced(
+    publisher: &dyn Publisher,
+    count: u64,
+    rate: f64,
+    size: usize,
+) -> Outcome<()> {
     let started = Instant::now();
     let mut tick = tokio::time::interval(Duration::from_millis(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -340,7 +369,9 @@ async fn consume(
                 took = subscriber.take(max, &mut seen) => took?,
             };
             if took == 0 {
-                return Err(BoxError::from("the consumer closed before the run was done"));
+                return Err(BoxError::from(
+                    "the consumer closed before the run was done",
+                ));
             }
             tally.add(index, warm, measured);
         }

@@ -86,9 +86,10 @@ async fn run(args: &Args) -> Outcome<()> {
         report.notes.push(contenders.note.clone());
         measure_backend(&contenders, backend, args, &progress, &mut report).await;
         if let Err(e) = contenders.courier.close().await {
-            report
-                .notes
-                .push(format!("{}: closing the broker failed: {e}", backend.name()));
+            report.notes.push(format!(
+                "{}: closing the broker failed: {e}",
+                backend.name()
+            ));
         }
     }
     progress.finish_and_clear();
@@ -129,12 +130,19 @@ async fn measure_backend(
     progress.set_message(format!("{}: saga", backend.name()));
     let saga = match args.orders {
         0 => Err("not run (--orders 0)".to_owned()),
-        orders => saga::orders_per_sec(&contenders.config, orders).await,
+        orders => {
+            saga::orders_per_sec(&contenders.config, orders, contenders.cleaner.as_ref()).await
+        }
     };
     match saga {
-        Ok(orders_per_sec) => {
+        Ok((orders_per_sec, leftover)) => {
             for row in &mut report.rows[first..] {
                 row.orders_per_sec = Some(orders_per_sec);
+            }
+            if let Some(leftover) = leftover {
+                report
+                    .notes
+                    .push(format!("{}: saga: {leftover}", backend.name()));
             }
         }
         Err(e) => report
@@ -156,6 +164,7 @@ async fn measure(
     let name = backend.name();
     let sides: [&dyn Side; 2] = [&contenders.courier, contenders.raw.as_ref()];
     let mut samples = [Vec::new(), Vec::new()];
+    let mut leftovers = Vec::new();
     for run in 1..=args.runs {
         for (side, samples) in sides.iter().zip(samples.iter_mut()) {
             let label = side.label();
@@ -166,7 +175,8 @@ async fn measure(
             let rate = driver::throughput(*side, name, workload, settings)
                 .await
                 .map_err(|e| format!("{label} run {run}: {e}"))?;
-            samples.push(rate);
+            samples.push(rate.value);
+            leftovers.extend(rate.leftover);
             progress.inc(1);
         }
     }
@@ -187,10 +197,21 @@ async fn measure(
             workload.name
         ));
         match driver::latency(*side, name, workload, settings, rate, duration).await {
-            Ok(measured) => *latency = Some(measured),
+            Ok(measured) => {
+                *latency = Some(measured.value);
+                leftovers.extend(measured.leftover);
+            }
             Err(e) => notes.push(format!("{name} {} {label} latency n/a: {e}", workload.name)),
         }
         progress.inc(1);
+    }
+    if let Some(first) = leftovers.first() {
+        notes.push(format!(
+            "{name} {}: {} of the runs' cleanups failed (their topics or queues are left on \
+             the broker); first: {first}",
+            workload.name,
+            leftovers.len()
+        ));
     }
     let [latency, raw_latency] = latencies;
     Ok((

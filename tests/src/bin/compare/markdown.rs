@@ -79,8 +79,7 @@ fn table_row(row: &Row) -> String {
 
 fn targets(out: &mut String, report: &Report) {
     out.push_str("## Targets\n\n");
-    let (met, missed): (Vec<&Row>, Vec<&Row>) =
-        report.rows.iter().partition(|r| r.meets_ratio());
+    let (met, missed): (Vec<&Row>, Vec<&Row>) = report.rows.iter().partition(|r| r.meets_ratio());
     let list = |rows: &[&Row]| {
         rows.iter()
             .map(|r| format!("{} {} ({:.2})", r.backend, r.workload, r.ratio()))
@@ -94,14 +93,14 @@ fn targets(out: &mut String, report: &Report) {
             (_, true) if !met.is_empty() => format!("**met** everywhere ({})", list(&met)),
             (_, true) => "not measured".to_owned(),
             (true, false) => format!("**missed** everywhere ({})", list(&missed)),
-            (false, false) => format!(
-                "**met** on {}; **missed** on {}",
-                list(&met),
-                list(&missed)
-            ),
+            (false, false) => format!("**met** on {}; **missed** on {}", list(&met), list(&missed)),
         }
     );
-    let memory: Vec<&Row> = report.rows.iter().filter(|r| r.backend == "memory").collect();
+    let memory: Vec<&Row> = report
+        .rows
+        .iter()
+        .filter(|r| r.backend == "memory")
+        .collect();
     let verdict = if memory.is_empty() {
         "not measured".to_owned()
     } else {
@@ -113,7 +112,11 @@ fn targets(out: &mut String, report: &Report) {
                 } else {
                     "**missed**"
                 };
-                format!("{} {ok} ({} msg/s)", r.workload, thousands(r.courier.median))
+                format!(
+                    "{} {ok} ({} msg/s)",
+                    r.workload,
+                    thousands(r.courier.median)
+                )
             })
             .collect::<Vec<_>>()
             .join("; ")

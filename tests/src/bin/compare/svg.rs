@@ -23,9 +23,15 @@ pub fn render(report: &Report, path: &Path) -> Outcome<()> {
         .iter()
         .map(|r| format!("{} {}", r.backend, r.workload))
         .collect();
-    let values = rows.iter().flat_map(|r| [r.courier.median, r.raw.median]);
-    let top = values.fold(1.0f64, f64::max) * 2.0;
-    let bottom = 1_000.0f64.min(top / 100.0);
+    let values: Vec<f64> = rows
+        .iter()
+        .flat_map(|r| [r.courier.median, r.raw.median])
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .collect();
+    let top = values.iter().copied().fold(1.0f64, f64::max) * 2.0;
+    // The power of ten below the smallest bar, so that every bar shows.
+    let smallest = values.iter().copied().fold(top, f64::min);
+    let bottom = 10f64.powf((smallest / 1.5).max(1.0).log10().floor());
     let width = (160 * rows.len() as u32).max(640);
     let root = SVGBackend::new(path, (width, 480)).into_drawing_area();
     root.fill(&WHITE)?;

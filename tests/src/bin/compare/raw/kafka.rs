@@ -16,6 +16,7 @@ use rdkafka::{
     consumer::{Consumer, StreamConsumer},
     message::BorrowedMessage,
     producer::{FutureProducer, FutureRecord},
+    types::RDKafkaErrorCode,
     util::Timeout,
 };
 
@@ -121,8 +122,8 @@ impl RawKafka {
     }
 
     /// A cleaner deleting the runs' topics through this side's admin client.
-    pub fn cleaner(&self) -> Box<dyn Cleaner> {
-        Box::new(TopicCleaner {
+    pub fn cleaner(&self) -> Arc<dyn Cleaner> {
+        Arc::new(TopicCleaner {
             admin: self.admin.clone(),
             options: self.settings.admin_options(),
         })
@@ -176,7 +177,7 @@ impl Side for RawKafka {
     }
 
     async fn cleanup(&self, names: &Names) -> Outcome<()> {
-        self.cleaner().clean(names).await
+        self.cleaner().clean(&names.topic, &[]).await
     }
 }
 
@@ -188,13 +189,12 @@ struct TopicCleaner {
 
 #[async_trait]
 impl Cleaner for TopicCleaner {
-    async fn clean(&self, names: &Names) -> Outcome<()> {
-        for result in self
-            .admin
-            .delete_topics(&[&names.topic], &self.options)
-            .await?
-        {
-            result.map_err(|(name, code)| format!("deleting topic {name}: {code}"))?;
+    async fn clean(&self, topic: &str, _groups: &[&str]) -> Outcome<()> {
+        for result in self.admin.delete_topics(&[topic], &self.options).await? {
+            match result {
+                Ok(_) | Err((_, RDKafkaErrorCode::UnknownTopicOrPartition)) => {}
+                Err((name, code)) => return Err(format!("deleting topic {name}: {code}").into()),
+            }
         }
         Ok(())
     }

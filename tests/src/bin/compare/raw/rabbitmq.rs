@@ -71,18 +71,25 @@ impl AmqpCleaner {
 
 #[async_trait]
 impl Cleaner for AmqpCleaner {
-    async fn clean(&self, names: &Names) -> Outcome<()> {
-        delete(&self.0, names).await
+    async fn clean(&self, topic: &str, groups: &[&str]) -> Outcome<()> {
+        delete(&self.0, topic, groups).await
     }
 }
 
-async fn delete(connection: &Connection, names: &Names) -> Outcome<()> {
+/// Deletes the queues `<topic>.<group>` of `groups` and the exchange `topic` (RabbitMQ
+/// answers ok for objects that do not exist).
+async fn delete(connection: &Connection, topic: &str, groups: &[&str]) -> Outcome<()> {
     let channel = connection.create_channel().await?;
+    for group in groups {
+        channel
+            .queue_delete(
+                format!("{topic}.{group}").into(),
+                QueueDeleteOptions::default(),
+            )
+            .await?;
+    }
     channel
-        .queue_delete(queue_of(names).into(), QueueDeleteOptions::default())
-        .await?;
-    channel
-        .exchange_delete(names.topic.as_str().into(), ExchangeDeleteOptions::default())
+        .exchange_delete(topic.into(), ExchangeDeleteOptions::default())
         .await?;
     channel.close(200, "done".into()).await?;
     Ok(())
@@ -174,7 +181,7 @@ impl Side for RawRabbitMq {
     }
 
     async fn cleanup(&self, names: &Names) -> Outcome<()> {
-        delete(&self.consuming, names).await
+        delete(&self.consuming, &names.topic, &[&names.group]).await
     }
 }
 

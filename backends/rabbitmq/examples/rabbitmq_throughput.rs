@@ -3,7 +3,7 @@
 //! and acks each one; the clock stops at the last ack.
 //!
 //! ```text
-//! cargo run --release -p courier-rabbitmq --example throughput -- [N] [S] [W] [P] [ROUNDS] [URL]
+//! cargo run --release -p courier-rabbitmq --example rabbitmq_throughput -- [N] [S] [W] [P] [ROUNDS] [URL]
 //! ```
 //! Defaults: 20000 messages, 1024 bytes, window 256, prefetch 256, 3 rounds,
 //! `amqp://guest:guest@127.0.0.1:5672/%2f`. Queues are created with `x-expires` (1 minute) and
@@ -64,7 +64,10 @@ async fn main() -> Result<(), Failure> {
     for round in 1..=rounds {
         let r = raw_lapin(&run, round).await?;
         let c = through_courier(&run, round).await?;
-        println!("round {round}: raw lapin {r:>8.0} msg/s   courier {c:>8.0} msg/s   ratio {:.3}", c / r);
+        println!(
+            "round {round}: raw lapin {r:>8.0} msg/s   courier {c:>8.0} msg/s   ratio {:.3}",
+            c / r
+        );
         raw.push(r);
         courier.push(c);
     }
@@ -73,7 +76,10 @@ async fn main() -> Result<(), Failure> {
         v[v.len() / 2]
     };
     let (r, c) = (median(&mut raw), median(&mut courier));
-    println!("median: raw lapin {r:.0} msg/s, courier {c:.0} msg/s, courier/raw = {:.3}", c / r);
+    println!(
+        "median: raw lapin {r:.0} msg/s, courier {c:.0} msg/s, courier/raw = {:.3}",
+        c / r
+    );
     Ok(())
 }
 
@@ -96,7 +102,9 @@ async fn through_courier(run: &Run, round: usize) -> Result<f64, Failure> {
         .await?;
     let producer = broker.producer().await?;
     let payload = bytes::Bytes::from(vec![b'x'; run.size]);
-    let messages: Vec<Message> = (0..run.count).map(|_| Message::new(payload.clone())).collect();
+    let messages: Vec<Message> = (0..run.count)
+        .map(|_| Message::new(payload.clone()))
+        .collect();
     let count = run.count;
     let started = Instant::now();
     let consuming = tokio::spawn(async move {
@@ -131,7 +139,12 @@ async fn raw_lapin(run: &Run, round: usize) -> Result<f64, Failure> {
         ..Default::default()
     };
     setup
-        .exchange_declare(topic.as_str().into(), ExchangeKind::Fanout, durable, FieldTable::default())
+        .exchange_declare(
+            topic.as_str().into(),
+            ExchangeKind::Fanout,
+            durable,
+            FieldTable::default(),
+        )
         .await?;
     let mut args = FieldTable::default();
     args.insert("x-expires".into(), AMQPValue::LongLongInt(60_000));
@@ -146,17 +159,30 @@ async fn raw_lapin(run: &Run, round: usize) -> Result<f64, Failure> {
         )
         .await?;
     setup
-        .queue_bind(queue.as_str().into(), topic.as_str().into(), "".into(), QueueBindOptions::default(), FieldTable::default())
+        .queue_bind(
+            queue.as_str().into(),
+            topic.as_str().into(),
+            "".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
         .await?;
     let receive = consuming.create_channel().await?;
     receive
         .basic_qos(run.prefetch.min(65_535) as u16, BasicQosOptions::default())
         .await?;
     let mut deliveries = receive
-        .basic_consume(queue.as_str().into(), "".into(), BasicConsumeOptions::default(), FieldTable::default())
+        .basic_consume(
+            queue.as_str().into(),
+            "".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
         .await?;
     let publish = publishing.create_channel().await?;
-    publish.confirm_select(ConfirmSelectOptions::default()).await?;
+    publish
+        .confirm_select(ConfirmSelectOptions::default())
+        .await?;
     let payload = vec![b'x'; run.size];
     let count = run.count;
     let started = Instant::now();
@@ -190,7 +216,13 @@ async fn raw_lapin(run: &Run, round: usize) -> Result<f64, Failure> {
             .with_delivery_mode(2)
             .with_message_id(format!("raw-{i}").into());
         let confirm = publish
-            .basic_publish(topic.as_str().into(), "".into(), BasicPublishOptions::default(), &payload, properties)
+            .basic_publish(
+                topic.as_str().into(),
+                "".into(),
+                BasicPublishOptions::default(),
+                &payload,
+                properties,
+            )
             .await?;
         confirms.push(async move {
             let outcome = confirm.await;
