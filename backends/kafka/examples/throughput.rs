@@ -63,7 +63,9 @@ async fn main() {
     };
     println!("{n} messages of {size} bytes, {partitions} partition(s), brokers {brokers}");
     // The broker's data grows with every run: alternate the order to see its effect.
-    let courier_first = std::env::args().nth(4).is_some_and(|a| a == "courier-first");
+    let courier_first = std::env::args()
+        .nth(4)
+        .is_some_and(|a| a == "courier-first");
     let early = if courier_first {
         Some(courier_run(&config, n, size).await)
     } else {

@@ -82,6 +82,9 @@ impl SubscriptionMetrics {
 
 type Entry = (String, String, Arc<SubscriptionMetrics>);
 
+/// A counter's name, help text and how to read it.
+type Counter = (&'static str, &'static str, fn(&SubscriptionMetrics) -> u64);
+
 /// The metrics of every subscription of a runtime. Cheap to clone and share.
 #[derive(Clone, Debug, Default)]
 pub struct Metrics {
@@ -123,7 +126,7 @@ impl Metrics {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let mut out = String::new();
-        let counters: [(&str, &str, fn(&SubscriptionMetrics) -> u64); 4] = [
+        let counters: [Counter; 4] = [
             (
                 "courier_messages_received_total",
                 "Deliveries received.",

@@ -162,8 +162,8 @@ impl Runtime {
     }
 }
 
-/// A started runtime. Dropping it without [`shutdown`](Running::shutdown) leaves the handlers
-/// running in the background until the tokio runtime ends.
+/// A started runtime. Dropping it without [`shutdown`](Running::shutdown) aborts its
+/// subscriptions at once; what was not settled goes back to the group.
 pub struct Running {
     shutdown: CancellationToken,
     tasks: JoinSet<Result<()>>,
