@@ -49,7 +49,11 @@ index_headers() {
 start() {
   install
   mkdir -p "$data_dir"
-  if answers; then echo "kafka.sh: a broker already answers on 127.0.0.1:$port" >&2; return 0; fi
+  if answers; then
+    if [ -f "$data_dir/tansu-$port.db" ]; then index_headers; fi
+    echo "kafka.sh: a broker already answers on 127.0.0.1:$port" >&2
+    return 0
+  fi
   (
     cd "$data_dir"
     nohup tansu broker \
