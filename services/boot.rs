@@ -3,11 +3,15 @@
 //! checked. Included by each binary with `#[path]`, so the service libraries stay free of
 //! `courier-config` and of every backend.
 
-use std::{process::exit, sync::Arc};
+use std::{
+    future::Future,
+    process::{ExitCode, exit},
+    sync::Arc,
+};
 
 use courier_config::Config;
 use courier_contracts::{Catalog, CatalogItem, SagaTopics};
-use courier_core::{Broker, Capability};
+use courier_core::{Broker, Capability, Producer};
 
 /// Logs to standard error, filtered by `RUST_LOG` (default `info`).
 #[allow(dead_code)]
@@ -81,4 +85,33 @@ pub async fn connect(config: &Config, service: &str, needs: &[Capability]) -> Ar
         exit(1);
     }
     broker
+}
+
+/// Runs a service's lifetime: `body` gets a producer and returns when the service has shut
+/// down; then the producer and the broker are closed, and the outcome becomes the exit code
+/// (failure with one line on standard error).
+#[allow(dead_code)]
+pub async fn run_service<F, Fut>(service: &str, broker: Arc<dyn Broker>, body: F) -> ExitCode
+where
+    F: FnOnce(Arc<dyn Producer>) -> Fut,
+    Fut: Future<Output = courier_core::Result<()>>,
+{
+    let result = async {
+        let producer = broker.producer().await?;
+        let stopped = body(producer.clone()).await;
+        producer.close().await?;
+        broker.close().await?;
+        stopped
+    }
+    .await;
+    match result {
+        Ok(()) => {
+            tracing::info!("{service} stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {service}: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -33,8 +33,8 @@ async fn main() -> ExitCode {
     let config = courier_config::exit_on_error(courier_config::load(args.config.as_deref()));
     boot::init_tracing();
     let broker = boot::connect(&config, "inventory-service", NEEDS).await;
-    let result = async {
-        let producer = broker.producer().await?;
+    let service_broker = broker.clone();
+    boot::run_service("inventory-service", service_broker, |producer| async move {
         let stock = MemoryStock::new(boot::catalog(&config).items());
         let service = Arc::new(InventoryService::new(
             Arc::new(stock),
@@ -45,20 +45,7 @@ async fn main() -> ExitCode {
         service.register(&mut runtime);
         let running = runtime.start().await?;
         info!(backend = broker.name(), "inventory-service running");
-        let stopped = running.run_until(shutdown_signal()).await;
-        producer.close().await?;
-        broker.close().await?;
-        stopped
-    }
-    .await;
-    match result {
-        Ok(()) => {
-            info!("inventory-service stopped");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: inventory-service: {e}");
-            ExitCode::FAILURE
-        }
-    }
+        running.run_until(shutdown_signal()).await
+    })
+    .await
 }

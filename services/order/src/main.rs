@@ -43,8 +43,8 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = async {
-        let producer = broker.producer().await?;
+    let service_broker = broker.clone();
+    boot::run_service("order-service", service_broker, |producer| async move {
         let service = Arc::new(OrderService::new(
             Arc::new(MemoryOrders::new()),
             producer.clone(),
@@ -69,19 +69,7 @@ async fn main() -> ExitCode {
             Err(e) => tracing::warn!(error = %e, "the HTTP server task failed"),
             Ok(Ok(())) => {}
         }
-        producer.close().await?;
-        broker.close().await?;
         stopped
-    }
-    .await;
-    match result {
-        Ok(()) => {
-            info!("order-service stopped");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: order-service: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    })
+    .await
 }

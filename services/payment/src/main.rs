@@ -52,8 +52,8 @@ async fn main() -> ExitCode {
         },
     };
     let broker = boot::connect(&config, "payment-service", NEEDS).await;
-    let result = async {
-        let producer = broker.producer().await?;
+    let service_broker = broker.clone();
+    boot::run_service("payment-service", service_broker, |producer| async move {
         let service = Arc::new(PaymentService::new(
             Arc::new(gateway),
             Arc::new(MemoryPayments::new()),
@@ -64,20 +64,7 @@ async fn main() -> ExitCode {
         service.register(&mut runtime);
         let running = runtime.start().await?;
         info!(backend = broker.name(), "payment-service running");
-        let stopped = running.run_until(shutdown_signal()).await;
-        producer.close().await?;
-        broker.close().await?;
-        stopped
-    }
-    .await;
-    match result {
-        Ok(()) => {
-            info!("payment-service stopped");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: payment-service: {e}");
-            ExitCode::FAILURE
-        }
-    }
+        running.run_until(shutdown_signal()).await
+    })
+    .await
 }
