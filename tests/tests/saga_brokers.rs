@@ -1,0 +1,58 @@
+//! The saga of the order, inventory and payment services, as tasks in this process, on
+//! RabbitMQ and on ZeroMQ (memory: saga_memory.rs; the real binaries: saga_processes.rs).
+
+use std::sync::Arc;
+
+use courier_core::Broker;
+use courier_rabbitmq::{RabbitMqBroker, RabbitMqConfig};
+use courier_tests::{
+    saga::{self, SagaOptions},
+    support::broker_absent,
+};
+use courier_zeromq::{ZmqBroker, ZmqConfig};
+
+async fn run(broker: Arc<dyn Broker>) {
+    let options = SagaOptions {
+        orders: 300,
+        ..SagaOptions::default()
+    };
+    let report = saga::run_saga_with(broker.clone(), saga::fresh_topics(), options).await;
+    eprintln!("{} {report:?}", broker.name());
+    assert_eq!(report.orders, 300);
+    assert_eq!(
+        report.confirmed + report.cancelled_stock + report.cancelled_payment,
+        300,
+        "every order settles: {report:?}"
+    );
+    assert!(
+        report.duplicates_sent > 0,
+        "duplicates were injected: {report:?}"
+    );
+    saga::run_dead_letters(broker.clone(), saga::fresh_topics()).await;
+    broker.close().await.expect("broker closes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saga_on_rabbitmq() {
+    let config = RabbitMqConfig {
+        // The run's queues vanish a minute after their last consumer leaves.
+        queue_expires_ms: Some(60_000),
+        ..RabbitMqConfig::default()
+    };
+    match RabbitMqBroker::connect(config).await {
+        Ok(broker) => run(Arc::new(broker)).await,
+        Err(e) => broker_absent("rabbitmq", &e.to_string()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saga_on_zeromq() {
+    let config = ZmqConfig {
+        endpoint: "tcp://127.0.0.1:0".into(),
+        ..ZmqConfig::default()
+    };
+    let broker = ZmqBroker::connect(config)
+        .await
+        .expect("binds a free loopback port");
+    run(Arc::new(broker)).await;
+}
