@@ -44,7 +44,7 @@ pub struct Args {
     /// Orders the saga runs per backend (0 skips it).
     #[arg(long, default_value_t = 500)]
     pub orders: u32,
-    /// RabbitMQ URL [default: amqp://guest:***@127.0.0.1:5672/%2f].
+    /// RabbitMQ URL (default: `amqp://guest:***@127.0.0.1:5672/%2f`).
     #[arg(
         long,
         env = "COURIER_COMPARE_AMQP_URL",
