@@ -1,5 +1,8 @@
 //! The saga of the order, inventory and payment services, as tasks in this process, on
-//! RabbitMQ and on ZeroMQ (memory: saga_memory.rs; the real binaries: saga_processes.rs).
+//! RabbitMQ, Kafka and ZeroMQ (memory: saga_memory.rs; the real binaries:
+//! saga_processes.rs and saga_processes_kafka.rs).
+
+mod kafka_support;
 
 use std::sync::Arc;
 
@@ -42,6 +45,14 @@ async fn saga_on_rabbitmq() {
     match RabbitMqBroker::connect(config).await {
         Ok(broker) => run(Arc::new(broker)).await,
         Err(e) => broker_absent("rabbitmq", &e.to_string()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saga_on_kafka() {
+    let config = kafka_support::config(&kafka_support::brokers());
+    if let Some(broker) = kafka_support::connect_or_skip(config).await {
+        run(Arc::new(broker)).await;
     }
 }
 

@@ -64,6 +64,13 @@ pub struct KafkaConfig {
     pub join_timeout_ms: u32,
     /// Timeout of metadata and admin requests (connecting, creating topics), in milliseconds.
     pub request_timeout_ms: u32,
+    /// The Kafka `group.id` of a subscription, made from its `{topic}` and `{group}`. The
+    /// default `{topic}.{group}` gives every (topic, group) pair its own Kafka group, as a
+    /// courier group belongs to one topic: a service that reads several topics under one group
+    /// name then joins several small Kafka groups, and a consumer joining one topic does not
+    /// make the consumers of the others rebalance. `{group}` shares one Kafka group across
+    /// topics (what a plain Kafka client with that `group.id` would join).
+    pub group_id: String,
     /// A file holding the SASL password (`sasl.password`); its trailing newline is ignored.
     pub password_file: Option<PathBuf>,
     /// librdkafka properties passed to every producer, consumer and admin client, such as
@@ -94,6 +101,7 @@ impl Default for KafkaConfig {
             stall_timeout_ms: 30_000,
             join_timeout_ms: 30_000,
             request_timeout_ms: 10_000,
+            group_id: "{topic}.{group}".into(),
             password_file: None,
             options: BTreeMap::new(),
         }
@@ -116,6 +124,7 @@ impl fmt::Debug for KafkaConfig {
             .field("stall_timeout_ms", &self.stall_timeout_ms)
             .field("join_timeout_ms", &self.join_timeout_ms)
             .field("request_timeout_ms", &self.request_timeout_ms)
+            .field("group_id", &self.group_id)
             .field("password_file", &self.password_file)
             .field("options", &options::Redacted(&self.options))
             .finish()
@@ -126,6 +135,16 @@ impl fmt::Debug for KafkaConfig {
 const RECORD_OVERHEAD: usize = 64 * 1024;
 
 impl KafkaConfig {
+    /// The Kafka `group.id` of the courier group `group` reading `topic`: [`group_id`]
+    /// with `{topic}` and `{group}` filled in.
+    ///
+    /// [`group_id`]: KafkaConfig::group_id
+    pub fn kafka_group(&self, topic: &str, group: &str) -> String {
+        self.group_id
+            .replace("{topic}", topic)
+            .replace("{group}", group)
+    }
+
     /// The largest payload a message may carry: `max_message_bytes` less room for the key,
     /// headers and framing.
     pub fn max_payload(&self) -> usize {
@@ -137,8 +156,8 @@ impl KafkaConfig {
     ///
     /// # Errors
     /// An empty or malformed `brokers` list; zero partitions, replication factor or timeouts;
-    /// `max_message_bytes` outside 131072..=1000000000; an unreadable
-    /// `password_file`, or one given together with `options."sasl.password"`; an option
+    /// `max_message_bytes` outside 131072..=1000000000; a `group_id` without `{group}`; an
+    /// unreadable `password_file`, or one given together with `options."sasl.password"`; an option
     /// librdkafka does not know or whose value it refuses; an option courier sets itself
     /// (`bootstrap.servers`, `group.id`, `enable.idempotence`, `acks`, `enable.auto.commit`,
     /// `enable.auto.offset.store`, `auto.offset.reset`, `transactional.id`).
@@ -170,6 +189,12 @@ impl KafkaConfig {
             return Err((
                 "session_timeout_ms".into(),
                 "must be at least 1000 (heartbeats go every tenth of it)".into(),
+            ));
+        }
+        if !self.group_id.contains("{group}") {
+            return Err((
+                "group_id".into(),
+                "must contain `{group}` (for example `{topic}.{group}` or `{group}`)".into(),
             ));
         }
         if let Some(path) = &self.password_file {
@@ -210,6 +235,22 @@ fn validate_brokers(brokers: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn group_id_fills_in_topic_and_group() {
+        let config = KafkaConfig::default();
+        assert_eq!(config.kafka_group("orders", "billing"), "orders.billing");
+        let shared = KafkaConfig {
+            group_id: "shop-{group}".into(),
+            ..KafkaConfig::default()
+        };
+        assert_eq!(shared.kafka_group("orders", "billing"), "shop-billing");
+        let without_group = KafkaConfig {
+            group_id: "{topic}".into(),
+            ..KafkaConfig::default()
+        };
+        assert_eq!(without_group.validate().expect_err("invalid").0, "group_id");
+    }
 
     #[test]
     fn defaults_are_valid() {

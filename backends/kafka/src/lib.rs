@@ -22,9 +22,10 @@
 //!
 //! * A topic is a Kafka topic, created through the admin API with `partitions` partitions
 //!   when missing (dead-letter topics `<topic>.dlq` included).
-//! * A group is a consumer group (`group.id`). A new group starts at the earliest offset, so a
-//!   group declared (or first subscribed) after messages were sent still receives them, as
-//!   long as the topic retains them.
+//! * A group is a consumer group, `group.id` `<topic>.<group>` by default (see
+//!   [`KafkaConfig::group_id`]). A new group starts at the earliest offset, so a group
+//!   declared (or first subscribed) after messages were sent still receives them, as long as
+//!   the topic retains them.
 //! * The key picks the partition (murmur2, as the Java client), so one key's messages keep
 //!   their order, even with several consumers in the group. Consumers of one group share the
 //!   partitions: at most `partitions` of them receive messages at once.

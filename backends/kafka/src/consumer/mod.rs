@@ -56,7 +56,7 @@ pub(crate) async fn open(
     }
     let shared = Arc::new(Shared::new(topic, group, *prefetch));
     let consumer: StreamConsumer<GroupContext> = settings
-        .consumer(group)
+        .consumer(&settings.config.kafka_group(topic, group))
         .create_with_context(GroupContext {
             shared: shared.clone(),
         })
@@ -104,7 +104,8 @@ pub(crate) async fn open(
             BACKEND,
             ErrorKind::Timeout,
             format!(
-                "group `{group}` assigned no partitions of `{topic}` within {} ms (broker.kafka.join_timeout_ms)",
+                "group `{group}` (Kafka group `{}`) assigned no partitions of `{topic}` within {} ms (broker.kafka.join_timeout_ms)",
+                settings.config.kafka_group(topic, group),
                 timeout.as_millis()
             ),
         ))

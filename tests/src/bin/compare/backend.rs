@@ -139,8 +139,8 @@ pub async fn prepare(backend: Backend, args: &Args) -> Result<Contenders, String
                 settings.commit_interval_ms
             );
             let raw = RawKafka::new(settings).map_err(|e| format!("rdkafka: {e}"))?;
-            let cleaner = raw.cleaner();
-            finish(config, Some(cleaner), Box::new(raw), note).await
+            // No cleaner: the runs' topics stay (see `RawKafka::cleanup`).
+            finish(config, None, Box::new(raw), note).await
         }
         Backend::Zeromq => {
             config.broker.zeromq.endpoint = "tcp://127.0.0.1:0".into();

@@ -16,12 +16,10 @@ use rdkafka::{
     consumer::{Consumer, StreamConsumer},
     message::BorrowedMessage,
     producer::{FutureProducer, FutureRecord},
-    types::RDKafkaErrorCode,
     util::Timeout,
 };
 
 use crate::{
-    courier_side::Cleaner,
     driver::{Endpoints, Outcome, Publisher, Seen, Side, Subscriber},
     workload::{Names, Settings, Workload},
 };
@@ -121,14 +119,6 @@ impl RawKafka {
         Ok(Self { settings, admin })
     }
 
-    /// A cleaner deleting the runs' topics through this side's admin client.
-    pub fn cleaner(&self) -> Arc<dyn Cleaner> {
-        Arc::new(TopicCleaner {
-            admin: self.admin.clone(),
-            options: self.settings.admin_options(),
-        })
-    }
-
     async fn create_topic(&self, topic: &str) -> Outcome<()> {
         let partitions = i32::try_from(self.settings.partitions)?;
         let replication = TopicReplication::Fixed(i32::from(self.settings.replication_factor));
@@ -176,26 +166,9 @@ impl Side for RawKafka {
         })
     }
 
-    async fn cleanup(&self, names: &Names) -> Outcome<()> {
-        self.cleaner().clean(&names.topic, &[]).await
-    }
-}
-
-/// Deletes a run's topic.
-struct TopicCleaner {
-    admin: Arc<AdminClient<DefaultClientContext>>,
-    options: AdminOptions,
-}
-
-#[async_trait]
-impl Cleaner for TopicCleaner {
-    async fn clean(&self, topic: &str, _groups: &[&str]) -> Outcome<()> {
-        for result in self.admin.delete_topics(&[topic], &self.options).await? {
-            match result {
-                Ok(_) | Err((_, RDKafkaErrorCode::UnknownTopicOrPartition)) => {}
-                Err((name, code)) => return Err(format!("deleting topic {name}: {code}").into()),
-            }
-        }
+    async fn cleanup(&self, _names: &Names) -> Outcome<()> {
+        // Topics are kept: deleting one makes tansu 0.6 scan its tables, answering nothing
+        // meanwhile, and a late produce to a deleted topic breaks its storage until restart.
         Ok(())
     }
 }
