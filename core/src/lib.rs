@@ -15,6 +15,7 @@ pub mod codec;
 mod delivery;
 mod error;
 pub mod headers;
+pub mod key_routing;
 mod message;
 mod runtime;
 mod secret;

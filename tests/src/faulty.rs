@@ -49,6 +49,8 @@ pub enum Fault {
     ForgetUnackedOnClose,
     /// `recv` after `close` fails instead of returning `None`.
     RecvAfterCloseFails,
+    /// `ack_batch` acks only the first delivery of the batch and returns `Ok`.
+    AckBatchAcksFirstOnly,
 }
 
 /// Wraps a broker and breaks the guarantee named by its [`Fault`]; everything else passes
@@ -93,9 +95,14 @@ impl Broker for FaultyBroker {
             subscription.prefetch *= 4;
         }
         let inner = self.inner.subscribe(subscription).await?;
+        let held = Arc::new(Held::default());
         Ok(Box::new(FaultyConsumer {
             inner: Some(inner),
-            held: Arc::new(Held::default()),
+            acker: Arc::new(FaultyAck {
+                held: held.clone(),
+                fault: self.fault,
+            }),
+            held,
             fault: self.fault,
             closed: false,
         }))
@@ -200,10 +207,33 @@ impl Ack for FaultyAck {
             _ => delivery.nack(requeue).await,
         }
     }
+
+    /// Acks the backend's deliveries with one `ack_all`, so the backend's own `ack_batch`
+    /// runs.
+    async fn ack_batch(&self, tokens: &[u64]) -> Result<()> {
+        let tokens = if self.fault == Fault::AckBatchAcksFirstOnly {
+            &tokens[..tokens.len().min(1)]
+        } else {
+            tokens
+        };
+        let (mut taken, unknown) = {
+            let mut held = lock(&self.held.deliveries);
+            let taken: Vec<Delivery> = tokens.iter().filter_map(|t| held.remove(t)).collect();
+            let unknown = taken.len() < tokens.len();
+            (taken, unknown)
+        };
+        Delivery::ack_all(&mut taken).await?;
+        if unknown {
+            return Err(Error::new(NAME, ErrorKind::Ack, "unknown delivery"));
+        }
+        Ok(())
+    }
 }
 
 struct FaultyConsumer {
     inner: Option<Box<dyn Consumer>>,
+    /// One acker for every delivery of the consumer, as a backend has.
+    acker: Arc<dyn Ack>,
     held: Arc<Held>,
     fault: Fault,
     closed: bool,
@@ -221,10 +251,7 @@ impl FaultyConsumer {
             delivery.message.clone(),
             delivery.topic.clone(),
             attempt,
-            Arc::new(FaultyAck {
-                held: self.held.clone(),
-                fault: self.fault,
-            }),
+            self.acker.clone(),
             token,
         )
         .with_redelivered(redelivered);
@@ -287,5 +314,57 @@ impl Drop for FaultyConsumer {
                 drop(inner);
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use courier_memory::MemoryBroker;
+
+    use super::*;
+    use crate::conformance::{SuiteOptions, run_selected_with};
+
+    const TEST: &str = "ack_batch_settles_every_delivery";
+
+    fn options() -> SuiteOptions {
+        SuiteOptions {
+            timeout: Duration::from_secs(10),
+            settle: Duration::from_millis(100),
+        }
+    }
+
+    /// The batch test fails when a backend's `ack_batch` settles only part of the batch.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_suite_notices_an_ack_batch_that_ignores_tokens() {
+        let broker = Arc::new(FaultyBroker::new(
+            Arc::new(MemoryBroker::default()),
+            Fault::AckBatchAcksFirstOnly,
+        ));
+        let report = run_selected_with(broker, &[TEST], options()).await;
+        let entry = report.entries.first().expect("one entry");
+        assert!(
+            entry.failed(),
+            "{TEST} passed with a broken ack_batch: {}",
+            entry.status()
+        );
+        assert!(
+            entry.status().contains("delivered again"),
+            "{TEST} failed for another reason: {}",
+            entry.status()
+        );
+    }
+
+    /// Without the fault, the wrapper passes batches through to the backend's `ack_batch`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_wrapper_without_the_fault_passes_the_batch_test() {
+        let broker = Arc::new(FaultyBroker::new(
+            Arc::new(MemoryBroker::default()),
+            Fault::RecvAfterCloseFails,
+        ));
+        run_selected_with(broker, &[TEST], options())
+            .await
+            .assert_passed();
     }
 }

@@ -115,6 +115,10 @@ async fn suite_catches_broken_guarantees() {
             ],
         ),
         (Fault::RecvAfterCloseFails, &["recv_after_close_is_none"]),
+        (
+            Fault::AckBatchAcksFirstOnly,
+            &["ack_batch_settles_every_delivery"],
+        ),
     ];
     let options = SuiteOptions {
         timeout: Duration::from_secs(4),

@@ -103,19 +103,38 @@ impl Group {
         let settled = self.lock().settle(slot, uid, token, how, &mut wakes);
         self.wake(wakes);
         // A message that left the group is freed here, outside the lock.
-        settled.map(drop).map_err(|e| {
-            let why = match e {
-                SettleError::ConsumerClosed => {
-                    "the consumer has closed; the message went back to its group"
-                }
-                SettleError::UnknownToken => "no unsettled delivery has this token",
-            };
-            Error::new(
-                BACKEND,
-                ErrorKind::Ack,
-                format!("group {} of topic {}: {why}", self.name, self.topic),
-            )
-        })
+        settled.map(drop).map_err(|e| self.settle_error(e))
+    }
+
+    /// Acks the deliveries `tokens` of the consumer `(slot, uid)` under one lock, then wakes
+    /// once. Known tokens are acked even when some are unknown.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Ack`] when the consumer has closed (nothing is acked) or a token is unknown.
+    pub(crate) fn ack_batch(&self, slot: usize, uid: u64, tokens: &[u64]) -> Result<()> {
+        let mut wakes = Wakes::default();
+        let mut freed = Vec::with_capacity(tokens.len());
+        let settled = self
+            .lock()
+            .ack_batch(slot, uid, tokens, &mut wakes, &mut freed);
+        self.wake(wakes);
+        // The messages that left the group are freed here, outside the lock.
+        drop(freed);
+        settled.map_err(|e| self.settle_error(e))
+    }
+
+    fn settle_error(&self, error: SettleError) -> Error {
+        let why = match error {
+            SettleError::ConsumerClosed => {
+                "the consumer has closed; the message went back to its group"
+            }
+            SettleError::UnknownToken => "no unsettled delivery has this token",
+        };
+        Error::new(
+            BACKEND,
+            ErrorKind::Ack,
+            format!("group {} of topic {}: {why}", self.name, self.topic),
+        )
     }
 
     /// The error of a send to a group whose broker is closed.

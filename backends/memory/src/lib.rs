@@ -49,8 +49,6 @@ mod broker;
 mod config;
 mod consumer;
 mod group;
-mod hash;
-mod keys;
 mod producer;
 mod state;
 

@@ -10,7 +10,7 @@ use std::{
 use courier_core::Message;
 use tokio::sync::Notify;
 
-use crate::{hash::BuildU64Hasher, keys::KeyTable};
+use courier_core::key_routing::{BuildU64Hasher, KeyTable};
 
 /// The message of an [`Entry`].
 #[derive(Clone, Debug)]
@@ -127,7 +127,7 @@ pub(crate) struct GroupState {
     size: usize,
     /// The shared queue.
     ready: VecDeque<Entry>,
-    keys: KeyTable,
+    keys: KeyTable<usize>,
     consumers: Vec<Option<ConsumerState>>,
     free_slots: Vec<usize>,
     next_uid: u64,
@@ -406,12 +406,7 @@ impl GroupState {
             if let Some(hash) = entry.key {
                 self.keys.release(hash);
             }
-            self.size = self.size.saturating_sub(1);
-            if self.space_waiters > 0 && self.room() >= self.space_need {
-                self.space_waiters = 0;
-                self.space_need = usize::MAX;
-                wakes.space = true;
-            }
+            self.left(1, wakes);
             return Ok(Some(entry));
         }
         entry.attempt = entry.attempt.saturating_add(1);
@@ -433,6 +428,62 @@ impl GroupState {
         }
         self.ready.push_front(entry);
         Ok(None)
+    }
+
+    /// Acks the deliveries `tokens` of the consumer in `slot` in one pass: the messages that
+    /// leave the group are moved to `freed`, for the caller to drop once the lock is released.
+    /// Known tokens are settled even when others are unknown.
+    pub(crate) fn ack_batch(
+        &mut self,
+        slot: usize,
+        uid: u64,
+        tokens: &[u64],
+        wakes: &mut Wakes,
+        freed: &mut Vec<Entry>,
+    ) -> Result<(), SettleError> {
+        let Self {
+            consumers, keys, ..
+        } = self;
+        let Some(Some(consumer)) = consumers.get_mut(slot) else {
+            return Err(SettleError::ConsumerClosed);
+        };
+        if consumer.uid != uid {
+            return Err(SettleError::ConsumerClosed);
+        }
+        let before = freed.len();
+        let mut unknown = false;
+        for token in tokens {
+            let Some(entry) = consumer.unacked.remove(token) else {
+                unknown = true;
+                continue;
+            };
+            if let Some(hash) = entry.key {
+                keys.release(hash);
+            }
+            freed.push(entry);
+        }
+        let acked = freed.len() - before;
+        if acked > 0 {
+            if std::mem::take(&mut consumer.waiting_for_room) {
+                consumer.notify.notify_one();
+            }
+            self.left(acked, wakes);
+        }
+        if unknown {
+            return Err(SettleError::UnknownToken);
+        }
+        Ok(())
+    }
+
+    /// Counts `count` messages as gone from the group and, once enough room is free, asks
+    /// for the waiting senders to be woken.
+    fn left(&mut self, count: usize, wakes: &mut Wakes) {
+        self.size = self.size.saturating_sub(count);
+        if self.space_waiters > 0 && self.room() >= self.space_need {
+            self.space_waiters = 0;
+            self.space_need = usize::MAX;
+            wakes.space = true;
+        }
     }
 
     /// Checks the bookkeeping (tests only).

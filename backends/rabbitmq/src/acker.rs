@@ -11,6 +11,10 @@
 //! a plain requeue would lose the attempt number. The copy joins the back of the queue. On a
 //! quorum queue the message is requeued natively and RabbitMQ's `x-delivery-count` counts the
 //! attempts.
+//!
+//! `ack_batch` checks the channel once and sends one `basic.ack` per delivery tag, all in flight
+//! together; it never acks with `multiple = true`, which would also settle lower tags the
+//! application still holds or is nacking.
 
 use std::{
     collections::HashMap,
@@ -23,6 +27,7 @@ use std::{
 use async_trait::async_trait;
 use bytes::Bytes;
 use courier_core::{Ack, Error, ErrorKind, Result};
+use futures::future::try_join_all;
 use lapin::{
     BasicProperties, Channel,
     options::{BasicAckOptions, BasicRejectOptions},
@@ -161,20 +166,24 @@ impl ConsumerAcker {
         }
     }
 
-    /// The channel that delivered `token`, if it is still the current one.
-    fn session_of(&self, token: u64) -> Result<Arc<Session>> {
+    /// The current channel, unless the consumer is closed or has none.
+    fn current_session(&self) -> Result<Arc<Session>> {
         if self.closed.load(Ordering::Acquire) {
             return Err(ack_error(
                 "the consumer is closed; RabbitMQ delivers the message again",
             ));
         }
         let session = self.session.read().unwrap_or_else(|p| p.into_inner());
-        match session.as_ref() {
-            Some(s) if s.generation & GENERATION_MASK == token >> TAG_BITS => Ok(s.clone()),
-            _ => Err(ack_error(
-                "the channel that delivered the message is gone (the connection dropped); \
-                 RabbitMQ delivers it again",
-            )),
+        session.as_ref().cloned().ok_or_else(channel_gone)
+    }
+
+    /// The channel that delivered `token`, if it is still the current one.
+    fn session_of(&self, token: u64) -> Result<Arc<Session>> {
+        let session = self.current_session()?;
+        if session.generation & GENERATION_MASK == token >> TAG_BITS {
+            Ok(session)
+        } else {
+            Err(channel_gone())
         }
     }
 
@@ -203,6 +212,36 @@ impl Ack for ConsumerAcker {
             .basic_ack(token & TAG_MASK, BasicAckOptions::default())
             .await
             .map_err(|e| from_lapin(ErrorKind::Ack, "ack failed", e))
+    }
+
+    /// Checks the channel once, forgets the held copies under one lock, and puts one
+    /// `basic.ack` per delivery tag in flight together. Never `multiple = true`: a lower tag
+    /// may be held, or being nacked, by the application at the same time.
+    async fn ack_batch(&self, tokens: &[u64]) -> Result<()> {
+        if tokens.is_empty() {
+            return Ok(());
+        }
+        let session = self.current_session()?;
+        let current = session.generation & GENERATION_MASK;
+        let is_current = |token: &&u64| **token >> TAG_BITS == current;
+        if self.holds_content() {
+            let mut held = self.lock_held();
+            for token in tokens.iter().filter(is_current) {
+                held.remove(token);
+            }
+        }
+        let acks = tokens.iter().filter(is_current).map(|token| {
+            session
+                .channel
+                .basic_ack(token & TAG_MASK, BasicAckOptions::default())
+        });
+        try_join_all(acks)
+            .await
+            .map_err(|e| from_lapin(ErrorKind::Ack, "ack failed", e))?;
+        if tokens.iter().any(|token| !is_current(&token)) {
+            return Err(channel_gone());
+        }
+        Ok(())
     }
 
     async fn nack(&self, token: u64, requeue: bool) -> Result<()> {
@@ -246,6 +285,13 @@ fn ack_error(message: &str) -> Error {
     Error::new(BACKEND, ErrorKind::Ack, message)
 }
 
+fn channel_gone() -> Error {
+    ack_error(
+        "the channel that delivered the message is gone (the connection dropped); \
+         RabbitMQ delivers it again",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,5 +314,24 @@ mod tests {
         assert!(acker.is_stale(token(1, 1)));
         let err = acker.session_of(token(2, 1)).expect_err("no channel");
         assert_eq!(err.kind(), ErrorKind::Ack);
+    }
+
+    #[test]
+    fn a_batch_without_a_channel_is_refused_and_an_empty_one_is_not() {
+        let acker = ConsumerAcker::new("q".into(), Requeue::Native);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            acker.ack_batch(&[]).await.expect("nothing to ack");
+            let err = acker
+                .ack_batch(&[token(1, 1), token(1, 2)])
+                .await
+                .expect_err("no channel");
+            assert_eq!(err.kind(), ErrorKind::Ack);
+            acker.close();
+            let err = acker.ack_batch(&[token(2, 1)]).await.expect_err("closed");
+            assert!(err.message().contains("closed"), "{err}");
+        });
     }
 }

@@ -1,11 +1,13 @@
 //! Basic delivery: messages arrive intact, topics stay apart, settling and closing behave.
 
-use courier_core::{ErrorKind, Message};
+use std::collections::BTreeSet;
+
+use courier_core::{Delivery, ErrorKind, Message};
 use rand::RngCore;
 
 use super::harness::{
     Context, Ctx, Members, TestResult, close, ensure, expect_exactly, expect_silence, fail,
-    recv_one, send_batch,
+    recv_one, sample, send_batch,
 };
 
 const ONE_MIB: usize = 1 << 20;
@@ -180,6 +182,102 @@ pub(super) async fn ack_twice_fails(ctx: Ctx) -> TestResult {
     );
     expect_silence(consumer.as_mut(), ctx.settle, "after settling both").await?;
     close(consumer, "the consumer").await
+}
+
+/// `Delivery::ack_all` settles a whole batch received with `recv_batch`: a second `ack_all`
+/// is refused with `ErrorKind::AlreadySettled`, and once the consumer has closed, another
+/// member of the group receives the next message sent and none of the batch.
+pub(super) async fn ack_batch_settles_every_delivery(ctx: Ctx) -> TestResult {
+    const N: usize = 50;
+    let topic = ctx.topic("batch");
+    let group = ctx.group("g");
+    let mut consumer = ctx.subscribe(&topic, &group, 64).await?;
+    let producer = ctx.producer().await?;
+    let sent = ctx.numbered("batch", N);
+    send_batch(&producer, &topic, sent.clone()).await?;
+    let mut batch: Vec<Delivery> = Vec::with_capacity(N);
+    let mut retries = 0;
+    while batch.len() < N {
+        match tokio::time::timeout_at(ctx.deadline, consumer.recv_batch(N - batch.len())).await {
+            Err(_) => fail!(
+                "{} of {N} messages arrived before the deadline",
+                batch.len()
+            ),
+            Ok(Ok(more)) if more.is_empty() => fail!("the consumer closed unexpectedly"),
+            Ok(Ok(more)) => batch.extend(more),
+            Ok(Err(e)) if e.is_retryable() && retries < 5 => retries += 1,
+            Ok(Err(e)) => fail!("recv_batch failed: {e}"),
+        }
+    }
+    let wanted: BTreeSet<&str> = sent.iter().map(|m| m.id.as_str()).collect();
+    let got: BTreeSet<&str> = batch.iter().map(|d| d.message.id.as_str()).collect();
+    ensure!(
+        got == wanted && batch.len() == N,
+        "expected each of the {N} messages once, got {} deliveries of {} distinct ids",
+        batch.len(),
+        got.len()
+    );
+    Delivery::ack_all(&mut batch)
+        .await
+        .context(format!("ack_all of {N} deliveries"))?;
+    ensure!(
+        batch.iter().all(Delivery::is_settled),
+        "ack_all left deliveries unsettled"
+    );
+    match Delivery::ack_all(&mut batch).await {
+        Ok(()) => fail!("a second ack_all of the same deliveries succeeded"),
+        Err(e) => ensure!(
+            e.kind() == ErrorKind::AlreadySettled,
+            "a second ack_all failed with {:?} ({e}); expected AlreadySettled",
+            e.kind()
+        ),
+    }
+    // A new member of the group, there before the first goes (as in the redelivery tests),
+    // gets what is sent next and nothing of the acked batch. (Closing in the same instant as
+    // the acks is another matter: RabbitMQ quorum queues can apply the channel's close before
+    // acks it received just earlier, rabbitmq-server#10327.)
+    let mut next = ctx.subscribe(&topic, &group, 64).await?;
+    close(consumer, "the consumer").await?;
+    let after = ctx.numbered("after", 1);
+    send_batch(&producer, &topic, after.clone()).await?;
+    let mut redelivered = Vec::new();
+    loop {
+        let mut d = recv_one(
+            next.as_mut(),
+            ctx.deadline,
+            "the message sent after the batch",
+        )
+        .await
+        .map_err(|mut failure| {
+            if !redelivered.is_empty() {
+                failure.0 = format!(
+                    "{} (acked messages delivered again: {})",
+                    failure.0,
+                    sample(&redelivered)
+                );
+            }
+            failure
+        })?;
+        let id = d.message.id.clone();
+        d.ack().await.context("ack by the new member")?;
+        if id == after[0].id {
+            break;
+        }
+        redelivered.push(id);
+    }
+    ensure!(
+        redelivered.is_empty(),
+        "{} message(s) acked with ack_all were delivered again, e.g. {}",
+        redelivered.len(),
+        sample(&redelivered)
+    );
+    expect_silence(
+        next.as_mut(),
+        ctx.settle,
+        "after the message sent after the batch",
+    )
+    .await?;
+    close(next, "the new member").await
 }
 
 /// `nack(requeue = false)` rejects: the message does not come back to the group.

@@ -57,6 +57,7 @@ static TESTS: &[TestCase] = &[
     case!(delivery::topics_isolated, []),
     case!(delivery::send_after_close_fails, []),
     case!(delivery::ack_twice_fails, []),
+    case!(delivery::ack_batch_settles_every_delivery, []),
     case!(delivery::reject_is_not_redelivered, []),
     case!(delivery::recv_after_close_is_none, []),
     case!(groups::fan_out, [FanOut]),

@@ -475,6 +475,43 @@ pub struct ProcessReport {
     pub charges_before_kill: usize,
 }
 
+impl ProcessReport {
+    /// Checks that every order settled and that the gateway charged each order that reached
+    /// payment exactly once.
+    ///
+    /// # Panics
+    /// When either does not hold.
+    pub fn assert_reconciled(&self) {
+        assert_eq!(
+            self.confirmed + self.cancelled_stock + self.cancelled_payment,
+            self.orders,
+            "every order settles: {self:?}"
+        );
+        assert_eq!(
+            self.charges,
+            self.confirmed + self.cancelled_payment,
+            "one charge per order that reached payment: {self:?}"
+        );
+    }
+
+    /// Checks, after a run that killed the payment process, that the kill came after some
+    /// charges and that the restarted process charged more, each order once.
+    ///
+    /// # Panics
+    /// When any of that does not hold.
+    pub fn assert_payment_restarted(&self) {
+        assert!(
+            self.charges_before_kill > 0,
+            "the kill came before any charge: {self:?}"
+        );
+        assert!(
+            self.charges > self.charges_before_kill,
+            "the restarted payment process charged nothing: {self:?}"
+        );
+        self.assert_reconciled();
+    }
+}
+
 /// Charges the gateway makes before [`ProcessOptions::kill`] strikes.
 const KILL_AFTER_CHARGES: usize = 5;
 

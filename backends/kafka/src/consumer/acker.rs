@@ -13,7 +13,8 @@ use crate::{BACKEND, producer::SharedProducer};
 
 /// Settles deliveries: `ack` and `nack(false)` mark the offset done; `nack(true)` publishes
 /// the message again to the same topic with the same key, id and headers and
-/// `courier-attempt` one higher, then marks the original done.
+/// `courier-attempt` one higher, then marks the original done. `ack_batch` settles a whole
+/// batch under one lock.
 pub(crate) struct KafkaAck {
     pub(crate) shared: Arc<Shared>,
     pub(crate) producer: Arc<SharedProducer>,
@@ -79,5 +80,17 @@ impl Ack for KafkaAck {
         } else {
             self.settle(token, Outcome::Done)
         }
+    }
+
+    /// Marks every offset done under one lock, waking `recv` at most once.
+    async fn ack_batch(&self, tokens: &[u64]) -> Result<()> {
+        let acked = self.shared.lock().ack_batch(tokens).map_err(refused)?;
+        if acked.wake {
+            self.shared.wake_receiver.notify_one();
+        }
+        if acked.unknown > 0 {
+            return Err(refused(Refused::Unknown));
+        }
+        Ok(())
     }
 }

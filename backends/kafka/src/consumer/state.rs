@@ -47,6 +47,15 @@ pub(crate) enum Refused {
     Unknown,
 }
 
+/// What [`State::ack_batch`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct BatchAcked {
+    /// A waiting `recv` should be woken: a ready delivery now fits in the prefetch.
+    pub(crate) wake: bool,
+    /// How many tokens were not outstanding (the others were settled).
+    pub(crate) unknown: usize,
+}
+
 /// What one consumer holds.
 ///
 /// The application holds at most `prefetch` unsettled deliveries; at most `prefetch` more
@@ -166,6 +175,32 @@ impl State {
             }
         }
         Ok(!self.ready.is_empty() && self.held < self.prefetch)
+    }
+
+    /// Marks the deliveries `tokens` done in one pass, as [`settle`](State::settle) with
+    /// [`Outcome::Done`] does for one. Known tokens are settled even when others are unknown.
+    pub(crate) fn ack_batch(&mut self, tokens: &[u64]) -> Result<BatchAcked, Refused> {
+        if self.closed {
+            return Err(Refused::Closed);
+        }
+        let mut unknown = 0;
+        for &token in tokens {
+            let Some(entry) = usize::try_from(token)
+                .ok()
+                .and_then(|key| self.inflight.remove(key))
+            else {
+                unknown += 1;
+                continue;
+            };
+            self.held = self.held.saturating_sub(1);
+            if let Some(track) = self.track_mut(entry.partition, entry.generation) {
+                track.acked(entry.offset);
+            }
+        }
+        Ok(BatchAcked {
+            wake: unknown < tokens.len() && !self.ready.is_empty() && self.held < self.prefetch,
+            unknown,
+        })
     }
 
     /// The copy of delivery `token` to publish again, with its attempt number. The delivery
@@ -326,6 +361,45 @@ mod tests {
             .expect("settles");
         assert_eq!(state.moved_positions(), vec![(0, 4)]);
         assert_eq!(state.moved_positions(), vec![]);
+    }
+
+    #[test]
+    fn a_batch_ack_settles_every_known_token_at_once() {
+        let mut state = State::new(4);
+        state.assigned(&[0, 1]);
+        for offset in 0..3 {
+            state.admit(0, offset, 1, msg(offset));
+        }
+        state.admit(1, 9, 1, msg(9));
+        state.admit(0, 3, 1, msg(3));
+        let (taken, _) = state.take(10);
+        assert_eq!(taken.len(), 4, "the prefetch bound");
+        let tokens: Vec<u64> = taken.iter().map(|r| r.token).collect();
+        assert_eq!(
+            state.ack_batch(&tokens[..3]),
+            Ok(BatchAcked {
+                wake: true,
+                unknown: 0
+            })
+        );
+        let mut positions = state.moved_positions();
+        positions.sort_unstable();
+        assert_eq!(positions, vec![(0, 3), (1, 9)], "offset 3 is not taken yet");
+        assert_eq!(state.take(10).0.len(), 1, "room for the one left ready");
+        // Settled already: unknown; the others in the batch are still settled.
+        assert_eq!(
+            state.ack_batch(&[tokens[0], tokens[3]]),
+            Ok(BatchAcked {
+                wake: false,
+                unknown: 1
+            })
+        );
+        let mut positions = state.moved_positions();
+        positions.sort_unstable();
+        assert_eq!(positions, vec![(1, 10)]);
+        assert_eq!(state.ack_batch(&[]).map(|b| b.unknown), Ok(0));
+        state.close();
+        assert_eq!(state.ack_batch(&tokens), Err(Refused::Closed));
     }
 
     #[test]

@@ -1,10 +1,16 @@
-//! A fast, non-cryptographic hasher for the outbox's maps, whose keys (delivery tags the hub
-//! counts itself, peer identities) are not chosen to collide on purpose: an attacker can only
-//! pick its own identity, and one slow bucket costs it its own speed.
+//! A fast, non-cryptographic hasher for message keys and the outbox's maps, whose keys
+//! (delivery tags the hub counts itself, peer identities) are not chosen to collide on
+//! purpose: an attacker can only pick its own identity, and one slow bucket costs it its own
+//! speed.
 //!
 //! It is the multiply-rotate scheme of the Firefox/rustc `FxHasher`.
 
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+
+/// The routing hash of a message key; `None` for a message without key.
+pub(crate) fn key_hash(key: &[u8]) -> Option<u64> {
+    (!key.is_empty()).then(|| BuildHasherDefault::<FxHasher>::default().hash_one(key))
+}
 
 /// `HashMap` with [`FxHasher`].
 pub(crate) type FxHashMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<FxHasher>>;
@@ -60,7 +66,6 @@ impl Hasher for FxHasher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::hash::{BuildHasher, BuildHasherDefault};
 
     #[test]
     fn equal_keys_hash_equal_and_neighbours_differ() {

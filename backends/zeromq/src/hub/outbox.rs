@@ -12,9 +12,9 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use courier_core::key_routing::KeyTable;
 
-use super::hash::FxHashMap;
-use super::keys::{KeyTable, key_hash};
+use super::hash::{FxHashMap, key_hash};
 use crate::wire::WireMessage;
 
 /// One message in a group's outbox, with the number of its next delivery.
@@ -40,7 +40,7 @@ struct Group {
     pending: VecDeque<Entry>,
     /// Members with credit, in round-robin order.
     ready: VecDeque<Bytes>,
-    keys: KeyTable,
+    keys: KeyTable<Bytes>,
     members: usize,
     /// Delivered and not yet settled, over all members.
     unacked: usize,

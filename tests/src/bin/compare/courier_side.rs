@@ -1,11 +1,11 @@
 //! The courier side: the workload through the public API, as a service would use it
-//! (`Producer::send_batch`, `Consumer::recv_batch`, `Delivery::ack`).
+//! (`Producer::send_batch`, `Consumer::recv_batch`, `Delivery::ack_all`).
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use courier_core::{Broker, Consumer, Message, Producer, Subscription};
+use courier_core::{Broker, Consumer, Delivery, Message, Producer, Subscription};
 
 use crate::{
     driver::{Endpoints, Outcome, Publisher, Seen, Side, Subscriber},
@@ -104,13 +104,13 @@ struct CourierSubscriber(Box<dyn Consumer>);
 #[async_trait]
 impl Subscriber for CourierSubscriber {
     async fn take(&mut self, max: usize, seen: &mut Seen<'_>) -> Outcome<usize> {
-        let deliveries = self.0.recv_batch(max).await?;
-        let taken = deliveries.len();
-        for mut delivery in deliveries {
+        let mut deliveries = self.0.recv_batch(max).await?;
+        for delivery in &deliveries {
             seen(&delivery.message.payload);
-            delivery.ack().await?;
         }
-        Ok(taken)
+        // The batch was handled: settle it the way a service does, with one call.
+        Delivery::ack_all(&mut deliveries).await?;
+        Ok(deliveries.len())
     }
 
     async fn close(mut self: Box<Self>) -> Outcome<()> {
