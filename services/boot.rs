@@ -11,7 +11,75 @@ use std::{
 
 use courier_config::Config;
 use courier_contracts::{Catalog, CatalogItem, SagaTopics};
-use courier_core::{Broker, Capability, Producer};
+use courier_core::{Broker, Capability, Producer, Running, Runtime, shutdown_signal};
+use tokio::sync::watch;
+
+/// SIGINT or SIGTERM, listened for from the start, so that a signal while the service is
+/// still connecting or joining its groups stops it cleanly instead of killing it.
+#[derive(Clone, Debug)]
+pub struct Stop(watch::Receiver<bool>);
+
+#[allow(dead_code)]
+impl Stop {
+    /// Starts listening for the signals. Call it first thing in `main`, inside the runtime.
+    pub fn listen() -> Self {
+        let (requested, stop) = watch::channel(false);
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            let _ = requested.send(true);
+        });
+        Self(stop)
+    }
+
+    /// Completes once a signal has arrived.
+    pub async fn requested(self) {
+        let mut stop = self.0;
+        let _ = stop.wait_for(|requested| *requested).await;
+    }
+
+    /// `work`'s output, or `None` when a signal arrives first (`work` is then dropped).
+    pub async fn before<T>(&self, work: impl Future<Output = T>) -> Option<T> {
+        tokio::select! {
+            out = work => Some(out),
+            () = self.clone().requested() => None,
+        }
+    }
+}
+
+/// Starts `runtime` (subscribing every handler) unless a signal comes first, then runs it
+/// until a signal; `Ok(None)` when stopped during start-up.
+///
+/// # Errors
+/// What starting the runtime returns.
+#[allow(dead_code)]
+pub async fn start(runtime: Runtime, stop: &Stop) -> courier_core::Result<Option<Running>> {
+    match stop.before(runtime.start()).await {
+        Some(running) => running.map(Some),
+        None => {
+            tracing::info!("stopped while starting");
+            Ok(None)
+        }
+    }
+}
+
+/// [`start`]s `runtime`, logs that `service` runs, and runs it until a signal, then shuts it
+/// down gracefully.
+///
+/// # Errors
+/// What starting or shutting down the runtime returns.
+#[allow(dead_code)]
+pub async fn run_until_stopped(
+    service: &str,
+    backend: &str,
+    runtime: Runtime,
+    stop: Stop,
+) -> courier_core::Result<()> {
+    let Some(running) = start(runtime, &stop).await? else {
+        return Ok(());
+    };
+    tracing::info!(backend, "{service} running");
+    running.run_until(stop.requested()).await
+}
 
 /// Logs to standard error, filtered by `RUST_LOG` (default `info`).
 #[allow(dead_code)]
@@ -58,9 +126,25 @@ pub fn catalog(config: &Config) -> Catalog {
 /// Connects the configured broker, checks that it gives what `service` `needs` (a warning
 /// per missing guarantee, or exit code 2 in strict mode), and declares every group of the
 /// saga so that no event is lost whichever service starts first. Exits with code 1 and one
-/// line on standard error when the broker cannot be reached.
+/// line on standard error when the broker cannot be reached, and with code 0 when `stop`
+/// comes first.
 #[allow(dead_code)]
-pub async fn connect(config: &Config, service: &str, needs: &[Capability]) -> Arc<dyn Broker> {
+pub async fn connect(
+    config: &Config,
+    service: &str,
+    needs: &[Capability],
+    stop: &Stop,
+) -> Arc<dyn Broker> {
+    match stop.before(connect_checked(config, service, needs)).await {
+        Some(broker) => broker,
+        None => {
+            tracing::info!("{service} stopped while connecting");
+            exit(0);
+        }
+    }
+}
+
+async fn connect_checked(config: &Config, service: &str, needs: &[Capability]) -> Arc<dyn Broker> {
     let broker = match courier_config::connect(config).await {
         Ok(broker) => broker,
         Err(e) => {

@@ -14,9 +14,8 @@ mod boot;
 use std::{path::PathBuf, process::ExitCode, sync::Arc};
 
 use clap::Parser;
-use courier_core::{Runtime, shutdown_signal};
+use courier_core::Runtime;
 use inventory_service::{InventoryService, MemoryStock, NEEDS};
-use tracing::info;
 
 /// The inventory service of the courier saga.
 #[derive(Parser)]
@@ -32,7 +31,8 @@ async fn main() -> ExitCode {
     let args = Args::parse();
     let config = courier_config::exit_on_error(courier_config::load(args.config.as_deref()));
     boot::init_tracing();
-    let broker = boot::connect(&config, "inventory-service", NEEDS).await;
+    let stop = boot::Stop::listen();
+    let broker = boot::connect(&config, "inventory-service", NEEDS, &stop).await;
     let service_broker = broker.clone();
     boot::run_service("inventory-service", service_broker, |producer| async move {
         let stock = MemoryStock::new(boot::catalog(&config).items());
@@ -43,9 +43,7 @@ async fn main() -> ExitCode {
         ));
         let mut runtime = Runtime::new(broker.clone(), config.runtime.clone());
         service.register(&mut runtime);
-        let running = runtime.start().await?;
-        info!(backend = broker.name(), "inventory-service running");
-        running.run_until(shutdown_signal()).await
+        boot::run_until_stopped("inventory-service", broker.name(), runtime, stop).await
     })
     .await
 }

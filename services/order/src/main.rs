@@ -14,7 +14,7 @@ mod boot;
 use std::{path::PathBuf, process::ExitCode, sync::Arc};
 
 use clap::Parser;
-use courier_core::{Runtime, shutdown_signal};
+use courier_core::Runtime;
 use order_service::{MemoryOrders, NEEDS, OrderService, http};
 use tracing::info;
 
@@ -32,7 +32,8 @@ async fn main() -> ExitCode {
     let args = Args::parse();
     let config = courier_config::exit_on_error(courier_config::load(args.config.as_deref()));
     boot::init_tracing();
-    let broker = boot::connect(&config, "order-service", NEEDS).await;
+    let stop = boot::Stop::listen();
+    let broker = boot::connect(&config, "order-service", NEEDS, &stop).await;
     let listen = config.services.order.listen;
     let listener = match tokio::net::TcpListener::bind(listen).await {
         Ok(l) => l,
@@ -54,16 +55,18 @@ async fn main() -> ExitCode {
         let mut runtime = Runtime::new(broker.clone(), config.runtime.clone());
         service.register(&mut runtime);
         let router = http::router(service, runtime.metrics().clone());
-        let running = runtime.start().await?;
-        let stop = running.shutdown_token();
+        let Some(running) = boot::start(runtime, &stop).await? else {
+            return Ok(());
+        };
+        let http_stop = running.shutdown_token();
         let server = tokio::spawn(http::serve(
             listener,
             router,
-            stop.clone().cancelled_owned(),
+            http_stop.clone().cancelled_owned(),
         ));
         info!(%listen, backend = broker.name(), "order-service running");
-        let stopped = running.run_until(shutdown_signal()).await;
-        stop.cancel();
+        let stopped = running.run_until(stop.requested()).await;
+        http_stop.cancel();
         match server.await {
             Ok(Err(e)) => tracing::warn!(error = %e, "the HTTP server stopped with an error"),
             Err(e) => tracing::warn!(error = %e, "the HTTP server task failed"),

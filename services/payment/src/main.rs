@@ -16,9 +16,8 @@ mod boot;
 use std::{path::PathBuf, process::ExitCode, sync::Arc};
 
 use clap::Parser;
-use courier_core::{Runtime, shutdown_signal};
+use courier_core::Runtime;
 use payment_service::{MemoryPayments, NEEDS, PaymentService, SimulatedGateway};
-use tracing::info;
 
 /// The payment service of the courier saga.
 #[derive(Parser)]
@@ -37,6 +36,7 @@ async fn main() -> ExitCode {
     let args = Args::parse();
     let config = courier_config::exit_on_error(courier_config::load(args.config.as_deref()));
     boot::init_tracing();
+    let stop = boot::Stop::listen();
     let limit = config.services.payment.decline_above_minor;
     let gateway = match &args.journal {
         None => SimulatedGateway::new(limit),
@@ -51,7 +51,7 @@ async fn main() -> ExitCode {
             }
         },
     };
-    let broker = boot::connect(&config, "payment-service", NEEDS).await;
+    let broker = boot::connect(&config, "payment-service", NEEDS, &stop).await;
     let service_broker = broker.clone();
     boot::run_service("payment-service", service_broker, |producer| async move {
         let service = Arc::new(PaymentService::new(
@@ -62,9 +62,7 @@ async fn main() -> ExitCode {
         ));
         let mut runtime = Runtime::new(broker.clone(), config.runtime.clone());
         service.register(&mut runtime);
-        let running = runtime.start().await?;
-        info!(backend = broker.name(), "payment-service running");
-        running.run_until(shutdown_signal()).await
+        boot::run_until_stopped("payment-service", broker.name(), runtime, stop).await
     })
     .await
 }

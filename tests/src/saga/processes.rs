@@ -439,8 +439,8 @@ fn config_toml(broker_section: &str, topics: &SagaTopics, port: u16) -> String {
 pub struct ProcessOptions {
     /// Orders to post over HTTP.
     pub orders: usize,
-    /// Kill this service with SIGKILL once the gateway has charged a few orders, while orders
-    /// are still being posted, then start it again.
+    /// Kill this service with SIGKILL once the gateway has charged a few orders, then start
+    /// it again.
     pub kill: Option<Service>,
     /// How long every order may take to settle.
     pub settle_timeout: Duration,
@@ -543,9 +543,10 @@ pub async fn run_processes(broker_section: &str, options: ProcessOptions) -> Pro
         orders.clone(),
     ));
     if let Some(victim) = options.kill {
-        // Kill mid-run: once the gateway has charged a few orders, while orders still come in.
+        // Kill mid-run: once the gateway has charged a few orders (orders may still be coming
+        // in, or all be posted and waiting to settle).
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        while tokio::time::Instant::now() < deadline && !poster.is_finished() {
+        while tokio::time::Instant::now() < deadline {
             let charged = SimulatedGateway::read_journal(&cluster.journal).map_or(0, |j| j.len());
             if charged >= KILL_AFTER_CHARGES {
                 break;
