@@ -386,6 +386,11 @@ async fn ipc_endpoints_work_like_tcp() {
 /// groups sharing one ROUTER socket.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance_suite_three_copies_at_once() {
+    // Warnings (lost connections, refused settlements) show with a failure.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
+        .with_test_writer()
+        .try_init();
     let broker: Arc<dyn Broker> = Arc::new(ZmqBroker::connect(binding_config()).await.unwrap());
     let report = conformance::run_stress(broker.clone(), 3).await;
     broker.close().await.unwrap();

@@ -342,7 +342,7 @@ impl Connection {
                         batch.push(settle);
                     }
                     let _ = self.write_settles(dealer, &mut batch, generation).await;
-                    let _ = dealer.send(ToHub::Bye).await;
+                    self.say_goodbye(dealer).await;
                     return Ended::Closed;
                 }
                 settle = self.settles.recv() => {
@@ -404,6 +404,33 @@ impl Connection {
                     }
                 }
             }
+        }
+    }
+
+    /// Sends `BYE`, then a `PING`, and waits (at most a heartbeat timeout) for the `PONG`.
+    /// The binding side reads a connection's frames in order, so its `PONG` means it has
+    /// taken the settlements and the `BYE` written before: only then may the socket go, as
+    /// dropping it can discard frames still queued for writing.
+    async fn say_goodbye(&self, dealer: &mut Dealer) {
+        if dealer.send(ToHub::Bye).await.is_err() || dealer.send(ToHub::Ping).await.is_err() {
+            return;
+        }
+        let pong = async {
+            while let Some(frames) = dealer.incoming.recv().await {
+                if matches!(FromHub::parse(frames), Ok(FromHub::Pong)) {
+                    return;
+                }
+            }
+        };
+        if tokio::time::timeout(self.params.heartbeat_timeout, pong)
+            .await
+            .is_err()
+        {
+            tracing::debug!(
+                backend = BACKEND,
+                endpoint = %self.params.endpoint,
+                "no PONG after BYE; closing anyway (the binding side notices the disconnect)"
+            );
         }
     }
 
