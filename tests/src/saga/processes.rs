@@ -494,6 +494,19 @@ impl ProcessReport {
         );
     }
 
+    /// Checks that the run saw every outcome (confirmed, cancelled for stock, cancelled for
+    /// payment) and [reconciled](Self::assert_reconciled).
+    ///
+    /// # Panics
+    /// When an outcome is missing or the run does not reconcile.
+    pub fn assert_every_outcome(&self) {
+        assert!(
+            self.confirmed > 0 && self.cancelled_stock > 0 && self.cancelled_payment > 0,
+            "an outcome is missing: {self:?}"
+        );
+        self.assert_reconciled();
+    }
+
     /// Checks, after a run that killed the payment process, that the kill came after some
     /// charges and that the restarted process charged more, each order once.
     ///
