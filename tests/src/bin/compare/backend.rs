@@ -128,15 +128,21 @@ pub async fn prepare(backend: Backend, args: &Args) -> Result<Contenders, String
                 session_timeout_ms: kafka.session_timeout_ms,
                 commit_interval_ms: kafka.commit_interval_ms,
                 request_timeout_ms: kafka.request_timeout_ms,
+                id_header: args.kafka_raw_id_header,
             };
             let note = format!(
                 "kafka: raw is rdkafka with courier's client settings (idempotent, acks=all, \
                  linger.ms {}, batch.size {}, murmur2_random partitioner), topics of {} \
-                 partitions, offsets stored per processed message and committed every {} ms",
+                 partitions, offsets stored per processed message and committed every {} ms, {}",
                 settings.linger_ms,
                 settings.batch_bytes,
                 settings.partitions,
-                settings.commit_interval_ms
+                settings.commit_interval_ms,
+                if settings.id_header {
+                    "each record with a courier-id header as courier's (--kafka-raw-id-header)"
+                } else {
+                    "records without headers (courier's carry a courier-id header)"
+                }
             );
             let raw = RawKafka::new(settings).map_err(|e| format!("rdkafka: {e}"))?;
             // No cleaner: the runs' topics stay (see `RawKafka::cleanup`).

@@ -61,6 +61,10 @@ pub struct Args {
         default_value = "127.0.0.1:9092"
     )]
     pub kafka_brokers: String,
+    /// Give each raw Kafka record a `courier-id` header with a UUIDv7, as courier's records
+    /// carry, so both sides put the same bytes on the wire.
+    #[arg(long)]
+    pub kafka_raw_id_header: bool,
     /// Directory of the report files [default: target/compare in the workspace].
     #[arg(long)]
     pub out: Option<PathBuf>,

@@ -14,7 +14,7 @@ use rdkafka::{
     admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
     client::DefaultClientContext,
     consumer::{Consumer, StreamConsumer},
-    message::BorrowedMessage,
+    message::{BorrowedMessage, Header, OwnedHeaders},
     producer::{FutureProducer, FutureRecord},
     util::Timeout,
 };
@@ -47,6 +47,8 @@ pub struct KafkaSettings {
     pub commit_interval_ms: u32,
     /// Admin request timeout.
     pub request_timeout_ms: u32,
+    /// Whether each record carries a `courier-id` header, as courier's do.
+    pub id_header: bool,
 }
 
 impl KafkaSettings {
@@ -158,6 +160,7 @@ impl Side for RawKafka {
             publishers.push(Arc::new(KafkaPublisher {
                 producer: self.settings.producer().create()?,
                 topic: names.topic.clone(),
+                id_header: self.settings.id_header,
             }));
         }
         Ok(Endpoints {
@@ -176,13 +179,25 @@ impl Side for RawKafka {
 struct KafkaPublisher {
     producer: FutureProducer,
     topic: String,
+    id_header: bool,
 }
 
 #[async_trait]
 impl Publisher for KafkaPublisher {
     async fn publish(&self, payloads: Vec<Bytes>) -> Outcome<()> {
-        let sends = payloads.iter().map(|payload| {
-            let record = FutureRecord::<(), [u8]>::to(&self.topic).payload(&payload[..]);
+        let ids: Vec<String> = if self.id_header {
+            payloads.iter().map(|_| courier_core::new_id()).collect()
+        } else {
+            Vec::new()
+        };
+        let sends = payloads.iter().enumerate().map(|(i, payload)| {
+            let mut record = FutureRecord::<(), [u8]>::to(&self.topic).payload(&payload[..]);
+            if let Some(id) = ids.get(i) {
+                record = record.headers(OwnedHeaders::new().insert(Header {
+                    key: "courier-id",
+                    value: Some(id.as_str()),
+                }));
+            }
             self.producer.send(record, Timeout::Never)
         });
         for delivery in join_all(sends).await {
