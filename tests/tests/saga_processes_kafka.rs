@@ -45,13 +45,14 @@ async fn orders_posted_over_http_settle_across_processes_on_kafka() {
     report.assert_every_outcome();
 }
 
-/// 200 orders with `victim` killed with SIGKILL mid-run and started again; `None` when the
-/// broker is absent.
-async fn run_with_kill(victim: Service) -> Option<ProcessReport> {
+/// 200 orders with `victim` killed with SIGKILL once `after_charges` orders are charged,
+/// and started again; `None` when the broker is absent.
+async fn run_with_kill(victim: Service, after_charges: usize) -> Option<ProcessReport> {
     let section = section_or_skip()?;
     let options = ProcessOptions {
         orders: 200,
         kill: Some(victim),
+        kill_after_charges: after_charges,
         ..ProcessOptions::default()
     };
     let report = run_processes(&section, options).await;
@@ -61,7 +62,9 @@ async fn run_with_kill(victim: Service) -> Option<ProcessReport> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_inventory_process_restarts_on_kafka() {
-    if let Some(report) = run_with_kill(Service::Inventory).await {
+    // Killed as posting begins: the orders placed meanwhile wait in Kafka for the restarted
+    // process.
+    if let Some(report) = run_with_kill(Service::Inventory, 0).await {
         assert!(
             report.charges > report.charges_before_kill,
             "nothing reached payment after the inventory process restarted: {report:?}"
@@ -72,7 +75,7 @@ async fn a_killed_inventory_process_restarts_on_kafka() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_payment_process_restarts_without_charging_twice_on_kafka() {
-    if let Some(report) = run_with_kill(Service::Payment).await {
+    if let Some(report) = run_with_kill(Service::Payment, 5).await {
         report.assert_payment_restarted();
     }
 }

@@ -439,9 +439,12 @@ fn config_toml(broker_section: &str, topics: &SagaTopics, port: u16) -> String {
 pub struct ProcessOptions {
     /// Orders to post over HTTP.
     pub orders: usize,
-    /// Kill this service with SIGKILL once the gateway has charged a few orders, then start
-    /// it again.
+    /// Kill this service with SIGKILL once the gateway has charged
+    /// [`kill_after_charges`](Self::kill_after_charges) orders, then start it again.
     pub kill: Option<Service>,
+    /// Charges the gateway makes before [`kill`](Self::kill) strikes (0: as soon as posting
+    /// begins, so the victim's events wait for it while it is down).
+    pub kill_after_charges: usize,
     /// How long every order may take to settle.
     pub settle_timeout: Duration,
 }
@@ -451,6 +454,7 @@ impl Default for ProcessOptions {
         Self {
             orders: 120,
             kill: None,
+            kill_after_charges: 5,
             settle_timeout: Duration::from_secs(90),
         }
     }
@@ -525,9 +529,6 @@ impl ProcessReport {
     }
 }
 
-/// Charges the gateway makes before [`ProcessOptions::kill`] strikes.
-const KILL_AFTER_CHARGES: usize = 5;
-
 /// Starts the three binaries on the broker of `broker_section`, checks the HTTP API's
 /// answers to bad input, posts the orders over HTTP (killing and restarting a service
 /// half-way when asked), polls `GET /orders/{id}` until all settle, and checks that each
@@ -561,7 +562,7 @@ pub async fn run_processes(broker_section: &str, options: ProcessOptions) -> Pro
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         while tokio::time::Instant::now() < deadline {
             let charged = SimulatedGateway::read_journal(&cluster.journal).map_or(0, |j| j.len());
-            if charged >= KILL_AFTER_CHARGES {
+            if charged >= options.kill_after_charges {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
