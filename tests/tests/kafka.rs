@@ -14,9 +14,7 @@ const SKIPPED_ON_KAFKA: &[&str] = &[];
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn suite_on_kafka() {
     kafka_support::init_logs();
-    let Some(broker) =
-        kafka_support::connect_or_skip(kafka_support::config(&kafka_support::brokers())).await
-    else {
+    let Some(broker) = kafka_support::connect_default_or_skip().await else {
         return;
     };
     let broker = Arc::new(broker) as Arc<dyn Broker>;
@@ -30,9 +28,7 @@ async fn suite_on_kafka() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stress_on_kafka() {
     kafka_support::init_logs();
-    let Some(broker) =
-        kafka_support::connect_or_skip(kafka_support::config(&kafka_support::brokers())).await
-    else {
+    let Some(broker) = kafka_support::connect_default_or_skip().await else {
         return;
     };
     let broker = Arc::new(broker) as Arc<dyn Broker>;

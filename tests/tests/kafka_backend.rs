@@ -13,7 +13,10 @@ use std::{
 use courier_core::{Broker, Consumer, Delivery, ErrorKind, Message, Subscription, headers};
 use courier_kafka::{ID_HEADER, KafkaBroker, KafkaConfig};
 use courier_tests::support::unique_name;
-use kafka_support::{brokers, config, connect_or_skip, partition_count, raw_producer, raw_reader};
+use kafka_support::{
+    brokers, config, connect_default_or_skip, connect_or_skip, partition_count, raw_producer,
+    raw_reader,
+};
 use rdkafka::{
     Message as _,
     message::{Header, Headers as _, OwnedHeaders},
@@ -46,7 +49,7 @@ async fn single_partition() -> Option<KafkaBroker> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plain_consumer_sees_key_payload_and_headers_with_the_id() {
     kafka_support::init_logs();
-    let Some(broker) = connect_or_skip(config(&brokers())).await else {
+    let Some(broker) = connect_default_or_skip().await else {
         return;
     };
     let topic = unique_name("kafka.wire");
@@ -248,7 +251,7 @@ async fn out_of_order_acks_commit_only_the_contiguous_prefix() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_consumer_holds_no_more_than_prefetch_and_still_lets_others_join() {
     kafka_support::init_logs();
-    let Some(broker) = connect_or_skip(config(&brokers())).await else {
+    let Some(broker) = connect_default_or_skip().await else {
         return;
     };
     let topic = unique_name("kafka.prefetch");
@@ -384,7 +387,7 @@ async fn nack_requeue_republishes_behind_later_messages_of_the_key() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_over_the_limit_is_refused_before_sending() {
     kafka_support::init_logs();
-    let Some(broker) = connect_or_skip(config(&brokers())).await else {
+    let Some(broker) = connect_default_or_skip().await else {
         return;
     };
     let limit = broker.capabilities().max_payload.expect("a limit");

@@ -50,8 +50,7 @@ async fn saga_on_rabbitmq() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn saga_on_kafka() {
-    let config = kafka_support::config(&kafka_support::brokers());
-    if let Some(broker) = kafka_support::connect_or_skip(config).await {
+    if let Some(broker) = kafka_support::connect_default_or_skip().await {
         run(Arc::new(broker)).await;
     }
 }

@@ -390,12 +390,7 @@ impl GroupState {
         how: Settle,
         wakes: &mut Wakes,
     ) -> Result<Option<Entry>, SettleError> {
-        let Some(Some(consumer)) = self.consumers.get_mut(slot) else {
-            return Err(SettleError::ConsumerClosed);
-        };
-        if consumer.uid != uid {
-            return Err(SettleError::ConsumerClosed);
-        }
+        let consumer = member(&mut self.consumers, slot, uid)?;
         let Some(mut entry) = consumer.unacked.remove(&token) else {
             return Err(SettleError::UnknownToken);
         };
@@ -444,12 +439,7 @@ impl GroupState {
         let Self {
             consumers, keys, ..
         } = self;
-        let Some(Some(consumer)) = consumers.get_mut(slot) else {
-            return Err(SettleError::ConsumerClosed);
-        };
-        if consumer.uid != uid {
-            return Err(SettleError::ConsumerClosed);
-        }
+        let consumer = member(consumers, slot, uid)?;
         let before = freed.len();
         let mut unknown = false;
         for token in tokens {
@@ -499,5 +489,18 @@ impl GroupState {
         if self.size == 0 {
             assert_eq!(self.keys.len(), 0, "no key state without messages");
         }
+    }
+}
+
+/// The consumer in `slot` if it is still the one of `uid` (a slot is reused once its
+/// consumer has closed).
+fn member(
+    consumers: &mut [Option<ConsumerState>],
+    slot: usize,
+    uid: u64,
+) -> Result<&mut ConsumerState, SettleError> {
+    match consumers.get_mut(slot) {
+        Some(Some(consumer)) if consumer.uid == uid => Ok(consumer),
+        _ => Err(SettleError::ConsumerClosed),
     }
 }

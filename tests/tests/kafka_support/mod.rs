@@ -55,6 +55,11 @@ pub async fn connect_or_skip(config: KafkaConfig) -> Option<KafkaBroker> {
     )
 }
 
+/// [`connect_or_skip`] with the default configuration for the brokers under test.
+pub async fn connect_default_or_skip() -> Option<KafkaBroker> {
+    connect_or_skip(config(&brokers())).await
+}
+
 /// A plain producer with no courier settings.
 pub fn raw_producer(brokers: &str) -> FutureProducer {
     ClientConfig::new()

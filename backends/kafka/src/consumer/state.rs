@@ -164,17 +164,33 @@ impl State {
         if self.closed {
             return Err(Refused::Closed);
         }
-        let entry = usize::try_from(token)
+        if !self.release(token, outcome) {
+            return Err(Refused::Unknown);
+        }
+        Ok(self.has_room())
+    }
+
+    /// Removes the outstanding delivery `token`, counting its offset acknowledged when
+    /// `outcome` is [`Outcome::Done`]; `false` when no such delivery is outstanding.
+    fn release(&mut self, token: u64, outcome: Outcome) -> bool {
+        let Some(entry) = usize::try_from(token)
             .ok()
             .and_then(|key| self.inflight.remove(key))
-            .ok_or(Refused::Unknown)?;
+        else {
+            return false;
+        };
         self.held = self.held.saturating_sub(1);
         if outcome == Outcome::Done {
             if let Some(track) = self.track_mut(entry.partition, entry.generation) {
                 track.acked(entry.offset);
             }
         }
-        Ok(!self.ready.is_empty() && self.held < self.prefetch)
+        true
+    }
+
+    /// Whether a ready delivery now fits in the prefetch.
+    fn has_room(&self) -> bool {
+        !self.ready.is_empty() && self.held < self.prefetch
     }
 
     /// Marks the deliveries `tokens` done in one pass, as [`settle`](State::settle) with
@@ -183,22 +199,12 @@ impl State {
         if self.closed {
             return Err(Refused::Closed);
         }
-        let mut unknown = 0;
-        for &token in tokens {
-            let Some(entry) = usize::try_from(token)
-                .ok()
-                .and_then(|key| self.inflight.remove(key))
-            else {
-                unknown += 1;
-                continue;
-            };
-            self.held = self.held.saturating_sub(1);
-            if let Some(track) = self.track_mut(entry.partition, entry.generation) {
-                track.acked(entry.offset);
-            }
-        }
+        let unknown = tokens
+            .iter()
+            .filter(|&&token| !self.release(token, Outcome::Done))
+            .count();
         Ok(BatchAcked {
-            wake: unknown < tokens.len() && !self.ready.is_empty() && self.held < self.prefetch,
+            wake: unknown < tokens.len() && self.has_room(),
             unknown,
         })
     }
