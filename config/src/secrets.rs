@@ -29,8 +29,8 @@ pub(crate) fn is_secret_key(key: &str) -> bool {
 /// The password of a URL with credentials (`amqp://user:PASSWORD@host/`), as written.
 pub(crate) fn url_password(text: &str) -> Option<&str> {
     let rest = &text[text.find("://")? + 3..];
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-    let userinfo = &authority[..authority.rfind('@')?];
+    // Up to the last `@`: a password may hold `/`, `?`, `#` or `@`.
+    let userinfo = &rest[..rest.rfind('@')?];
     let (_, password) = userinfo.split_once(':')?;
     (!password.is_empty()).then_some(password)
 }

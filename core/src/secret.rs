@@ -53,12 +53,12 @@ pub fn redact_url(url: &str) -> String {
         return url.to_owned();
     };
     let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    let Some(at) = authority.rfind('@') else {
+    // Everything up to the last `@` is user information: a generated password may hold `/`,
+    // `?`, `#` or `@`, so the first of those does not end it.
+    let Some(at) = rest.rfind('@') else {
         return url.to_owned();
     };
-    let userinfo = &authority[..at];
+    let userinfo = &rest[..at];
     let user = userinfo.split(':').next().unwrap_or_default();
     let password_present = userinfo.contains(':');
     let mut out = String::with_capacity(url.len());
@@ -93,5 +93,13 @@ mod tests {
         assert_eq!(redact_url("amqp://127.0.0.1:5672"), "amqp://127.0.0.1:5672");
         assert_eq!(redact_url("amqp://user@host/"), "amqp://user@host/");
         assert_eq!(redact_url("not a url"), "not a url");
+        for password in ["p/ss", "p?ss", "p#ss", "p@ss", "a/b?c#d@e"] {
+            let url = format!("postgres://user:{password}@db.example:5432/shop?sslmode=require");
+            assert_eq!(
+                redact_url(&url),
+                "postgres://user:***@db.example:5432/shop?sslmode=require",
+                "{url}"
+            );
+        }
     }
 }
