@@ -11,8 +11,10 @@ use std::{
 
 use courier_config::Config;
 use courier_contracts::{Catalog, CatalogItem, SagaTopics};
-use courier_core::{Broker, Capability, Producer, Running, Runtime, shutdown_signal};
+use courier_core::{Broker, Capability, Running, Runtime, shutdown_signal};
+use courier_outbox::{Migration, Relay, Store};
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 /// SIGINT or SIGTERM, listened for from the start, so that a signal while the service is
 /// still connecting or joining its groups stops it cleanly instead of killing it.
@@ -171,20 +173,65 @@ async fn connect_checked(config: &Config, service: &str, needs: &[Capability]) -
     broker
 }
 
-/// Runs a service's lifetime: `body` gets a producer and returns when the service has shut
-/// down; then the producer and the broker are closed, and the outcome becomes the exit code
-/// (failure with one line on standard error).
+/// Opens the store of `service` (`[services.<service>.store] url`, else `[store] url`) with
+/// its tables prefixed `prefix`, applying `migrations`. Exits with code 2 and one line naming
+/// the store (password redacted) when it cannot be opened, and with code 0 when `stop`
+/// comes first.
 #[allow(dead_code)]
-pub async fn run_service<F, Fut>(service: &str, broker: Arc<dyn Broker>, body: F) -> ExitCode
+pub async fn open_store(
+    config: &Config,
+    service: &str,
+    prefix: &str,
+    migrations: &[Migration],
+    stop: &Stop,
+) -> Store {
+    let url = config.store_url(prefix);
+    let opened = stop.before(Store::open(&url, prefix, migrations, config.store.clone()));
+    match opened.await {
+        Some(Ok(store)) => {
+            tracing::info!(store = %store.url(), "store open");
+            store
+        }
+        Some(Err(e)) => {
+            eprintln!("error: {service}: {e}");
+            exit(courier_config::EXIT_CODE);
+        }
+        None => {
+            tracing::info!("{service} stopped while opening its store");
+            exit(0);
+        }
+    }
+}
+
+/// Runs a service's lifetime: the relay of `store`'s outbox runs on a producer of `broker`,
+/// and `body` runs until the service has shut down; then the relay sends what is left
+/// (within the shutdown deadline), the producer, the broker and the store are closed, and
+/// the outcome becomes the exit code (failure with one line on standard error).
+#[allow(dead_code)]
+pub async fn run_service<F, Fut>(
+    service: &str,
+    shutdown_deadline_ms: u64,
+    broker: Arc<dyn Broker>,
+    store: Store,
+    body: F,
+) -> ExitCode
 where
-    F: FnOnce(Arc<dyn Producer>) -> Fut,
+    F: FnOnce() -> Fut,
     Fut: Future<Output = courier_core::Result<()>>,
 {
+    let deadline = std::time::Duration::from_millis(shutdown_deadline_ms);
     let result = async {
         let producer = broker.producer().await?;
-        let stopped = body(producer.clone()).await;
-        producer.close().await?;
+        let relay_stop = CancellationToken::new();
+        let relay = Relay::new(store.clone(), producer.clone()).spawn(relay_stop.clone());
+        let stopped = body().await;
+        relay_stop.cancel();
+        if tokio::time::timeout(deadline, relay).await.is_err() {
+            tracing::warn!("the outbox relay did not finish within the shutdown deadline; unsent rows wait for the next start");
+        }
+        let _ = tokio::time::timeout(deadline, producer.close()).await;
         broker.close().await?;
+        store.close().await;
         stopped
     }
     .await;

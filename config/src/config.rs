@@ -1,13 +1,14 @@
 //! [`Config`]: the whole configuration file.
 
 use courier_core::RuntimeSettings;
+use courier_outbox::StoreSettings;
 use serde::{Deserialize, Serialize};
 
 use crate::{
     BrokerSection, ConfigError, Services, Topics, dump, key::Origins, secrets::Secrets, validate,
 };
 
-/// The whole configuration: `[broker]`, `[topics]`, `[runtime]` and `[services.*]`. Every
+/// The whole configuration: `[broker]`, `[topics]`, `[runtime]`, `[services.*]` and `[store]`. Every
 /// key has a default; unknown keys are errors.
 ///
 /// Build it with [`load`](crate::load); `Debug` and the dumps never show a secret.
@@ -22,6 +23,9 @@ pub struct Config {
     pub runtime: RuntimeSettings,
     /// `[services.*]`: per-service settings.
     pub services: Services,
+    /// `[store]`: where the services keep their state, and how the outbox relays and
+    /// prunes.
+    pub store: StoreSettings,
 }
 
 impl Config {
@@ -34,6 +38,14 @@ impl Config {
     /// item.
     pub fn validate(&self) -> Result<(), ConfigError> {
         validate::validate(self, &Origins::none(), &Secrets::default())
+    }
+
+    /// The store URL of `service` (`order`, `inventory`, `payment`):
+    /// `[services.<service>.store] url` when set, else `[store] url`, with `{service}`
+    /// replaced by the name.
+    pub fn store_url(&self, service: &str) -> String {
+        let own = self.services.store(service).and_then(|s| s.url.as_deref());
+        self.store.url_for(service, own)
     }
 
     /// The effective configuration as TOML, in the order of the file, with the table of the

@@ -16,6 +16,7 @@ struct Shown<'a> {
     topics: &'a Topics,
     runtime: &'a RuntimeSettings,
     services: &'a Services,
+    store: &'a courier_outbox::StoreSettings,
 }
 
 /// `[broker]` with the table of the selected backend only.
@@ -51,6 +52,7 @@ fn shown(config: &Config) -> Shown<'_> {
         topics: &config.topics,
         runtime: &config.runtime,
         services: &config.services,
+        store: &config.store,
     }
 }
 

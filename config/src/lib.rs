@@ -40,6 +40,9 @@ pub use connect::connect;
 pub use error::{ConfigError, EXIT_CODE, exit_on_error};
 pub use load::{CONFIG_ENV, DEFAULT_PATH, load, load_from_str, load_from_str_and_env};
 pub use needs::check_needs;
-pub use services::{CatalogItem, InventorySettings, OrderSettings, PaymentSettings, Services};
+pub use courier_outbox::StoreSettings;
+pub use services::{
+    CatalogItem, InventorySettings, OrderSettings, PaymentSettings, ServiceStore, Services,
+};
 pub use source::{ENV_PREFIX, ENV_SEPARATOR};
 pub use topics::Topics;

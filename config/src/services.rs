@@ -18,6 +18,24 @@ pub struct Services {
     pub payment: PaymentSettings,
 }
 
+/// `[services.<name>.store]`: where one service keeps its state, overriding `[store] url`.
+/// `Debug` hides the URL's password.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServiceStore {
+    /// The database of this service alone (same forms as `[store] url`). Default: unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+impl std::fmt::Debug for ServiceStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceStore")
+            .field("url", &self.url.as_deref().map(courier_core::redact_url))
+            .finish()
+    }
+}
+
 /// `[services.order]`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -25,12 +43,15 @@ pub struct OrderSettings {
     /// Address of the HTTP API (`POST /orders`, `GET /orders/{id}`). Default
     /// `127.0.0.1:8080`.
     pub listen: SocketAddr,
+    /// `[services.order.store]`.
+    pub store: ServiceStore,
 }
 
 impl Default for OrderSettings {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 8080)),
+            store: ServiceStore::default(),
         }
     }
 }
@@ -42,12 +63,15 @@ pub struct InventorySettings {
     /// The products and their initial stock (`[[services.inventory.catalog]]`). A catalog in
     /// the file replaces the default one (SKUs `1001` to `1010`) as a whole.
     pub catalog: Vec<CatalogItem>,
+    /// `[services.inventory.store]`.
+    pub store: ServiceStore,
 }
 
 impl Default for InventorySettings {
     fn default() -> Self {
         Self {
             catalog: default_catalog(),
+            store: ServiceStore::default(),
         }
     }
 }
@@ -73,17 +97,30 @@ pub struct PaymentSettings {
     /// The simulated gateway declines a charge above this amount, in minor units. Default
     /// `50000` (500.00).
     pub decline_above_minor: i64,
+    /// `[services.payment.store]`.
+    pub store: ServiceStore,
 }
 
 impl Default for PaymentSettings {
     fn default() -> Self {
         Self {
             decline_above_minor: 50_000,
+            store: ServiceStore::default(),
         }
     }
 }
 
 impl Services {
+    /// The `[services.<name>.store]` of `service` (`order`, `inventory` or `payment`).
+    pub fn store(&self, service: &str) -> Option<&ServiceStore> {
+        match service {
+            "order" => Some(&self.order.store),
+            "inventory" => Some(&self.inventory.store),
+            "payment" => Some(&self.payment.store),
+            _ => None,
+        }
+    }
+
     /// The first bad setting, as `(key within [services], problem)`: an empty or duplicate
     /// SKU, an empty name, a negative price, a negative decline threshold.
     ///
@@ -113,6 +150,17 @@ impl Services {
                     key("price_minor"),
                     format!("the price must not be negative (got {})", item.price_minor),
                 ));
+            }
+        }
+        for (name, store) in [
+            ("order", &self.order.store),
+            ("inventory", &self.inventory.store),
+            ("payment", &self.payment.store),
+        ] {
+            if let Some(url) = &store.url {
+                if let Err(e) = courier_outbox::dialect_of(url) {
+                    return Err((format!("{name}.store.url"), e.to_string()));
+                }
             }
         }
         if self.payment.decline_above_minor < 0 {

@@ -53,6 +53,9 @@ pub(crate) fn validate(
     if let Err((field, problem)) = config.topics.check(set_by_user) {
         return Err(error(key::segments(&format!("topics.{field}")), problem));
     }
+    if let Err((field, problem)) = config.store.validate() {
+        return Err(error(key::segments(&format!("store.{field}")), problem));
+    }
     if let Err((field, problem)) = config.services.validate() {
         return Err(error(key::segments(&format!("services.{field}")), problem));
     }

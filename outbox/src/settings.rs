@@ -6,9 +6,14 @@ use serde::{Deserialize, Serialize};
 
 /// How a store connects, relays and prunes (the `[store]` table of the config file, less the
 /// URL).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreSettings {
+    /// The database: `sqlite://PATH`, `sqlite::memory:` or
+    /// `postgres://USER[:PASSWORD]@HOST:PORT/DB` (libpq parameters such as `sslmode` pass
+    /// through). `{service}` is replaced by the service's name. Default
+    /// `sqlite://data/{service}.db`: a file per service, created on first start.
+    pub url: String,
     /// Connections to PostgreSQL per process (SQLite always uses one). Default 8.
     pub max_connections: u32,
     /// How long to wait for the database when connecting, in milliseconds. Default 10000.
@@ -30,6 +35,7 @@ pub struct StoreSettings {
 impl Default for StoreSettings {
     fn default() -> Self {
         Self {
+            url: Self::DEFAULT_URL.to_owned(),
             max_connections: 8,
             connect_timeout_ms: 10_000,
             relay_batch: 256,
@@ -42,6 +48,14 @@ impl Default for StoreSettings {
 }
 
 impl StoreSettings {
+    /// The default URL: a SQLite file per service.
+    pub const DEFAULT_URL: &'static str = "sqlite://data/{service}.db";
+
+    /// [`url`](Self::url) for `service`, or `url_override` when given.
+    pub fn url_for(&self, service: &str, url_override: Option<&str>) -> String {
+        url_override.unwrap_or(&self.url).replace("{service}", service)
+    }
+
     /// The first setting out of range, as `(key, problem)`.
     ///
     /// # Errors
@@ -59,6 +73,9 @@ impl StoreSettings {
                 return Err((key, "must be at least 1".into()));
             }
         }
+        if let Err(e) = crate::dialect_of(&self.url) {
+            return Err(("url", e.to_string()));
+        }
         if self.relay_batch > 10_000 {
             return Err(("relay_batch", "must be at most 10000".into()));
         }
@@ -71,5 +88,18 @@ impl StoreSettings {
 
     pub(crate) fn prune_every(&self) -> Duration {
         Duration::from_secs(self.prune_every_s)
+    }
+}
+
+impl std::fmt::Debug for StoreSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreSettings")
+            .field("url", &courier_core::redact_url(&self.url))
+            .field("max_connections", &self.max_connections)
+            .field("relay_batch", &self.relay_batch)
+            .field("relay_poll_ms", &self.relay_poll_ms)
+            .field("outbox_retention_s", &self.outbox_retention_s)
+            .field("inbox_retention_s", &self.inbox_retention_s)
+            .finish_non_exhaustive()
     }
 }

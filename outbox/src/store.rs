@@ -100,7 +100,9 @@ impl Store {
                 "the table prefix {prefix:?} must be lowercase letters, digits and _"
             )));
         }
-        if let Err((key, problem)) = settings.validate() {
+        let mut checked = settings.clone();
+        checked.url = url.to_owned();
+        if let Err((key, problem)) = checked.validate() {
             return Err(bad(format!("store.{key} {problem}")));
         }
         let dialect = dialect_of(url)?;

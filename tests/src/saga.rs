@@ -51,6 +51,9 @@ pub struct SagaOptions {
     pub quiet_period: Duration,
     /// The services' runtime settings.
     pub runtime: RuntimeSettings,
+    /// The services' stores (`{service}` is replaced by each name); `None`: an in-memory
+    /// SQLite database each.
+    pub store_url: Option<String>,
 }
 
 impl Default for SagaOptions {
@@ -67,6 +70,7 @@ impl Default for SagaOptions {
                 shutdown_deadline_ms: 5_000,
                 ..RuntimeSettings::default()
             },
+            store_url: None,
         }
     }
 }
@@ -99,7 +103,12 @@ pub async fn run_saga_with(
     topics: SagaTopics,
     options: SagaOptions,
 ) -> SagaReport {
-    let mut services = services::SagaServices::start(broker, topics, options.runtime.clone())
+    let mut services = services::SagaServices::start(
+        broker,
+        topics,
+        options.runtime.clone(),
+        options.store_url.as_deref(),
+    )
         .await
         .unwrap_or_else(|e| panic!("starting the saga's services failed: {e}"));
     let orders = orders::saga_orders(options.orders, options.seed);

@@ -78,7 +78,7 @@ async fn an_order_from_a_python_pika_client_is_taken() {
         return;
     }
     let topics = courier_tests::saga::fresh_topics();
-    let cluster = Cluster::start(&rabbitmq_section(), topics)
+    let cluster = Cluster::start(&rabbitmq_section(), topics, None)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let order_id = courier_tests::support::unique_name("py");

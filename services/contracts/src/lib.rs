@@ -21,7 +21,6 @@ mod event;
 mod events;
 pub mod groups;
 mod intake;
-mod store;
 mod topics;
 
 pub use catalog::{Catalog, CatalogItem};
@@ -31,5 +30,4 @@ pub use events::{
     OrderLine, OrderPlaced, PaymentFailed, PaymentSucceeded, StockRejected, StockReserved,
 };
 pub use intake::{IntakeLine, OrderIntake, OrderRequest, RequestedLine};
-pub use store::StoreError;
 pub use topics::SagaTopics;

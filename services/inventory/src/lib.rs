@@ -5,14 +5,19 @@
 //! [`StockReserved`](courier_contracts::StockReserved) or
 //! [`StockRejected`](courier_contracts::StockRejected); on
 //! [`PaymentFailed`](courier_contracts::PaymentFailed) it releases the reservation (the
-//! saga's compensation). Stock lives behind [`StockRepository`].
+//! saga's compensation). Stock and reservations live in the service's store
+//! ([`repository`]); each change commits with the event it causes.
 //!
-//! The library uses `courier-core` only; the binary picks the broker from the config file.
+//! The library uses `courier-core` and `courier-outbox`; the binary picks the broker and the
+//! store from the config file.
 
-mod repository;
+pub mod repository;
 mod service;
 
-pub use repository::{MemoryStock, Released, Reservation, Reserved, StockLevel, StockRepository};
+pub use repository::{MIGRATIONS, Released, Reservation, Reserved, StockLevel};
+
+/// The prefix of the inventory service's tables.
+pub const STORE_PREFIX: &str = "inventory";
 pub use service::InventoryService;
 
 use courier_core::Capability;

@@ -15,7 +15,7 @@ use std::{path::PathBuf, process::ExitCode, sync::Arc};
 
 use clap::Parser;
 use courier_core::Runtime;
-use inventory_service::{InventoryService, MemoryStock, NEEDS};
+use inventory_service::{InventoryService, MIGRATIONS, NEEDS, STORE_PREFIX};
 
 /// The inventory service of the courier saga.
 #[derive(Parser)]
@@ -32,15 +32,21 @@ async fn main() -> ExitCode {
     let config = courier_config::exit_on_error(courier_config::load(args.config.as_deref()));
     boot::init_tracing();
     let stop = boot::Stop::listen();
+    let store = boot::open_store(&config, "inventory-service", STORE_PREFIX, MIGRATIONS, &stop).await;
+    let catalog = boot::catalog(&config);
+    let service =
+        match InventoryService::new(store.clone(), boot::saga_topics(&config), catalog.items())
+            .await
+        {
+            Ok(service) => Arc::new(service),
+            Err(e) => {
+                eprintln!("error: inventory-service: seeding the stock failed: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
     let broker = boot::connect(&config, "inventory-service", NEEDS, &stop).await;
-    let service_broker = broker.clone();
-    boot::run_service("inventory-service", service_broker, |producer| async move {
-        let stock = MemoryStock::new(boot::catalog(&config).items());
-        let service = Arc::new(InventoryService::new(
-            Arc::new(stock),
-            producer.clone(),
-            boot::saga_topics(&config),
-        ));
+    let deadline_ms = config.runtime.shutdown_deadline_ms;
+    boot::run_service("inventory-service", deadline_ms, broker.clone(), store, || async move {
         let mut runtime = Runtime::new(broker.clone(), config.runtime.clone());
         service.register(&mut runtime);
         boot::run_until_stopped("inventory-service", broker.name(), runtime, stop).await

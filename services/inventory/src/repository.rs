@@ -1,14 +1,29 @@
-//! [`StockRepository`]: stock levels and reservations per order, and [`MemoryStock`].
+//! Stock levels and reservations per order, on SQL: every change is one conditional update
+//! inside the service's transaction, so instances sharing a database never oversell.
 
-use std::{
-    collections::HashMap,
-    sync::{Mutex, MutexGuard, PoisonError},
-};
+use std::collections::HashMap;
 
-use async_trait::async_trait;
-use courier_contracts::{CatalogItem, OrderLine, StoreError};
+use courier_contracts::{CatalogItem, OrderLine};
+use courier_outbox::{AnyConnection, Migration, Row, StoreError};
 
-/// What the repository remembers of one order.
+/// The inventory service's tables (component `inventory`).
+pub const MIGRATIONS: &[Migration] = &[Migration::portable(
+    1,
+    "stock and reservations",
+    "create table if not exists {prefix}_stock (
+        sku text primary key,
+        position bigint not null,
+        available bigint not null check (available >= 0)
+    );
+    create table if not exists {prefix}_reservations (
+        order_id text primary key,
+        state text not null,
+        lines text,
+        reason text
+    )",
+)];
+
+/// What the store remembers of one order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reservation {
     /// Its lines are held.
@@ -19,7 +34,7 @@ pub enum Reservation {
     Released,
 }
 
-/// What [`StockRepository::reserve`] did.
+/// What [`reserve`] did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reserved {
     /// Every line is held. `fresh` is false when they were held before (a duplicate).
@@ -38,7 +53,7 @@ pub enum Reserved {
     Released,
 }
 
-/// What [`StockRepository::release`] did.
+/// What [`release`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Released {
     /// The held lines went back to stock.
@@ -57,274 +72,232 @@ pub struct StockLevel {
     pub available: u32,
 }
 
-/// Stock levels and reservations. Every operation is atomic, and remembers its outcome per
-/// order, so a duplicate delivery never moves stock twice.
-#[async_trait]
-pub trait StockRepository: Send + Sync + 'static {
-    /// Holds every line of `order_id`, or none when any product is unknown or short.
-    ///
-    /// # Errors
-    /// [`StoreError`] when the store fails.
-    async fn reserve(&self, order_id: &str, lines: &[OrderLine]) -> Result<Reserved, StoreError>;
-
-    /// Gives back what `order_id` holds.
-    ///
-    /// # Errors
-    /// [`StoreError`] when the store fails.
-    async fn release(&self, order_id: &str) -> Result<Released, StoreError>;
-
-    /// What is remembered of `order_id`.
-    ///
-    /// # Errors
-    /// [`StoreError`] when the store fails.
-    async fn reservation(&self, order_id: &str) -> Result<Option<Reservation>, StoreError>;
-
-    /// Every product's free stock, in catalog order.
-    ///
-    /// # Errors
-    /// [`StoreError`] when the store fails.
-    async fn levels(&self) -> Result<Vec<StockLevel>, StoreError>;
-}
-
-#[derive(Debug, Default)]
-struct State {
-    /// Free units per sku, in catalog order.
-    levels: Vec<StockLevel>,
-    index: HashMap<String, usize>,
-    reservations: HashMap<String, Reservation>,
-}
-
-/// Stock in process memory, starting from the catalog's levels.
-#[derive(Debug, Default)]
-pub struct MemoryStock {
-    state: Mutex<State>,
-}
-
-impl MemoryStock {
-    /// Stock of every item of `catalog` at its initial level.
-    pub fn new<'a>(catalog: impl IntoIterator<Item = &'a CatalogItem>) -> Self {
-        let mut state = State::default();
-        for item in catalog {
-            match state.index.get(&item.sku) {
-                Some(&i) => state.levels[i].available = item.stock,
-                None => {
-                    state.index.insert(item.sku.clone(), state.levels.len());
-                    state.levels.push(StockLevel {
-                        sku: item.sku.clone(),
-                        available: item.stock,
-                    });
-                }
-            }
-        }
-        Self {
-            state: Mutex::new(state),
-        }
+/// Adds every product of `catalog` missing from the store, at its catalog stock. Products
+/// already stored keep their level: the catalog is the initial stock, not the current one.
+///
+/// # Errors
+/// [`StoreError`] when the database fails.
+pub async fn seed(
+    conn: &mut AnyConnection,
+    prefix: &str,
+    catalog: &[CatalogItem],
+) -> Result<(), StoreError> {
+    let sql = format!(
+        "insert into {prefix}_stock (sku, position, available) values ($1, $2, $3) on conflict (sku) do nothing"
+    );
+    for (position, item) in catalog.iter().enumerate() {
+        courier_outbox::query(&sql)
+            .bind(item.sku.clone())
+            .bind(position as i64)
+            .bind(i64::from(item.stock))
+            .execute(&mut *conn)
+            .await?;
     }
-
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
+    Ok(())
 }
 
-/// Why `lines` cannot be held now, or `None` when they can.
-fn shortage(state: &State, lines: &[OrderLine]) -> Option<String> {
-    // Lines naming one sku twice count together.
-    let mut wanted: Vec<(&str, u64)> = Vec::with_capacity(lines.len());
-    for line in lines {
-        match wanted.iter_mut().find(|(sku, _)| *sku == line.sku) {
-            Some((_, n)) => *n += u64::from(line.quantity),
-            None => wanted.push((&line.sku, u64::from(line.quantity))),
-        }
-    }
-    for (sku, quantity) in wanted {
-        let Some(&i) = state.index.get(sku) else {
-            return Some(format!("unknown sku {sku}"));
-        };
-        let available = state.levels[i].available;
-        if u64::from(available) < quantity {
-            return Some(format!(
-                "insufficient stock for sku {sku}: {quantity} wanted, {available} available"
-            ));
-        }
-    }
-    None
-}
-
-#[async_trait]
-impl StockRepository for MemoryStock {
-    async fn reserve(&self, order_id: &str, lines: &[OrderLine]) -> Result<Reserved, StoreError> {
-        let mut state = self.lock();
-        match state.reservations.get(order_id) {
-            Some(Reservation::Held(_)) => return Ok(Reserved::Held { fresh: false }),
-            Some(Reservation::Rejected(reason)) => {
-                return Ok(Reserved::Rejected {
-                    reason: reason.clone(),
-                    fresh: false,
-                });
-            }
-            Some(Reservation::Released) => return Ok(Reserved::Released),
-            None => {}
-        }
-        if let Some(reason) = shortage(&state, lines) {
-            state
-                .reservations
-                .insert(order_id.to_owned(), Reservation::Rejected(reason.clone()));
+/// Holds every line of `order_id`, or none when any product is unknown or short. Each line
+/// is one conditional update (`available >= n`); lines naming one product count together,
+/// and products are taken in sorted order so concurrent reservations never deadlock.
+///
+/// # Errors
+/// [`StoreError`] when the database fails.
+pub async fn reserve(
+    conn: &mut AnyConnection,
+    prefix: &str,
+    order_id: &str,
+    lines: &[OrderLine],
+) -> Result<Reserved, StoreError> {
+    match reservation(conn, prefix, order_id).await? {
+        Some(Reservation::Held(_)) => return Ok(Reserved::Held { fresh: false }),
+        Some(Reservation::Rejected(reason)) => {
             return Ok(Reserved::Rejected {
                 reason,
-                fresh: true,
+                fresh: false,
             });
         }
-        for line in lines {
-            let i = state.index[&line.sku];
-            state.levels[i].available -= line.quantity;
-        }
-        state
-            .reservations
-            .insert(order_id.to_owned(), Reservation::Held(lines.to_vec()));
-        Ok(Reserved::Held { fresh: true })
+        Some(Reservation::Released) => return Ok(Reserved::Released),
+        None => {}
     }
-
-    async fn release(&self, order_id: &str) -> Result<Released, StoreError> {
-        let mut state = self.lock();
-        let previous = state
-            .reservations
-            .insert(order_id.to_owned(), Reservation::Released);
-        match previous {
-            Some(Reservation::Held(lines)) => {
-                for line in lines {
-                    let i = state.index[&line.sku];
-                    state.levels[i].available += line.quantity;
-                }
-                Ok(Released::Now)
-            }
-            Some(Reservation::Rejected(reason)) => {
-                // A refused order holds nothing; keep the refusal on record.
-                state
-                    .reservations
-                    .insert(order_id.to_owned(), Reservation::Rejected(reason));
-                Ok(Released::Nothing)
-            }
-            Some(Reservation::Released) | None => Ok(Released::Nothing),
+    let mut wanted: HashMap<&str, i64> = HashMap::with_capacity(lines.len());
+    for line in lines {
+        *wanted.entry(&line.sku).or_default() += i64::from(line.quantity);
+    }
+    let mut wanted: Vec<(&str, i64)> = wanted.into_iter().collect();
+    wanted.sort_unstable();
+    let take = format!(
+        "update {prefix}_stock set available = available - $2 where sku = $1 and available >= $2"
+    );
+    let mut taken: Vec<(&str, i64)> = Vec::with_capacity(wanted.len());
+    let mut refusal = None;
+    for (sku, quantity) in &wanted {
+        let done = courier_outbox::query(&take)
+            .bind(*sku)
+            .bind(*quantity)
+            .execute(&mut *conn)
+            .await?;
+        if done.rows_affected() == 1 {
+            taken.push((sku, *quantity));
+        } else {
+            refusal = Some(shortage(conn, prefix, sku, *quantity).await?);
+            break;
         }
     }
-
-    async fn reservation(&self, order_id: &str) -> Result<Option<Reservation>, StoreError> {
-        Ok(self.lock().reservations.get(order_id).cloned())
-    }
-
-    async fn levels(&self) -> Result<Vec<StockLevel>, StoreError> {
-        Ok(self.lock().levels.clone())
-    }
+    let lines_json =
+        serde_json::to_string(lines).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let record = format!(
+        "insert into {prefix}_reservations (order_id, state, lines, reason) values ($1, $2, $3, $4)"
+    );
+    let Some(reason) = refusal else {
+        courier_outbox::query(&record)
+            .bind(order_id)
+            .bind("held")
+            .bind(lines_json)
+            .bind(None::<String>)
+            .execute(&mut *conn)
+            .await?;
+        return Ok(Reserved::Held { fresh: true });
+    };
+    give_back(conn, prefix, &taken).await?;
+    courier_outbox::query(&record)
+        .bind(order_id)
+        .bind("rejected")
+        .bind(None::<String>)
+        .bind(reason.clone())
+        .execute(&mut *conn)
+        .await?;
+    Ok(Reserved::Rejected {
+        reason,
+        fresh: true,
+    })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn stock() -> MemoryStock {
-        let items = [
-            CatalogItem {
-                sku: "a".into(),
-                name: "A".into(),
-                price_minor: 100,
-                stock: 3,
-            },
-            CatalogItem {
-                sku: "b".into(),
-                name: "B".into(),
-                price_minor: 200,
-                stock: 1,
-            },
-        ];
-        MemoryStock::new(&items)
-    }
-
-    fn line(sku: &str, quantity: u32) -> OrderLine {
-        OrderLine {
-            sku: sku.into(),
-            quantity,
-            unit_price_minor: 1,
+async fn shortage(
+    conn: &mut AnyConnection,
+    prefix: &str,
+    sku: &str,
+    quantity: i64,
+) -> Result<String, StoreError> {
+    let row = courier_outbox::query(&format!(
+        "select available from {prefix}_stock where sku = $1"
+    ))
+    .bind(sku)
+    .fetch_optional(conn)
+    .await?;
+    Ok(match row {
+        None => format!("unknown sku {sku}"),
+        Some(row) => {
+            let available: i64 = row.try_get("available")?;
+            format!("insufficient stock for sku {sku}: {quantity} wanted, {available} available")
         }
-    }
+    })
+}
 
-    async fn available(stock: &MemoryStock) -> Vec<u32> {
-        stock
-            .levels()
-            .await
-            .expect("levels")
-            .into_iter()
-            .map(|l| l.available)
-            .collect()
+async fn give_back(
+    conn: &mut AnyConnection,
+    prefix: &str,
+    lines: &[(&str, i64)],
+) -> Result<(), StoreError> {
+    let sql = format!("update {prefix}_stock set available = available + $2 where sku = $1");
+    for (sku, quantity) in lines {
+        courier_outbox::query(&sql)
+            .bind(*sku)
+            .bind(*quantity)
+            .execute(&mut *conn)
+            .await?;
     }
+    Ok(())
+}
 
-    #[tokio::test]
-    async fn reserves_all_or_nothing_and_only_once() {
-        let s = stock();
-        assert_eq!(
-            s.reserve("o1", &[line("a", 2), line("b", 1)])
-                .await
-                .expect("ok"),
-            Reserved::Held { fresh: true }
-        );
-        assert_eq!(
-            s.reserve("o1", &[line("a", 2), line("b", 1)])
-                .await
-                .expect("ok"),
-            Reserved::Held { fresh: false }
-        );
-        assert_eq!(available(&s).await, vec![1, 0]);
-        let refused = s
-            .reserve("o2", &[line("a", 1), line("b", 1)])
-            .await
-            .expect("ok");
-        assert!(
-            matches!(refused, Reserved::Rejected { fresh: true, .. }),
-            "{refused:?}"
-        );
-        assert_eq!(
-            available(&s).await,
-            vec![1, 0],
-            "a refused order holds nothing"
-        );
-        let twice = s
-            .reserve("o3", &[line("a", 1), line("a", 1)])
-            .await
-            .expect("ok");
-        assert!(
-            matches!(twice, Reserved::Rejected { .. }),
-            "lines of one sku add up: {twice:?}"
-        );
-        let unknown = s.reserve("o4", &[line("zzz", 1)]).await.expect("ok");
-        assert!(
-            matches!(unknown, Reserved::Rejected { ref reason, .. } if reason.contains("unknown sku"))
-        );
+/// Gives back what `order_id` holds, once: the reservation turns from held to released in
+/// one conditional update, so a duplicate or a second instance gives back nothing.
+///
+/// # Errors
+/// [`StoreError`] when the database fails.
+pub async fn release(
+    conn: &mut AnyConnection,
+    prefix: &str,
+    order_id: &str,
+) -> Result<Released, StoreError> {
+    let row = courier_outbox::query(&format!(
+        "update {prefix}_reservations set state = 'released' where order_id = $1 and state = 'held' returning lines"
+    ))
+    .bind(order_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else {
+        // Refused, released before, or never seen: remember it as released if unknown.
+        courier_outbox::query(&format!(
+            "insert into {prefix}_reservations (order_id, state) values ($1, 'released') on conflict (order_id) do nothing"
+        ))
+        .bind(order_id)
+        .execute(&mut *conn)
+        .await?;
+        return Ok(Released::Nothing);
+    };
+    let lines = decode_lines(order_id, row.try_get("lines")?)?;
+    let mut merged: HashMap<&str, i64> = HashMap::new();
+    for line in &lines {
+        *merged.entry(&line.sku).or_default() += i64::from(line.quantity);
     }
+    let mut merged: Vec<(&str, i64)> = merged.into_iter().collect();
+    merged.sort_unstable();
+    give_back(conn, prefix, &merged).await?;
+    Ok(Released::Now)
+}
 
-    #[tokio::test]
-    async fn release_gives_back_once_and_blocks_late_reservations() {
-        let s = stock();
-        s.reserve("o1", &[line("a", 3)]).await.expect("ok");
-        assert_eq!(s.release("o1").await.expect("ok"), Released::Now);
-        assert_eq!(s.release("o1").await.expect("ok"), Released::Nothing);
-        assert_eq!(available(&s).await, vec![3, 1]);
-        assert_eq!(
-            s.reserve("o1", &[line("a", 3)]).await.expect("ok"),
-            Reserved::Released
-        );
-        assert_eq!(available(&s).await, vec![3, 1]);
-        assert_eq!(
-            s.release("never-seen").await.expect("ok"),
-            Released::Nothing
-        );
-        assert_eq!(
-            s.reserve("never-seen", &[line("a", 1)]).await.expect("ok"),
-            Reserved::Released
-        );
-        s.reserve("o5", &[line("b", 5)]).await.expect("ok");
-        assert_eq!(s.release("o5").await.expect("ok"), Released::Nothing);
-        assert!(matches!(
-            s.reservation("o5").await.expect("ok"),
-            Some(Reservation::Rejected(_))
-        ));
-    }
+fn decode_lines(order_id: &str, lines: Option<String>) -> Result<Vec<OrderLine>, StoreError> {
+    serde_json::from_str(lines.as_deref().unwrap_or("[]"))
+        .map_err(|e| StoreError::Corrupt(format!("reservation {order_id}: {e}")))
+}
+
+/// What is remembered of `order_id`.
+///
+/// # Errors
+/// [`StoreError`] when the database fails or the row cannot be read.
+pub async fn reservation(
+    conn: &mut AnyConnection,
+    prefix: &str,
+    order_id: &str,
+) -> Result<Option<Reservation>, StoreError> {
+    let row = courier_outbox::query(&format!(
+        "select state, lines, reason from {prefix}_reservations where order_id = $1"
+    ))
+    .bind(order_id)
+    .fetch_optional(conn)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let state: String = row.try_get("state")?;
+    Ok(Some(match state.as_str() {
+        "held" => Reservation::Held(decode_lines(order_id, row.try_get("lines")?)?),
+        "rejected" => Reservation::Rejected(row.try_get::<Option<String>, _>("reason")?.unwrap_or_default()),
+        "released" => Reservation::Released,
+        other => {
+            return Err(StoreError::Corrupt(format!(
+                "reservation {order_id}: state {other:?}"
+            )));
+        }
+    }))
+}
+
+/// Every product's free stock, in catalog order.
+///
+/// # Errors
+/// [`StoreError`] when the database fails.
+pub async fn levels(conn: &mut AnyConnection, prefix: &str) -> Result<Vec<StockLevel>, StoreError> {
+    let rows = courier_outbox::query(&format!(
+        "select sku, available from {prefix}_stock order by position, sku"
+    ))
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let available: i64 = row.try_get("available")?;
+            Ok(StockLevel {
+                sku: row.try_get("sku")?,
+                available: u32::try_from(available)
+                    .map_err(|_| StoreError::Corrupt(format!("stock level {available}")))?,
+            })
+        })
+        .collect()
 }

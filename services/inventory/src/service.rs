@@ -1,115 +1,124 @@
 //! [`InventoryService`]: reserving stock for placed orders and releasing it when payment
-//! fails.
+//! fails, each in one transaction with the event it sends.
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use courier_contracts::{
-    Event, OrderPlaced, PaymentFailed, SagaTopics, StockRejected, StockReserved, groups, publish,
+    CatalogItem, Event, OrderPlaced, PaymentFailed, SagaTopics, StockRejected, StockReserved,
+    groups,
 };
-use courier_core::{HandlerError, Producer, Runtime};
+use courier_core::{Context, HandlerError, Runtime};
+use courier_outbox::{Json, Store, StoreError, Tx, TxHandler, TxRuntime};
 use tracing::debug;
 
-use crate::{Released, Reserved, StockRepository};
+use crate::repository::{self, Released, Reservation, Reserved, StockLevel};
 
-/// The inventory service: its stock, the producer it publishes with, and the topics.
+/// The inventory service: its store and the topics.
 pub struct InventoryService {
-    stock: Arc<dyn StockRepository>,
-    producer: Arc<dyn Producer>,
+    store: Store,
     topics: SagaTopics,
 }
 
 impl InventoryService {
-    /// A service keeping stock in `stock` and publishing with `producer`.
-    pub fn new(
-        stock: Arc<dyn StockRepository>,
-        producer: Arc<dyn Producer>,
-        topics: SagaTopics,
-    ) -> Self {
-        Self {
-            stock,
-            producer,
-            topics,
-        }
-    }
-
-    /// The stock this service moves.
-    pub fn stock(&self) -> &Arc<dyn StockRepository> {
-        &self.stock
-    }
-
-    /// Reserves every line of the order or none, then publishes `StockReserved` or
-    /// `StockRejected`. A duplicate publishes the outcome recorded the first time again
-    /// (moving no stock), so a crash between reserving and publishing heals on redelivery;
-    /// an order released before is left alone.
+    /// A service keeping stock in `store` (see [`MIGRATIONS`](crate::MIGRATIONS)), with
+    /// every product of `catalog` missing from it added at its catalog stock.
     ///
     /// # Errors
-    /// Permanent for an invalid event; transient when the store or the broker fails.
-    pub async fn on_order_placed(&self, event: OrderPlaced) -> Result<(), HandlerError> {
+    /// [`StoreError`] when the store fails.
+    pub async fn new(
+        store: Store,
+        topics: SagaTopics,
+        catalog: &[CatalogItem],
+    ) -> Result<Self, StoreError> {
+        let mut tx = store.begin().await?;
+        repository::seed(tx.conn(), store.prefix(), catalog).await?;
+        tx.commit().await?;
+        Ok(Self { store, topics })
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Every product's free stock, in catalog order.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails.
+    pub async fn levels(&self) -> Result<Vec<StockLevel>, StoreError> {
+        let mut conn = self.store.pool().acquire().await?;
+        repository::levels(&mut conn, self.store.prefix()).await
+    }
+
+    /// What is remembered of `order_id`.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails.
+    pub async fn reservation(&self, order_id: &str) -> Result<Option<Reservation>, StoreError> {
+        let mut conn = self.store.pool().acquire().await?;
+        repository::reservation(&mut conn, self.store.prefix(), order_id).await
+    }
+
+    /// Registers the service's handlers on `runtime`, in group [`groups::INVENTORY`]:
+    /// `OrderPlaced` and `PaymentFailed`, each in a transaction of the store.
+    pub fn register(self: &Arc<Self>, runtime: &mut Runtime) {
+        let (t, store) = (&self.topics, &self.store);
+        runtime
+            .handle_json_tx::<OrderPlaced, _>(&t.order_placed, groups::INVENTORY, store, self.clone())
+            .handle_json_tx::<PaymentFailed, _>(
+                &t.payment_failed,
+                groups::INVENTORY,
+                store,
+                self.clone(),
+            );
+    }
+}
+
+#[async_trait]
+impl TxHandler<Json<OrderPlaced>> for InventoryService {
+    /// Reserves every line of the order or none, and sends `StockReserved` or
+    /// `StockRejected` in the same transaction; an order released before is left alone.
+    async fn handle(
+        &self,
+        Json(event): Json<OrderPlaced>,
+        tx: &mut Tx,
+        _ctx: &Context,
+    ) -> Result<(), HandlerError> {
         event.validate().map_err(HandlerError::permanent)?;
         let order_id = event.order_id.as_str();
-        match self.stock.reserve(order_id, &event.lines).await? {
+        let prefix = self.store.prefix();
+        match repository::reserve(tx.conn(), prefix, order_id, &event.lines).await? {
             Reserved::Held { fresh } => {
-                if fresh {
-                    debug!(order_id, "stock reserved");
-                }
+                debug!(order_id, fresh, "stock reserved");
                 let reserved = StockReserved::for_order(&event);
-                publish(
-                    self.producer.as_ref(),
-                    &self.topics.stock_reserved,
-                    &reserved,
-                )
-                .await?;
+                tx.send(&self.topics.stock_reserved, reserved.to_message()?);
             }
             Reserved::Rejected { reason, fresh } => {
-                if fresh {
-                    debug!(order_id, %reason, "stock rejected");
-                }
+                debug!(order_id, fresh, %reason, "stock rejected");
                 let rejected = StockRejected::new(order_id, reason);
-                publish(
-                    self.producer.as_ref(),
-                    &self.topics.stock_rejected,
-                    &rejected,
-                )
-                .await?;
+                tx.send(&self.topics.stock_rejected, rejected.to_message()?);
             }
-            Reserved::Released => debug!(order_id, "order released before; duplicate ignored"),
+            Reserved::Released => debug!(order_id, "order released before; nothing held"),
         }
         Ok(())
     }
+}
 
+#[async_trait]
+impl TxHandler<Json<PaymentFailed>> for InventoryService {
     /// Releases what the order holds (the compensation of a failed payment).
-    ///
-    /// # Errors
-    /// Permanent for an invalid event; transient when the store fails.
-    pub async fn on_payment_failed(&self, event: PaymentFailed) -> Result<(), HandlerError> {
+    async fn handle(
+        &self,
+        Json(event): Json<PaymentFailed>,
+        tx: &mut Tx,
+        _ctx: &Context,
+    ) -> Result<(), HandlerError> {
         event.validate().map_err(HandlerError::permanent)?;
-        match self.stock.release(&event.order_id).await? {
+        match repository::release(tx.conn(), self.store.prefix(), &event.order_id).await? {
             Released::Now => debug!(order_id = %event.order_id, "reservation released"),
             Released::Nothing => debug!(order_id = %event.order_id, "nothing to release"),
         }
         Ok(())
-    }
-
-    /// Registers the service's handlers on `runtime`, in group [`groups::INVENTORY`]:
-    /// `OrderPlaced` and `PaymentFailed`.
-    pub fn register(self: &Arc<Self>, runtime: &mut Runtime) {
-        let svc = self.clone();
-        runtime.handle_json(
-            &self.topics.order_placed,
-            groups::INVENTORY,
-            move |event, _ctx| {
-                let svc = svc.clone();
-                async move { svc.on_order_placed(event).await }
-            },
-        );
-        let svc = self.clone();
-        runtime.handle_json(
-            &self.topics.payment_failed,
-            groups::INVENTORY,
-            move |event, _ctx| {
-                let svc = svc.clone();
-                async move { svc.on_payment_failed(event).await }
-            },
-        );
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! | route | answer |
 //! |---|---|
-//! | `POST /orders` | `202 {"order_id", "created", "status"}`; `400 {"error"}` for bad input |
+//! | `POST /orders` | `202 {"order_id", "created", "status"}` once the order and its `OrderPlaced` are committed; `400 {"error"}` for bad input; an order without `order_id` takes the `Idempotency-Key` header as its id |
 //! | `GET /orders/{id}` | `200 {"id", "status", "reason"?, ...}`; `404 {"error"}` |
 //! | `GET /healthz` | `200 {"status": "ok"}` |
 //! | `GET /metrics` | the runtime's counters, Prometheus text format |
@@ -13,7 +13,7 @@ use axum::{
     Json, Router,
     body::Bytes,
     extract::{Path, State},
-    http::{StatusCode, header},
+    http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
@@ -59,12 +59,26 @@ fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {
     (status, Json(json!({ "error": message.to_string() }))).into_response()
 }
 
-async fn place_order(State(state): State<AppState>, body: Bytes) -> Response {
+/// The `Idempotency-Key` header: the id of an order whose body has none, so that a client's
+/// retry is the same order.
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+async fn place_order(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let intake: OrderIntake = match serde_json::from_slice(&body) {
         Ok(intake) => intake,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid order JSON: {e}")),
     };
-    match state.service.place(intake).await {
+    let idempotency_key = match headers.get(IDEMPOTENCY_KEY).map(|v| v.to_str()) {
+        None => None,
+        Some(Ok(key)) if !key.trim().is_empty() => Some(key.trim().to_owned()),
+        Some(_) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "the Idempotency-Key header must be non-empty visible ASCII",
+            );
+        }
+    };
+    match state.service.place(intake, idempotency_key).await {
         Ok(placed) => (
             StatusCode::ACCEPTED,
             [(header::LOCATION, format!("/orders/{}", placed.order_id))],

@@ -1,23 +1,28 @@
 //! # order-service
 //!
 //! The order service of the saga: takes orders over HTTP ([`http::router`]) and from the
-//! intake topic, stores them as pending ([`OrderRepository`]), publishes
-//! [`OrderPlaced`](courier_contracts::OrderPlaced), and settles each order when the
+//! intake topic, stores each as pending and enqueues
+//! [`OrderPlaced`](courier_contracts::OrderPlaced) in one transaction of its store (the
+//! outbox of `courier-outbox` sends it), and settles each order when the
 //! inventory or payment service answers: confirmed on
 //! [`PaymentSucceeded`](courier_contracts::PaymentSucceeded), cancelled with its reason on
 //! [`StockRejected`](courier_contracts::StockRejected) or
 //! [`PaymentFailed`](courier_contracts::PaymentFailed).
 //!
-//! The library uses `courier-core` only; the binary picks the broker from the config file.
+//! The library uses `courier-core` and `courier-outbox`; the binary picks the broker and the
+//! store from the config file.
 
 pub mod http;
 mod model;
-mod repository;
+pub mod repository;
 mod service;
 
 pub use model::{CancelCause, Order, OrderStatus, OrderView};
-pub use repository::{Inserted, MemoryOrders, OrderRepository, Settled};
-pub use service::{OrderService, PlaceError, Placed, SettlementObserver};
+pub use repository::{Inserted, MIGRATIONS, Settled};
+pub use service::{OrderService, PlaceError, Placed, SettlementObserver, intake_id};
+
+/// The prefix of the order service's tables.
+pub const STORE_PREFIX: &str = "order";
 
 use courier_core::Capability;
 

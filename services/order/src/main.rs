@@ -15,7 +15,7 @@ use std::{path::PathBuf, process::ExitCode, sync::Arc};
 
 use clap::Parser;
 use courier_core::Runtime;
-use order_service::{MemoryOrders, NEEDS, OrderService, http};
+use order_service::{MIGRATIONS, NEEDS, OrderService, STORE_PREFIX, http};
 use tracing::info;
 
 /// The order service of the courier saga.
@@ -33,6 +33,7 @@ async fn main() -> ExitCode {
     let config = courier_config::exit_on_error(courier_config::load(args.config.as_deref()));
     boot::init_tracing();
     let stop = boot::Stop::listen();
+    let store = boot::open_store(&config, "order-service", STORE_PREFIX, MIGRATIONS, &stop).await;
     let broker = boot::connect(&config, "order-service", NEEDS, &stop).await;
     let listen = config.services.order.listen;
     let listener = match tokio::net::TcpListener::bind(listen).await {
@@ -44,14 +45,13 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let service_broker = broker.clone();
-    boot::run_service("order-service", service_broker, |producer| async move {
-        let service = Arc::new(OrderService::new(
-            Arc::new(MemoryOrders::new()),
-            producer.clone(),
-            boot::saga_topics(&config),
-            Arc::new(boot::catalog(&config)),
-        ));
+    let service = Arc::new(OrderService::new(
+        store.clone(),
+        boot::saga_topics(&config),
+        Arc::new(boot::catalog(&config)),
+    ));
+    let deadline_ms = config.runtime.shutdown_deadline_ms;
+    boot::run_service("order-service", deadline_ms, broker.clone(), store, || async move {
         let mut runtime = Runtime::new(broker.clone(), config.runtime.clone());
         service.register(&mut runtime);
         let router = http::router(service, runtime.metrics().clone());

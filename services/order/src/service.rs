@@ -1,17 +1,23 @@
-//! [`OrderService`]: placing orders and settling them from the saga's events.
+//! [`OrderService`]: placing orders and settling them from the saga's events, each in one
+//! transaction with the messages it sends.
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use courier_contracts::{
     Catalog, ContractError, Event, OrderIntake, PaymentFailed, PaymentSucceeded, SagaTopics,
-    StockRejected, StoreError, groups, publish,
+    StockRejected, groups,
 };
-use courier_core::{HandlerError, Producer, Runtime, new_id};
+use courier_core::{Context, HandlerError, Message, Runtime, codec, new_id};
+use courier_outbox::{Json, Store, StoreError, Tx, TxHandler, TxRuntime};
 use tracing::debug;
 
-use crate::{CancelCause, Inserted, Order, OrderRepository, OrderStatus, Settled};
+use crate::{
+    CancelCause, Order, OrderStatus,
+    repository::{self, Inserted, Settled},
+};
 
-/// Told once per order, when it moves from pending to confirmed or cancelled.
+/// Told once per order, after the transaction that settled it committed.
 pub trait SettlementObserver: Send + Sync + 'static {
     /// `order` has just been settled.
     fn settled(&self, order: &Order);
@@ -40,12 +46,12 @@ pub enum PlaceError {
     /// The order breaks a rule (no lines, a bad quantity, an unknown product). Permanent.
     #[error("invalid order: {0}")]
     Invalid(#[from] ContractError),
-    /// The order store failed. Transient.
+    /// The order store failed; nothing was stored or sent. Transient.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// `OrderPlaced` could not be published; transient when the broker may take it later.
-    #[error("publishing OrderPlaced failed: {0}")]
-    Publish(#[from] courier_core::Error),
+    /// `OrderPlaced` could not be encoded.
+    #[error("encoding OrderPlaced failed: {0}")]
+    Encode(#[from] courier_core::Error),
 }
 
 impl From<PlaceError> for HandlerError {
@@ -53,32 +59,25 @@ impl From<PlaceError> for HandlerError {
         match error {
             PlaceError::Invalid(e) => HandlerError::permanent(e),
             PlaceError::Store(e) => e.into(),
-            PlaceError::Publish(e) => e.into(),
+            PlaceError::Encode(e) => e.into(),
         }
     }
 }
 
-/// The order service: its store, the producer it publishes with, the topics and the catalog
-/// that prices orders.
+/// The order service: its store, the topics and the catalog that prices orders.
 pub struct OrderService {
-    orders: Arc<dyn OrderRepository>,
-    producer: Arc<dyn Producer>,
+    store: Store,
     topics: SagaTopics,
     catalog: Arc<Catalog>,
     observer: Option<Arc<dyn SettlementObserver>>,
 }
 
 impl OrderService {
-    /// A service storing orders in `orders` and publishing with `producer`.
-    pub fn new(
-        orders: Arc<dyn OrderRepository>,
-        producer: Arc<dyn Producer>,
-        topics: SagaTopics,
-        catalog: Arc<Catalog>,
-    ) -> Self {
+    /// A service keeping orders in `store` (see [`MIGRATIONS`](crate::MIGRATIONS)); what it
+    /// sends goes through the store's outbox.
+    pub fn new(store: Store, topics: SagaTopics, catalog: Arc<Catalog>) -> Self {
         Self {
-            orders,
-            producer,
+            store,
             topics,
             catalog,
             observer: None,
@@ -97,51 +96,73 @@ impl OrderService {
         &self.topics
     }
 
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// The order `id`.
     ///
     /// # Errors
     /// [`StoreError`] when the store fails.
     pub async fn order(&self, id: &str) -> Result<Option<Order>, StoreError> {
-        self.orders.get(id).await
+        let mut conn = self.store.pool().acquire().await?;
+        repository::get(&mut conn, self.store.prefix(), id).await
     }
 
-    /// Places an order: validates and prices it, stores it as pending, publishes
-    /// `OrderPlaced`. An order without an id gets a fresh one. This is the path of
-    /// `POST /orders`.
+    /// Every order, by id.
     ///
     /// # Errors
-    /// As for [`place_with_fallback_id`](OrderService::place_with_fallback_id).
-    pub async fn place(&self, intake: OrderIntake) -> Result<Placed, PlaceError> {
-        self.place_with_fallback_id(intake, new_id).await
+    /// [`StoreError`] when the store fails.
+    pub async fn orders(&self) -> Result<Vec<Order>, StoreError> {
+        let mut conn = self.store.pool().acquire().await?;
+        repository::all(&mut conn, self.store.prefix()).await
     }
 
-    /// Places an order whose id, when absent, is `fallback_id()`. An id seen before is the
-    /// same order: nothing new is stored, and while it is still pending its `OrderPlaced` is
-    /// published again (which heals a crash between storing and publishing; consumers are
-    /// idempotent).
+    /// Places an order (the path of `POST /orders`): validates and prices it, then stores it
+    /// as pending and enqueues `OrderPlaced` in one transaction. An order without an id gets
+    /// `idempotency_key` as its id, or a fresh one. `Ok` means both are durable.
     ///
     /// # Errors
-    /// [`PlaceError::Invalid`] for an order that breaks a rule, [`PlaceError::Store`] and
-    /// [`PlaceError::Publish`] when the store or the broker fails.
-    pub async fn place_with_fallback_id(
+    /// As for [`place_in`](OrderService::place_in), and [`PlaceError::Store`] when the
+    /// commit fails.
+    pub async fn place(
         &self,
+        intake: OrderIntake,
+        idempotency_key: Option<String>,
+    ) -> Result<Placed, PlaceError> {
+        let mut tx = self.store.begin().await?;
+        let placed = self
+            .place_in(&mut tx, intake, || idempotency_key.unwrap_or_else(new_id))
+            .await?;
+        tx.commit().await?;
+        Ok(placed)
+    }
+
+    /// Places an order inside `tx`, its id `fallback_id()` when it has none. An id seen
+    /// before is the same order: nothing is stored or sent again.
+    ///
+    /// # Errors
+    /// [`PlaceError::Invalid`] for an order that breaks a rule, [`PlaceError::Store`] when
+    /// the store fails.
+    pub async fn place_in(
+        &self,
+        tx: &mut Tx,
         intake: OrderIntake,
         fallback_id: impl FnOnce() -> String,
     ) -> Result<Placed, PlaceError> {
         let request = intake.into_request(fallback_id)?;
         let placed = self.catalog.price(&request)?;
         let order = Order::pending(&placed);
-        let (event, created, status) = match self.orders.insert_if_absent(order).await? {
-            Inserted::New => (Some(placed), true, OrderStatus::Pending.name()),
-            Inserted::Existing(existing) => {
-                let status = existing.status.name();
-                let event = (!existing.status.is_settled()).then(|| existing.placed_event());
-                (event, false, status)
+        let prefix = self.store.prefix();
+        let (created, status) = match repository::insert_if_absent(tx.conn(), prefix, &order).await?
+        {
+            Inserted::New => {
+                tx.send(&self.topics.order_placed, placed.to_message()?);
+                (true, OrderStatus::Pending.name())
             }
+            Inserted::Existing(existing) => (false, existing.status.name()),
         };
-        if let Some(event) = event {
-            publish(self.producer.as_ref(), &self.topics.order_placed, &event).await?;
-        }
         debug!(order_id = %request.order_id, created, status, "order placed");
         Ok(Placed {
             order_id: request.order_id,
@@ -150,50 +171,17 @@ impl OrderService {
         })
     }
 
-    /// Cancels the order for lack of stock.
-    ///
-    /// # Errors
-    /// Permanent for an invalid event or an unknown order, transient when the store fails.
-    pub async fn on_stock_rejected(&self, event: StockRejected) -> Result<(), HandlerError> {
-        event.validate().map_err(HandlerError::permanent)?;
-        let status = OrderStatus::Cancelled {
-            cause: CancelCause::Stock,
-            reason: event.reason,
-        };
-        self.settle(&event.order_id, status).await
-    }
-
-    /// Confirms the order.
-    ///
-    /// # Errors
-    /// As for [`on_stock_rejected`](OrderService::on_stock_rejected).
-    pub async fn on_payment_succeeded(&self, event: PaymentSucceeded) -> Result<(), HandlerError> {
-        event.validate().map_err(HandlerError::permanent)?;
-        let status = OrderStatus::Confirmed {
-            payment_id: event.payment_id,
-        };
-        self.settle(&event.order_id, status).await
-    }
-
-    /// Cancels the order because its payment failed.
-    ///
-    /// # Errors
-    /// As for [`on_stock_rejected`](OrderService::on_stock_rejected).
-    pub async fn on_payment_failed(&self, event: PaymentFailed) -> Result<(), HandlerError> {
-        event.validate().map_err(HandlerError::permanent)?;
-        let status = OrderStatus::Cancelled {
-            cause: CancelCause::Payment,
-            reason: event.reason,
-        };
-        self.settle(&event.order_id, status).await
-    }
-
-    async fn settle(&self, order_id: &str, status: OrderStatus) -> Result<(), HandlerError> {
-        match self.orders.settle(order_id, status).await? {
+    async fn settle(
+        &self,
+        tx: &mut Tx,
+        order_id: &str,
+        status: OrderStatus,
+    ) -> Result<(), HandlerError> {
+        match repository::settle(tx.conn(), self.store.prefix(), order_id, &status).await? {
             Settled::Now(order) => {
                 debug!(order_id, status = order.status.name(), "order settled");
-                if let Some(observer) = &self.observer {
-                    observer.settled(&order);
+                if let Some(observer) = self.observer.clone() {
+                    tx.after_commit(move || observer.settled(&order));
                 }
                 Ok(())
             }
@@ -201,53 +189,111 @@ impl OrderService {
                 debug!(
                     order_id,
                     status = order.status.name(),
-                    "order already settled; duplicate ignored"
+                    "order already settled; nothing changes"
                 );
                 Ok(())
             }
             Settled::Unknown => Err(HandlerError::permanent(format!(
-                "order {order_id} is not known to this order service"
+                "order {order_id} is not known to the order service"
             ))),
         }
     }
 
-    /// Registers the service's handlers on `runtime`, in group [`groups::ORDER`]: the intake
-    /// topic (both shapes; a message without an order id uses its message id, so a
-    /// redelivery is the same order), `StockRejected`, `PaymentSucceeded` and `PaymentFailed`.
+    /// Registers the service's handlers on `runtime`, in group [`groups::ORDER`], each in a
+    /// transaction of the store: the intake topic (both shapes; an order without an id takes
+    /// one derived from the message body, so a redelivery is the same order),
+    /// `StockRejected`, `PaymentSucceeded` and `PaymentFailed`.
     pub fn register(self: &Arc<Self>, runtime: &mut Runtime) {
-        let topics = &self.topics;
-        let svc = self.clone();
-        runtime.handle_json(
-            &topics.order_intake,
-            groups::ORDER,
-            move |intake: OrderIntake, ctx| {
-                let svc = svc.clone();
-                async move {
-                    svc.place_with_fallback_id(intake, || ctx.message_id)
-                        .await
-                        .map(drop)
-                        .map_err(HandlerError::from)
-                }
-            },
-        );
-        let svc = self.clone();
-        runtime.handle_json(&topics.stock_rejected, groups::ORDER, move |event, _ctx| {
-            let svc = svc.clone();
-            async move { svc.on_stock_rejected(event).await }
-        });
-        let svc = self.clone();
-        runtime.handle_json(
-            &topics.payment_succeeded,
-            groups::ORDER,
-            move |event, _ctx| {
-                let svc = svc.clone();
-                async move { svc.on_payment_succeeded(event).await }
-            },
-        );
-        let svc = self.clone();
-        runtime.handle_json(&topics.payment_failed, groups::ORDER, move |event, _ctx| {
-            let svc = svc.clone();
-            async move { svc.on_payment_failed(event).await }
-        });
+        let t = &self.topics;
+        let store = &self.store;
+        runtime
+            .handle_tx(&t.order_intake, groups::ORDER, store, self.clone())
+            .handle_json_tx::<StockRejected, _>(&t.stock_rejected, groups::ORDER, store, self.clone())
+            .handle_json_tx::<PaymentSucceeded, _>(
+                &t.payment_succeeded,
+                groups::ORDER,
+                store,
+                self.clone(),
+            )
+            .handle_json_tx::<PaymentFailed, _>(&t.payment_failed, groups::ORDER, store, self.clone());
+    }
+}
+
+/// The id of an intake order that carries none: derived from the message body, so every
+/// delivery of one message (whatever id the broker gives it) is the same order.
+pub fn intake_id(message: &Message) -> String {
+    format!(
+        "intake-{}",
+        uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, &message.payload).simple()
+    )
+}
+
+#[async_trait]
+impl TxHandler<Message> for OrderService {
+    async fn handle(&self, message: Message, tx: &mut Tx, _ctx: &Context) -> Result<(), HandlerError> {
+        let intake: OrderIntake = codec::from_json(&message).map_err(HandlerError::permanent)?;
+        self.place_in(tx, intake, || intake_id(&message)).await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl TxHandler<Json<StockRejected>> for OrderService {
+    async fn handle(
+        &self,
+        Json(event): Json<StockRejected>,
+        tx: &mut Tx,
+        _ctx: &Context,
+    ) -> Result<(), HandlerError> {
+        event.validate().map_err(HandlerError::permanent)?;
+        let status = OrderStatus::Cancelled {
+            cause: CancelCause::Stock,
+            reason: event.reason,
+        };
+        self.settle(tx, &event.order_id, status).await
+    }
+}
+
+#[async_trait]
+impl TxHandler<Json<PaymentSucceeded>> for OrderService {
+    /// Confirms the order, when the amount paid is its total; any other amount is a
+    /// permanent error.
+    async fn handle(
+        &self,
+        Json(event): Json<PaymentSucceeded>,
+        tx: &mut Tx,
+        _ctx: &Context,
+    ) -> Result<(), HandlerError> {
+        event.validate().map_err(HandlerError::permanent)?;
+        let order = repository::get(tx.conn(), self.store.prefix(), &event.order_id).await?;
+        if let Some(order) = order {
+            if order.total_minor != event.amount_minor {
+                return Err(HandlerError::permanent(format!(
+                    "payment of {} for order {} differs from its total {}",
+                    event.amount_minor, order.id, order.total_minor
+                )));
+            }
+        }
+        let status = OrderStatus::Confirmed {
+            payment_id: event.payment_id,
+        };
+        self.settle(tx, &event.order_id, status).await
+    }
+}
+
+#[async_trait]
+impl TxHandler<Json<PaymentFailed>> for OrderService {
+    async fn handle(
+        &self,
+        Json(event): Json<PaymentFailed>,
+        tx: &mut Tx,
+        _ctx: &Context,
+    ) -> Result<(), HandlerError> {
+        event.validate().map_err(HandlerError::permanent)?;
+        let status = OrderStatus::Cancelled {
+            cause: CancelCause::Payment,
+            reason: event.reason,
+        };
+        self.settle(tx, &event.order_id, status).await
     }
 }

@@ -8,7 +8,8 @@ use courier_contracts::{
 };
 use courier_core::{Broker, Producer, Runtime, RuntimeSettings, Subscription, codec};
 use courier_memory::MemoryBroker;
-use order_service::{MemoryOrders, OrderService, http};
+use courier_outbox::{Relay, Store, StoreSettings};
+use order_service::{MIGRATIONS, OrderService, STORE_PREFIX, http};
 use serde_json::{Value, json};
 
 struct Api {
@@ -32,9 +33,16 @@ impl Api {
             price_minor: 1250,
             stock: 10,
         }]);
+        let store = Store::open(
+            "sqlite::memory:",
+            STORE_PREFIX,
+            MIGRATIONS,
+            StoreSettings::default(),
+        )
+        .await
+        .expect("store");
         let service = Arc::new(OrderService::new(
-            Arc::new(MemoryOrders::new()),
-            producer.clone(),
+            store.clone(),
             topics.clone(),
             Arc::new(catalog),
         ));
@@ -47,6 +55,7 @@ impl Api {
             .expect("binds");
         let base = format!("http://{}", listener.local_addr().expect("address"));
         let token = running.shutdown_token();
+        Relay::new(store, producer.clone()).spawn(token.clone());
         tokio::spawn(http::serve(listener, router, token.cancelled_owned()));
         Self {
             base,

@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use courier_core::{BoxError, HandlerError};
+use courier_outbox::Tx;
 use serde::{Deserialize, Serialize};
 
 /// The gateway's answer to a charge.
@@ -54,12 +55,20 @@ impl From<GatewayError> for HandlerError {
 /// Charges money for orders.
 ///
 /// The order id is the idempotency key: charging an order that was charged (or declined)
-/// before returns the first answer and moves no money.
+/// before returns the first answer and moves no money. A gateway outside the database ignores
+/// `tx`; the idempotency key is what makes a retry after a crash safe. The simulated gateway
+/// keeps its charges in the service's database, in `tx`, so a charge and its outcome event
+/// commit together.
 #[async_trait]
 pub trait PaymentGateway: Send + Sync + 'static {
     /// Charges `amount_minor` for `order_id`.
     ///
     /// # Errors
     /// [`GatewayError`] when the gateway cannot answer; nothing was charged then.
-    async fn charge(&self, order_id: &str, amount_minor: i64) -> Result<Charge, GatewayError>;
+    async fn charge(
+        &self,
+        tx: &mut Tx,
+        order_id: &str,
+        amount_minor: i64,
+    ) -> Result<Charge, GatewayError>;
 }

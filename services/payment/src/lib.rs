@@ -5,21 +5,24 @@
 //! [`PaymentSucceeded`](courier_contracts::PaymentSucceeded) or
 //! [`PaymentFailed`](courier_contracts::PaymentFailed).
 //!
-//! No order is charged twice: the service records each order's charge in a
-//! [`PaymentRepository`] and answers a duplicate from it, and the gateway itself takes the
-//! order id as its idempotency key. The default [`SimulatedGateway`] is deterministic
-//! (it declines amounts above a limit) and, given a journal file, remembers its charges
-//! across restarts of the process, as a real payment provider does.
+//! No order is charged twice: a delivery is claimed in the store's inbox, the charge, its
+//! record and the outcome event commit in one transaction, and the gateway itself takes the
+//! order id as its idempotency key. The default [`SimulatedGateway`] is deterministic (it
+//! declines amounts above a limit) and keeps its charges in the service's database.
 //!
-//! The library uses `courier-core` only; the binary picks the broker from the config file.
+//! The library uses `courier-core` and `courier-outbox`; the binary picks the broker and the
+//! store from the config file.
 
 mod gateway;
-mod repository;
+pub mod repository;
 mod service;
 mod simulated;
 
 pub use gateway::{Charge, ChargeOutcome, GatewayError, PaymentGateway};
-pub use repository::{MemoryPayments, PaymentRepository};
+pub use repository::MIGRATIONS;
+
+/// The prefix of the payment service's tables.
+pub const STORE_PREFIX: &str = "payment";
 pub use service::PaymentService;
 pub use simulated::SimulatedGateway;
 

@@ -2,11 +2,11 @@
 //! through the simulated gateway (`[services.payment] decline_above_minor`).
 //!
 //! ```text
-//! payment-service [--config PATH] [--journal PATH]
+//! payment-service [--config PATH]
 //! ```
 //!
-//! With `--journal`, the gateway appends each charge to that JSON-lines file and reads it
-//! back at start, so a restarted process never charges an order twice. Runs until SIGINT or
+//! The gateway keeps its charges in the service's store, so a restarted process never
+//! charges an order twice. Runs until SIGINT or
 //! SIGTERM, then finishes what is in flight and flushes. A bad configuration exits with
 //! code 2 and one line on standard error.
 
@@ -17,7 +17,7 @@ use std::{path::PathBuf, process::ExitCode, sync::Arc};
 
 use clap::Parser;
 use courier_core::Runtime;
-use payment_service::{MemoryPayments, NEEDS, PaymentService, SimulatedGateway};
+use payment_service::{MIGRATIONS, NEEDS, PaymentService, STORE_PREFIX, SimulatedGateway};
 
 /// The payment service of the courier saga.
 #[derive(Parser)]
@@ -26,9 +26,6 @@ struct Args {
     /// The config file (else $COURIER_CONFIG, else config/courier.toml when present).
     #[arg(long, value_name = "PATH")]
     config: Option<PathBuf>,
-    /// Journal the simulated gateway's charges to this file (kept across restarts).
-    #[arg(long, value_name = "PATH")]
-    journal: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -37,29 +34,16 @@ async fn main() -> ExitCode {
     let config = courier_config::exit_on_error(courier_config::load(args.config.as_deref()));
     boot::init_tracing();
     let stop = boot::Stop::listen();
-    let limit = config.services.payment.decline_above_minor;
-    let gateway = match &args.journal {
-        None => SimulatedGateway::new(limit),
-        Some(path) => match SimulatedGateway::with_journal(limit, path) {
-            Ok(g) => g,
-            Err(e) => {
-                eprintln!(
-                    "error: payment-service: cannot open the journal {}: {e}",
-                    path.display()
-                );
-                return ExitCode::from(2);
-            }
-        },
-    };
+    let store = boot::open_store(&config, "payment-service", STORE_PREFIX, MIGRATIONS, &stop).await;
+    let gateway = SimulatedGateway::new(config.services.payment.decline_above_minor);
+    let service = Arc::new(PaymentService::new(
+        Arc::new(gateway),
+        store.clone(),
+        boot::saga_topics(&config),
+    ));
     let broker = boot::connect(&config, "payment-service", NEEDS, &stop).await;
-    let service_broker = broker.clone();
-    boot::run_service("payment-service", service_broker, |producer| async move {
-        let service = Arc::new(PaymentService::new(
-            Arc::new(gateway),
-            Arc::new(MemoryPayments::new()),
-            producer.clone(),
-            boot::saga_topics(&config),
-        ));
+    let deadline_ms = config.runtime.shutdown_deadline_ms;
+    boot::run_service("payment-service", deadline_ms, broker.clone(), store, || async move {
         let mut runtime = Runtime::new(broker.clone(), config.runtime.clone());
         service.register(&mut runtime);
         boot::run_until_stopped("payment-service", broker.name(), runtime, stop).await

@@ -1,69 +1,127 @@
-//! [`PaymentRepository`]: the charge decided for each order, and [`MemoryPayments`].
+//! The payment service's tables: the charge decided for each order, and the simulated
+//! gateway's journal.
 
-use std::{
-    collections::HashMap,
-    sync::{Mutex, MutexGuard, PoisonError},
-};
+use courier_outbox::{AnyConnection, AnyRow, Migration, Row, StoreError};
 
-use async_trait::async_trait;
-use courier_contracts::StoreError;
+use crate::{Charge, ChargeOutcome};
 
-use crate::Charge;
+/// The payment service's tables (component `payment`): `charges`, one row per order, and
+/// `gateway_charges`, every charge the simulated gateway made, in order (no uniqueness, so a
+/// double charge would show).
+pub const MIGRATIONS: &[Migration] = &[Migration::portable(
+    1,
+    "charges and the simulated gateway's journal",
+    "create table if not exists {prefix}_charges (
+        order_id text primary key,
+        amount_minor bigint not null,
+        outcome text not null,
+        payment_id text,
+        reason text
+    );
+    create table if not exists {prefix}_gateway_charges (
+        seq {serial_key},
+        order_id text not null,
+        amount_minor bigint not null,
+        outcome text not null,
+        payment_id text,
+        reason text,
+        charged_us bigint not null
+    );
+    create index if not exists {prefix}_gateway_charges_order on {prefix}_gateway_charges (order_id)",
+)];
 
-/// The charge decided for each order.
-#[async_trait]
-pub trait PaymentRepository: Send + Sync + 'static {
-    /// The charge of `order_id`, if decided.
-    ///
-    /// # Errors
-    /// [`StoreError`] when the store fails.
-    async fn get(&self, order_id: &str) -> Result<Option<Charge>, StoreError>;
+const COLUMNS: &str = "order_id, amount_minor, outcome, payment_id, reason";
 
-    /// Records `charge` unless its order has one; returns the one that is kept.
-    ///
-    /// # Errors
-    /// [`StoreError`] when the store fails.
-    async fn record(&self, charge: Charge) -> Result<Charge, StoreError>;
-
-    /// Every recorded charge, in no particular order.
-    ///
-    /// # Errors
-    /// [`StoreError`] when the store fails.
-    async fn all(&self) -> Result<Vec<Charge>, StoreError>;
+/// The charge of `order_id` in `table` (`charges` or `gateway_charges`), the first if several.
+///
+/// # Errors
+/// [`StoreError`] when the database fails or the row cannot be read.
+pub async fn get(
+    conn: &mut AnyConnection,
+    table: &str,
+    order_id: &str,
+) -> Result<Option<Charge>, StoreError> {
+    let order = if table.ends_with("gateway_charges") {
+        " order by seq limit 1"
+    } else {
+        ""
+    };
+    let row = courier_outbox::query(&format!(
+        "select {COLUMNS} from {table} where order_id = $1{order}"
+    ))
+    .bind(order_id)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(decode).transpose()
 }
 
-/// Charges in process memory.
-#[derive(Debug, Default)]
-pub struct MemoryPayments {
-    charges: Mutex<HashMap<String, Charge>>,
+/// Appends `charge` to `table`.
+///
+/// # Errors
+/// [`StoreError`] when the database fails (a second charge of one order in `charges`
+/// violates its key).
+pub async fn insert(conn: &mut AnyConnection, table: &str, charge: &Charge) -> Result<(), StoreError> {
+    let (outcome, payment_id, reason) = match &charge.outcome {
+        ChargeOutcome::Approved { payment_id } => ("approved", Some(payment_id.clone()), None),
+        ChargeOutcome::Declined { reason } => ("declined", None, Some(reason.clone())),
+    };
+    let journal = table.ends_with("gateway_charges");
+    let sql = if journal {
+        format!("insert into {table} ({COLUMNS}, charged_us) values ($1, $2, $3, $4, $5, $6)")
+    } else {
+        format!("insert into {table} ({COLUMNS}) values ($1, $2, $3, $4, $5)")
+    };
+    let mut query = courier_outbox::query(&sql)
+        .bind(charge.order_id.clone())
+        .bind(charge.amount_minor)
+        .bind(outcome)
+        .bind(payment_id)
+        .bind(reason);
+    if journal {
+        query = query.bind(courier_outbox::now_us());
+    }
+    query.execute(conn).await?;
+    Ok(())
 }
 
-impl MemoryPayments {
-    /// An empty store.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Charge>> {
-        self.charges.lock().unwrap_or_else(PoisonError::into_inner)
-    }
+/// Every row of `table`, in the order written (`gateway_charges`) or by order id.
+///
+/// # Errors
+/// As for [`get`].
+pub async fn all(conn: &mut AnyConnection, table: &str) -> Result<Vec<Charge>, StoreError> {
+    let order = if table.ends_with("gateway_charges") {
+        "seq"
+    } else {
+        "order_id"
+    };
+    let rows = courier_outbox::query(&format!("select {COLUMNS} from {table} order by {order}"))
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(decode).collect()
 }
 
-#[async_trait]
-impl PaymentRepository for MemoryPayments {
-    async fn get(&self, order_id: &str) -> Result<Option<Charge>, StoreError> {
-        Ok(self.lock().get(order_id).cloned())
-    }
-
-    async fn record(&self, charge: Charge) -> Result<Charge, StoreError> {
-        Ok(self
-            .lock()
-            .entry(charge.order_id.clone())
-            .or_insert(charge)
-            .clone())
-    }
-
-    async fn all(&self) -> Result<Vec<Charge>, StoreError> {
-        Ok(self.lock().values().cloned().collect())
-    }
+fn decode(row: &AnyRow) -> Result<Charge, StoreError> {
+    let order_id: String = row.try_get("order_id")?;
+    let outcome: String = row.try_get("outcome")?;
+    let text = |name: &str| -> Result<String, StoreError> {
+        Ok(row.try_get::<Option<String>, _>(name)?.unwrap_or_default())
+    };
+    let outcome = match outcome.as_str() {
+        "approved" => ChargeOutcome::Approved {
+            payment_id: text("payment_id")?,
+        },
+        "declined" => ChargeOutcome::Declined {
+            reason: text("reason")?,
+        },
+        other => {
+            return Err(StoreError::Corrupt(format!(
+                "charge of {order_id}: outcome {other:?}"
+            )));
+        }
+    };
+    Ok(Charge {
+        amount_minor: row.try_get("amount_minor")?,
+        outcome,
+        order_id,
+    })
 }

@@ -1,92 +1,97 @@
-//! [`PaymentService`]: charging reserved orders.
+//! [`PaymentService`]: charging reserved orders, each charge in one transaction with its
+//! outcome event.
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use courier_contracts::{
-    Event, PaymentFailed, PaymentSucceeded, SagaTopics, StockReserved, groups, publish,
+    Event, PaymentFailed, PaymentSucceeded, SagaTopics, StockReserved, groups,
 };
-use courier_core::{HandlerError, Producer, Runtime};
+use courier_core::{Context, HandlerError, Runtime};
+use courier_outbox::{Json, Store, StoreError, Tx, TxHandler, TxRuntime};
 use tracing::debug;
 
-use crate::{ChargeOutcome, PaymentGateway, PaymentRepository};
+use crate::{Charge, ChargeOutcome, PaymentGateway, repository};
 
-/// The payment service: its gateway, its record of charges, the producer it publishes with,
-/// and the topics.
+/// The payment service: its gateway, its store, and the topics.
 pub struct PaymentService {
     gateway: Arc<dyn PaymentGateway>,
-    payments: Arc<dyn PaymentRepository>,
-    producer: Arc<dyn Producer>,
+    store: Store,
     topics: SagaTopics,
 }
 
 impl PaymentService {
-    /// A service charging through `gateway`, recording charges in `payments`.
-    pub fn new(
-        gateway: Arc<dyn PaymentGateway>,
-        payments: Arc<dyn PaymentRepository>,
-        producer: Arc<dyn Producer>,
-        topics: SagaTopics,
-    ) -> Self {
+    /// A service charging through `gateway`, recording charges in `store` (see
+    /// [`MIGRATIONS`](crate::MIGRATIONS)).
+    pub fn new(gateway: Arc<dyn PaymentGateway>, store: Store, topics: SagaTopics) -> Self {
         Self {
             gateway,
-            payments,
-            producer,
+            store,
             topics,
         }
     }
 
-    /// The record of charges.
-    pub fn payments(&self) -> &Arc<dyn PaymentRepository> {
-        &self.payments
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
-    /// Charges the reserved order once, then publishes `PaymentSucceeded` or `PaymentFailed`.
-    /// A duplicate publishes the recorded outcome again without charging.
+    /// The charge recorded for every order, by order id.
     ///
     /// # Errors
-    /// Permanent for an invalid event (a negative amount, no lines); transient when the
-    /// gateway, the store or the broker fails.
-    pub async fn on_stock_reserved(&self, event: StockReserved) -> Result<(), HandlerError> {
-        event.validate().map_err(HandlerError::permanent)?;
-        let order_id = event.order_id.as_str();
-        let charge = match self.payments.get(order_id).await? {
-            Some(charge) => charge,
-            None => {
-                let charge = self.gateway.charge(order_id, event.total_minor).await?;
-                debug!(
-                    order_id,
-                    amount_minor = charge.amount_minor,
-                    approved = charge.is_approved(),
-                    "charge decided"
-                );
-                self.payments.record(charge).await?
-            }
-        };
-        let producer = self.producer.as_ref();
-        match charge.outcome {
-            ChargeOutcome::Approved { payment_id } => {
-                let event = PaymentSucceeded::new(order_id, payment_id, charge.amount_minor);
-                publish(producer, &self.topics.payment_succeeded, &event).await?;
-            }
-            ChargeOutcome::Declined { reason } => {
-                let event = PaymentFailed::new(order_id, charge.amount_minor, reason);
-                publish(producer, &self.topics.payment_failed, &event).await?;
-            }
-        }
-        Ok(())
+    /// [`StoreError`] when the store fails.
+    pub async fn charges(&self) -> Result<Vec<Charge>, StoreError> {
+        let mut conn = self.store.pool().acquire().await?;
+        repository::all(&mut conn, &self.store.table("charges")).await
     }
 
     /// Registers the service's handler on `runtime`, in group [`groups::PAYMENT`]:
-    /// `StockReserved`.
+    /// `StockReserved`, in a transaction of the store.
     pub fn register(self: &Arc<Self>, runtime: &mut Runtime) {
-        let svc = self.clone();
-        runtime.handle_json(
+        runtime.handle_json_tx::<StockReserved, _>(
             &self.topics.stock_reserved,
             groups::PAYMENT,
-            move |event, _ctx| {
-                let svc = svc.clone();
-                async move { svc.on_stock_reserved(event).await }
-            },
+            &self.store,
+            self.clone(),
         );
+    }
+}
+
+#[async_trait]
+impl TxHandler<Json<StockReserved>> for PaymentService {
+    /// Charges the reserved order once, records the charge and sends `PaymentSucceeded` or
+    /// `PaymentFailed`, all in one transaction. An order charged before is not charged again.
+    async fn handle(
+        &self,
+        Json(event): Json<StockReserved>,
+        tx: &mut Tx,
+        _ctx: &Context,
+    ) -> Result<(), HandlerError> {
+        event.validate().map_err(HandlerError::permanent)?;
+        let order_id = event.order_id.as_str();
+        let table = self.store.table("charges");
+        if repository::get(tx.conn(), &table, order_id).await?.is_some() {
+            debug!(order_id, "charged before; nothing to do");
+            return Ok(());
+        }
+        let charge = self.gateway.charge(tx, order_id, event.total_minor).await?;
+        debug!(
+            order_id,
+            amount_minor = charge.amount_minor,
+            approved = charge.is_approved(),
+            "charge decided"
+        );
+        repository::insert(tx.conn(), &table, &charge).await?;
+        match charge.outcome {
+            ChargeOutcome::Approved { payment_id } => {
+                let paid = PaymentSucceeded::new(order_id, payment_id, charge.amount_minor);
+                tx.send(&self.topics.payment_succeeded, paid.to_message()?);
+            }
+            ChargeOutcome::Declined { reason } => {
+                let failed = PaymentFailed::new(order_id, charge.amount_minor, reason);
+                tx.send(&self.topics.payment_failed, failed.to_message()?);
+            }
+        }
+        Ok(())
     }
 }

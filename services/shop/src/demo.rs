@@ -7,13 +7,15 @@ use std::{
 };
 
 use courier_config::Config;
-use courier_core::{Result, Runtime};
+use courier_core::{Error, ErrorKind, Result, Runtime};
+use courier_outbox::{Migration, Relay, RelayLatency, Store};
 use futures::{StreamExt, stream};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use inventory_service::{InventoryService, MemoryStock};
-use order_service::{CancelCause, MemoryOrders, Order, OrderService, OrderStatus};
-use payment_service::{MemoryPayments, PaymentService, SimulatedGateway};
+use inventory_service::InventoryService;
+use order_service::{CancelCause, Order, OrderService, OrderStatus};
+use payment_service::{PaymentService, SimulatedGateway};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
 use crate::{DEFAULT_SEED, Summary, boot, demo_orders, summary::percentile_ms};
@@ -31,6 +33,11 @@ pub struct DemoOptions {
     pub in_flight: usize,
     /// Draw a progress bar of settled orders on standard error.
     pub progress: bool,
+    /// Where the services keep their state: `memory` (an in-memory SQLite database per
+    /// service, the default), `sqlite` (a SQLite file per service in a fresh temporary
+    /// folder), or a store URL (`sqlite://...`, `postgres://...`; `{service}` is replaced by
+    /// the service's name).
+    pub store: String,
 }
 
 impl Default for DemoOptions {
@@ -41,6 +48,7 @@ impl Default for DemoOptions {
             timeout: Duration::from_secs(120),
             in_flight: 256,
             progress: false,
+            store: "memory".to_owned(),
         }
     }
 }
@@ -102,31 +110,33 @@ pub async fn run_demo_with(config: &Config, options: DemoOptions) -> Result<Summ
     topics.declare_all(broker.as_ref()).await?;
     let catalog = Arc::new(boot::catalog(config));
     let producer = broker.producer().await?;
+    let stores = DemoStores::open(config, &options.store).await?;
 
     let (settled_tx, mut settled_rx) = mpsc::unbounded_channel();
     let order = Arc::new(
-        OrderService::new(
-            Arc::new(MemoryOrders::new()),
-            producer.clone(),
-            topics.clone(),
-            catalog.clone(),
-        )
-        .with_observer(move |o: &Order| {
-            let _ = settled_tx.send((o.id.clone(), Instant::now(), Outcome::of(o)));
-        }),
+        OrderService::new(stores.order.clone(), topics.clone(), catalog.clone()).with_observer(
+            move |o: &Order| {
+                let _ = settled_tx.send((o.id.clone(), Instant::now(), Outcome::of(o)));
+            },
+        ),
     );
-    let inventory = Arc::new(InventoryService::new(
-        Arc::new(MemoryStock::new(catalog.items())),
-        producer.clone(),
-        topics.clone(),
-    ));
+    let inventory = Arc::new(
+        InventoryService::new(stores.inventory.clone(), topics.clone(), catalog.items())
+            .await
+            .map_err(store_error)?,
+    );
     let gateway = SimulatedGateway::new(config.services.payment.decline_above_minor);
     let payment = Arc::new(PaymentService::new(
         Arc::new(gateway),
-        Arc::new(MemoryPayments::new()),
-        producer.clone(),
+        stores.payment.clone(),
         topics.clone(),
     ));
+    let relay_stop = CancellationToken::new();
+    let relays: Vec<Arc<Relay>> = stores
+        .all()
+        .map(|store| Relay::new(store.clone(), producer.clone()))
+        .collect();
+    let relay_tasks: Vec<_> = relays.iter().map(|r| r.spawn(relay_stop.clone())).collect();
     let mut runtime = Runtime::new(broker.clone(), config.runtime.clone());
     order.register(&mut runtime);
     inventory.register(&mut runtime);
@@ -148,7 +158,7 @@ pub async fn run_demo_with(config: &Config, options: DemoOptions) -> Result<Summ
                 let order = order.clone();
                 async move {
                     let at = Instant::now();
-                    (order.place(intake).await, at)
+                    (order.place(intake, None).await, at)
                 }
             })
             .buffer_unordered(options.in_flight.max(1));
@@ -180,8 +190,14 @@ pub async fn run_demo_with(config: &Config, options: DemoOptions) -> Result<Summ
     bar.finish_and_clear();
 
     running.shutdown().await?;
+    relay_stop.cancel();
+    futures::future::join_all(relay_tasks).await;
+    let relay = merged_latency(&relays);
     producer.close().await?;
     broker.close().await?;
+    for store in stores.all() {
+        store.close().await;
+    }
 
     let mut latencies = Vec::with_capacity(settled.len());
     let (mut confirmed, mut cancelled_stock, mut cancelled_payment) = (0, 0, 0);
@@ -211,9 +227,77 @@ pub async fn run_demo_with(config: &Config, options: DemoOptions) -> Result<Summ
         },
         p50_ms: percentile_ms(&latencies, 50.0),
         p99_ms: percentile_ms(&latencies, 99.0),
+        relay_p50_ms: relay.p50_us as f64 / 1000.0,
+        relay_p99_ms: relay.p99_us as f64 / 1000.0,
+        store: stores.describe(),
         backend: broker.name(),
         elapsed,
     })
+}
+
+/// The largest count's percentiles stand for all (each relay measured its own rows).
+fn merged_latency(relays: &[Arc<Relay>]) -> RelayLatency {
+    relays
+        .iter()
+        .map(|r| r.latency())
+        .max_by_key(|l| l.count)
+        .unwrap_or_default()
+}
+
+fn store_error(e: courier_outbox::StoreError) -> Error {
+    Error::new("store", ErrorKind::Connection, e.to_string())
+}
+
+/// The three services' stores of one demo run.
+struct DemoStores {
+    order: Store,
+    inventory: Store,
+    payment: Store,
+    kind: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl DemoStores {
+    async fn open(config: &Config, store: &str) -> Result<Self> {
+        let (template, dir) = match store {
+            "memory" => ("sqlite::memory:".to_owned(), None),
+            "sqlite" => {
+                let dir = tempfile::tempdir()
+                    .map_err(|e| Error::new("store", ErrorKind::Config, e.to_string()))?;
+                let url = format!("sqlite://{}/{{service}}.db", dir.path().display());
+                (url, Some(dir))
+            }
+            url => (url.to_owned(), None),
+        };
+        let open = |service: &'static str, migrations: &'static [Migration]| {
+            let url = template.replace("{service}", service);
+            let settings = config.store.clone();
+            async move {
+                Store::open(&url, service, migrations, settings)
+                    .await
+                    .map_err(store_error)
+            }
+        };
+        Ok(Self {
+            order: open(order_service::STORE_PREFIX, order_service::MIGRATIONS).await?,
+            inventory: open(inventory_service::STORE_PREFIX, inventory_service::MIGRATIONS)
+                .await?,
+            payment: open(payment_service::STORE_PREFIX, payment_service::MIGRATIONS).await?,
+            kind: store.to_owned(),
+            _dir: dir,
+        })
+    }
+
+    fn all(&self) -> impl Iterator<Item = &Store> {
+        [&self.order, &self.inventory, &self.payment].into_iter()
+    }
+
+    fn describe(&self) -> String {
+        match self.kind.as_str() {
+            "memory" | "sqlite" => self.kind.clone(),
+            _ => self.order.dialect().name().to_owned(),
+        }
+    }
 }
 
 fn progress_bar(total: usize, visible: bool) -> ProgressBar {

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! shop demo   [--config PATH] [--orders N] [--json] [--seed S] [--timeout-secs T]
+//!             [--store memory|sqlite|URL]
 //! shop config [--config PATH]
 //! ```
 //!
@@ -45,6 +46,11 @@ enum Command {
         /// Seconds to wait for every order to settle.
         #[arg(long, default_value_t = 120)]
         timeout_secs: u64,
+        /// Where the services keep their state: `memory` (an in-memory SQLite database per
+        /// service), `sqlite` (a SQLite file per service in a temporary folder), or a store
+        /// URL such as `postgres://postgres@127.0.0.1:5432/shop`.
+        #[arg(long, default_value = "memory", value_name = "memory|sqlite|URL")]
+        store: String,
     },
     /// Print the effective configuration, the backend's guarantees and the services' needs.
     Config {
@@ -72,6 +78,7 @@ async fn main() -> ExitCode {
             json,
             seed,
             timeout_secs,
+            store,
         } => {
             let config = courier_config::exit_on_error(courier_config::load(config.as_deref()));
             init_tracing();
@@ -80,6 +87,7 @@ async fn main() -> ExitCode {
                 seed,
                 timeout: Duration::from_secs(timeout_secs),
                 progress: true,
+                store,
                 ..DemoOptions::default()
             };
             demo(&config, options, json).await

@@ -23,6 +23,12 @@ pub struct Summary {
     pub p50_ms: f64,
     /// 99th percentile of the same, in milliseconds.
     pub p99_ms: f64,
+    /// Median time from an outbox commit to the broker's confirm, in milliseconds.
+    pub relay_p50_ms: f64,
+    /// 99th percentile of the same, in milliseconds.
+    pub relay_p99_ms: f64,
+    /// The store the services used: `memory`, `sqlite` or `postgres`.
+    pub store: String,
     /// The backend the run used.
     #[serde(skip)]
     pub backend: &'static str,
@@ -56,6 +62,7 @@ pub(crate) fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "backend              {}", self.backend)?;
+        writeln!(f, "store                {}", self.store)?;
         writeln!(f, "orders               {}", self.orders)?;
         writeln!(f, "confirmed            {}", self.confirmed)?;
         writeln!(f, "cancelled (stock)    {}", self.cancelled_stock)?;
@@ -68,7 +75,12 @@ impl fmt::Display for Summary {
         )?;
         writeln!(f, "orders per second    {:.0}", self.orders_per_sec)?;
         writeln!(f, "latency p50          {:.3} ms", self.p50_ms)?;
-        write!(f, "latency p99          {:.3} ms", self.p99_ms)
+        writeln!(f, "latency p99          {:.3} ms", self.p99_ms)?;
+        write!(
+            f,
+            "relay p50 / p99      {:.3} / {:.3} ms (outbox commit to broker confirm)",
+            self.relay_p50_ms, self.relay_p99_ms
+        )
     }
 }
 

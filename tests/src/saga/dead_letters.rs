@@ -18,7 +18,7 @@ use super::{SagaOptions, services::SagaServices};
 /// When a dead letter is missing or wrong, or the valid order does not settle.
 pub async fn run_dead_letters(broker: Arc<dyn Broker>, topics: SagaTopics) {
     let settings = SagaOptions::default().runtime;
-    let mut services = SagaServices::start(broker.clone(), topics.clone(), settings)
+    let mut services = SagaServices::start(broker.clone(), topics.clone(), settings, None)
         .await
         .unwrap_or_else(|e| panic!("starting the saga's services failed: {e}"));
     let run = crate::support::unique_name("dl");
@@ -81,10 +81,10 @@ pub async fn run_dead_letters(broker: Arc<dyn Broker>, topics: SagaTopics) {
         "the valid order did not settle"
     );
     let order = services
-        .orders
-        .all()
-        .into_iter()
-        .find(|o| o.id == format!("{run}-good"));
+        .order
+        .order(&format!("{run}-good"))
+        .await
+        .expect("the order store answers");
     assert!(
         matches!(
             order.as_ref().map(|o| &o.status),
@@ -147,12 +147,11 @@ pub async fn run_dead_letters(broker: Arc<dyn Broker>, topics: SagaTopics) {
         Some(groups::PAYMENT)
     );
     dead.ack().await.expect("acks");
+    let charges = payment_service::SimulatedGateway::journal(services.payment.store())
+        .await
+        .expect("the payment store answers");
     assert!(
-        services
-            .gateway
-            .charges()
-            .iter()
-            .all(|c| c.order_id != format!("{run}-neg")),
+        charges.iter().all(|c| c.order_id != format!("{run}-neg")),
         "a negative amount was charged"
     );
     let _ = intake_dead.close().await;

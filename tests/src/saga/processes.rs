@@ -14,7 +14,8 @@ use std::{
 
 use courier_contracts::{Catalog, CatalogItem, OrderIntake, SagaTopics};
 use futures::{StreamExt, stream};
-use payment_service::{ChargeOutcome, SimulatedGateway};
+use courier_outbox::{Store, StoreSettings};
+use payment_service::{Charge, ChargeOutcome, SimulatedGateway};
 use serde_json::Value;
 use tokio::process::{Child, Command};
 
@@ -169,8 +170,9 @@ pub struct Cluster {
     dir: tempfile::TempDir,
     bins: ServiceBinaries,
     config: PathBuf,
-    /// The gateway's journal of charges (the payment process runs with `--journal`).
-    pub journal: PathBuf,
+    /// The services' store URL (`{service}` replaced by each name).
+    pub store_url: String,
+    payment_store: tokio::sync::OnceCell<Store>,
     /// `http://127.0.0.1:<port>`, the order API.
     pub base_url: String,
     /// The topics of this run.
@@ -187,7 +189,11 @@ impl Cluster {
     /// # Errors
     /// When a process cannot start or the API does not answer within 60 s; the message
     /// carries the tail of the logs.
-    pub async fn start(broker_section: &str, topics: SagaTopics) -> Result<Self, String> {
+    pub async fn start(
+        broker_section: &str,
+        topics: SagaTopics,
+        store_url: Option<&str>,
+    ) -> Result<Self, String> {
         let bins = ServiceBinaries::locate_or_build().await?;
         let dir = tempfile::tempdir().map_err(|e| format!("no temp dir: {e}"))?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -195,10 +201,15 @@ impl Cluster {
             .map_err(|e| format!("no free port: {e}"))?
             .port();
         let config = dir.path().join("courier.toml");
-        std::fs::write(&config, config_toml(broker_section, &topics, port))
+        let store_url = store_url.map_or_else(
+            || format!("sqlite://{}/{{service}}.db", dir.path().display()),
+            str::to_owned,
+        );
+        std::fs::write(&config, config_toml(broker_section, &topics, port, &store_url))
             .map_err(|e| format!("writing the config failed: {e}"))?;
         let mut cluster = Self {
-            journal: dir.path().join("charges.jsonl"),
+            store_url,
+            payment_store: tokio::sync::OnceCell::new(),
             dir,
             bins,
             config,
@@ -228,9 +239,6 @@ impl Cluster {
         let err = log.try_clone().map_err(|e| e.to_string())?;
         let mut command = Command::new(bin);
         command.arg("--config").arg(&self.config);
-        if service == Service::Payment {
-            command.arg("--journal").arg(&self.journal);
-        }
         let child = command
             .env("RUST_LOG", "info")
             .env_remove("COURIER_CONFIG")
@@ -288,6 +296,30 @@ impl Cluster {
         }
     }
 
+    /// Every charge the payment service's gateway made, in order, read from its store.
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    pub async fn charges(&self) -> Result<Vec<Charge>, String> {
+        let store = self
+            .payment_store
+            .get_or_try_init(|| async {
+                let url = self.store_url.replace("{service}", payment_service::STORE_PREFIX);
+                Store::open(
+                    &url,
+                    payment_service::STORE_PREFIX,
+                    payment_service::MIGRATIONS,
+                    StoreSettings::default(),
+                )
+                .await
+            })
+            .await
+            .map_err(|e| format!("opening the payment store failed: {e}"))?;
+        SimulatedGateway::journal(store)
+            .await
+            .map_err(|e| format!("reading the gateway's charges failed: {e}"))
+    }
+
     /// Kills `service` with SIGKILL (no shutdown at all) and waits for it to be gone.
     ///
     /// # Errors
@@ -300,7 +332,7 @@ impl Cluster {
             .map_err(|e| format!("killing {} failed: {e}", service.name()))
     }
 
-    /// Starts `service` again with the same config (and journal).
+    /// Starts `service` again with the same config (and store).
     ///
     /// # Errors
     /// When it cannot start.
@@ -410,9 +442,9 @@ impl Cluster {
     }
 }
 
-fn config_toml(broker_section: &str, topics: &SagaTopics, port: u16) -> String {
+fn config_toml(broker_section: &str, topics: &SagaTopics, port: u16, store_url: &str) -> String {
     let mut toml = format!(
-        "{broker_section}\n\n[topics]\norder_intake = {:?}\norder_placed = {:?}\n\
+        "{broker_section}\n\n[store]\nurl = {store_url:?}\nrelay_poll_ms = 200\n\n[topics]\norder_intake = {:?}\norder_placed = {:?}\n\
          stock_reserved = {:?}\nstock_rejected = {:?}\npayment_succeeded = {:?}\n\
          payment_failed = {:?}\n\n[runtime]\nbackoff_initial_ms = 20\nbackoff_max_ms = 1000\n\
          shutdown_deadline_ms = 5000\n\n[services.order]\nlisten = \"127.0.0.1:{port}\"\n\n\
@@ -447,6 +479,9 @@ pub struct ProcessOptions {
     pub kill_after_charges: usize,
     /// How long every order may take to settle.
     pub settle_timeout: Duration,
+    /// The services' store URL (`{service}` replaced by each name); `None`: a SQLite file
+    /// per service in the run's temporary folder.
+    pub store_url: Option<String>,
 }
 
 impl Default for ProcessOptions {
@@ -456,6 +491,7 @@ impl Default for ProcessOptions {
             kill: None,
             kill_after_charges: 5,
             settle_timeout: Duration::from_secs(90),
+            store_url: None,
         }
     }
 }
@@ -532,7 +568,7 @@ impl ProcessReport {
 /// Starts the three binaries on the broker of `broker_section`, checks the HTTP API's
 /// answers to bad input, posts the orders over HTTP (killing and restarting a service
 /// half-way when asked), polls `GET /orders/{id}` until all settle, and checks that each
-/// ended as [`expected_status`] says, that the gateway's journal charged no order twice and
+/// ended as [`expected_status`] says, that the gateway's charges charged no order twice and
 /// charged exactly the confirmed orders their totals, and that every process stops
 /// gracefully on SIGTERM.
 ///
@@ -540,7 +576,7 @@ impl ProcessReport {
 /// When any of that fails; the message carries the tail of each process's log.
 pub async fn run_processes(broker_section: &str, options: ProcessOptions) -> ProcessReport {
     let topics = super::fresh_topics();
-    let mut cluster = Cluster::start(broker_section, topics)
+    let mut cluster = Cluster::start(broker_section, topics, options.store_url.as_deref())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let fail = |cluster: &Cluster, msg: String| -> ! { panic!("{msg}\n{}", cluster.logs()) };
@@ -561,7 +597,7 @@ pub async fn run_processes(broker_section: &str, options: ProcessOptions) -> Pro
         // in, or all be posted and waiting to settle).
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         while tokio::time::Instant::now() < deadline {
-            let charged = SimulatedGateway::read_journal(&cluster.journal).map_or(0, |j| j.len());
+            let charged = cluster.charges().await.map_or(0, |j| j.len());
             if charged >= options.kill_after_charges {
                 break;
             }
@@ -571,8 +607,7 @@ pub async fn run_processes(broker_section: &str, options: ProcessOptions) -> Pro
             .kill(victim)
             .await
             .unwrap_or_else(|e| fail(&cluster, e));
-        report_kill.charges_before_kill =
-            SimulatedGateway::read_journal(&cluster.journal).map_or(0, |j| j.len());
+        report_kill.charges_before_kill = cluster.charges().await.map_or(0, |j| j.len());
         report_kill.posting_when_killed = !poster.is_finished();
         cluster
             .restart(victim)
@@ -624,8 +659,10 @@ pub async fn run_processes(broker_section: &str, options: ProcessOptions) -> Pro
         }
     }
 
-    let journal = SimulatedGateway::read_journal(&cluster.journal)
-        .unwrap_or_else(|e| fail(&cluster, e.to_string()));
+    let journal = cluster
+        .charges()
+        .await
+        .unwrap_or_else(|e| fail(&cluster, e));
     let mut seen = BTreeSet::new();
     let mut charged = BTreeMap::new();
     for charge in &journal {
@@ -663,24 +700,31 @@ pub async fn run_processes(broker_section: &str, options: ProcessOptions) -> Pro
     report
 }
 
-/// Posts every order over HTTP, 16 at a time; each must be accepted (202).
+/// Posts every order over HTTP, 16 at a time; each must be accepted (202). A request the
+/// service could not answer (it was killed, or is restarting) is sent again with the same
+/// order id, as a client of an idempotent API does, for up to 90 s.
 async fn post_all(
     http: reqwest::Client,
     base_url: String,
     orders: Vec<SagaOrder>,
 ) -> Result<(), String> {
     let url = format!("{base_url}/orders");
+    let give_up = tokio::time::Instant::now() + Duration::from_secs(90);
     let answers: Vec<Result<u16, String>> = stream::iter(orders)
         .map(|o| {
             let (http, url) = (http.clone(), url.clone());
             async move {
-                let r = http
-                    .post(url)
-                    .json(&o.intake)
-                    .send()
-                    .await
-                    .map_err(|e| format!("POST /orders of {} failed: {e}", o.id()))?;
-                Ok(r.status().as_u16())
+                loop {
+                    let answer = http.post(&url).json(&o.intake).send().await;
+                    match answer {
+                        Ok(r) if r.status().as_u16() < 500 => return Ok(r.status().as_u16()),
+                        Ok(_) | Err(_) if tokio::time::Instant::now() < give_up => {
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                        Ok(r) => return Ok(r.status().as_u16()),
+                        Err(e) => return Err(format!("POST /orders of {} failed: {e}", o.id())),
+                    }
+                }
             }
         })
         .buffer_unordered(16)

@@ -6,9 +6,9 @@ use std::{
 };
 
 use courier_contracts::CatalogItem;
-use inventory_service::{StockLevel, StockRepository};
+use inventory_service::StockLevel;
 use order_service::{CancelCause, Order, OrderStatus};
-use payment_service::{Charge, ChargeOutcome, PaymentRepository};
+use payment_service::{Charge, ChargeOutcome, SimulatedGateway};
 
 use super::{orders::SagaOrder, services::SagaServices};
 
@@ -45,29 +45,37 @@ pub(crate) struct Snapshot {
 
 impl Snapshot {
     pub(crate) async fn take(services: &SagaServices) -> Self {
+        let failed = |what: &str, e: courier_outbox::StoreError| -> ! {
+            panic!("reading {what} failed: {e}")
+        };
         let orders = services
-            .orders
-            .all()
+            .order
+            .orders()
+            .await
+            .unwrap_or_else(|e| failed("orders", e))
             .into_iter()
             .map(|o| (o.id.clone(), o))
             .collect();
         let levels = services
-            .stock
+            .inventory
             .levels()
             .await
-            .expect("memory stock never fails");
+            .unwrap_or_else(|e| failed("stock", e));
         let payments = services
-            .payments
-            .all()
+            .payment
+            .charges()
             .await
-            .expect("memory payments never fail")
+            .unwrap_or_else(|e| failed("charges", e))
             .into_iter()
             .map(|c| (c.order_id.clone(), c))
             .collect();
+        let charges = SimulatedGateway::journal(services.payment.store())
+            .await
+            .unwrap_or_else(|e| failed("the gateway's journal", e));
         Self {
             orders,
             levels,
-            charges: services.gateway.charges(),
+            charges,
             payments,
             initial: services.catalog.items().to_vec(),
         }

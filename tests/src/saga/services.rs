@@ -12,11 +12,13 @@ use courier_contracts::{
 use courier_core::{
     Broker, Message, Metrics, Producer, Result, Running, Runtime, RuntimeSettings, codec,
 };
+use courier_outbox::{Relay, Store, StoreSettings};
 use futures::{StreamExt, stream};
-use inventory_service::{InventoryService, MemoryStock};
-use order_service::{CancelCause, MemoryOrders, Order, OrderService, OrderStatus};
-use payment_service::{MemoryPayments, PaymentService, SimulatedGateway};
+use inventory_service::InventoryService;
+use order_service::{CancelCause, Order, OrderService, OrderStatus};
+use payment_service::{PaymentService, SimulatedGateway};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::{
     orders::{DECLINE_ABOVE_MINOR, SagaOrder, saga_catalog},
@@ -38,12 +40,12 @@ pub(crate) struct Totals {
 pub(crate) struct SagaServices {
     pub(crate) topics: SagaTopics,
     pub(crate) catalog: Arc<Catalog>,
-    pub(crate) orders: Arc<MemoryOrders>,
-    pub(crate) stock: Arc<MemoryStock>,
-    pub(crate) gateway: Arc<SimulatedGateway>,
-    pub(crate) payments: Arc<MemoryPayments>,
-    order: Arc<OrderService>,
+    pub(crate) order: Arc<OrderService>,
+    pub(crate) inventory: Arc<InventoryService>,
+    pub(crate) payment: Arc<PaymentService>,
     producer: Arc<dyn Producer>,
+    relay_stop: CancellationToken,
+    relays: Vec<tokio::task::JoinHandle<()>>,
     metrics: Metrics,
     running: Vec<Running>,
     settled_rx: mpsc::UnboundedReceiver<String>,
@@ -51,21 +53,30 @@ pub(crate) struct SagaServices {
 }
 
 impl SagaServices {
-    /// Declares the saga's groups and starts the three services on `broker`.
+    /// Declares the saga's groups and starts the three services on `broker`, each with an
+    /// in-memory SQLite store (`store_url` `None`) or a store at `store_url` (`{service}`
+    /// replaced by each service's name), and the relays of their outboxes.
     pub(crate) async fn start(
         broker: Arc<dyn Broker>,
         topics: SagaTopics,
         settings: RuntimeSettings,
+        store_url: Option<&str>,
     ) -> Result<Self> {
         topics.declare_all(broker.as_ref()).await?;
         let producer = broker.producer().await?;
         let catalog = Arc::new(Catalog::new(saga_catalog()));
-        let orders = Arc::new(MemoryOrders::new());
+        let open = |prefix: &'static str, migrations| {
+            let url = store_url.unwrap_or("sqlite::memory:").replace("{service}", prefix);
+            async move {
+                Store::open(&url, prefix, migrations, StoreSettings::default())
+                    .await
+                    .unwrap_or_else(|e| panic!("opening the {prefix} store failed: {e}"))
+            }
+        };
         let (settled_tx, settled_rx) = mpsc::unbounded_channel();
         let order = Arc::new(
             OrderService::new(
-                orders.clone(),
-                producer.clone(),
+                open(order_service::STORE_PREFIX, order_service::MIGRATIONS).await,
                 topics.clone(),
                 catalog.clone(),
             )
@@ -73,20 +84,25 @@ impl SagaServices {
                 let _ = settled_tx.send(o.id.clone());
             }),
         );
-        let stock = Arc::new(MemoryStock::new(catalog.items()));
-        let inventory = Arc::new(InventoryService::new(
-            stock.clone(),
-            producer.clone(),
-            topics.clone(),
-        ));
-        let gateway = Arc::new(SimulatedGateway::new(DECLINE_ABOVE_MINOR));
-        let payments = Arc::new(MemoryPayments::new());
+        let inventory = Arc::new(
+            InventoryService::new(
+                open(inventory_service::STORE_PREFIX, inventory_service::MIGRATIONS).await,
+                topics.clone(),
+                catalog.items(),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("seeding the stock failed: {e}")),
+        );
         let payment = Arc::new(PaymentService::new(
-            gateway.clone(),
-            payments.clone(),
-            producer.clone(),
+            Arc::new(SimulatedGateway::new(DECLINE_ABOVE_MINOR)),
+            open(payment_service::STORE_PREFIX, payment_service::MIGRATIONS).await,
             topics.clone(),
         ));
+        let relay_stop = CancellationToken::new();
+        let relays = [order.store(), inventory.store(), payment.store()]
+            .into_iter()
+            .map(|store| Relay::new(store.clone(), producer.clone()).spawn(relay_stop.clone()))
+            .collect();
         let metrics = Metrics::default();
         let runtime =
             || Runtime::new(broker.clone(), settings.clone()).with_metrics(metrics.clone());
@@ -101,12 +117,12 @@ impl SagaServices {
         Ok(Self {
             topics,
             catalog,
-            orders,
-            stock,
-            gateway,
-            payments,
             order,
+            inventory,
+            payment,
             producer,
+            relay_stop,
+            relays,
             metrics,
             running,
             settled_rx,
@@ -142,7 +158,7 @@ impl SagaServices {
                 let order = self.order.clone();
                 async move {
                     order
-                        .place(intake)
+                        .place(intake, None)
                         .await
                         .unwrap_or_else(|e| panic!("placing an order failed: {e}"))
                 }
@@ -296,6 +312,8 @@ impl SagaServices {
                 tracing::warn!(error = %e, "a saga service stopped with an error");
             }
         }
+        self.relay_stop.cancel();
+        futures::future::join_all(self.relays).await;
         if let Err(e) = self.producer.close().await {
             tracing::warn!(error = %e, "closing the saga's producer failed");
         }
