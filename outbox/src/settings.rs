@@ -53,7 +53,9 @@ impl StoreSettings {
 
     /// [`url`](Self::url) for `service`, or `url_override` when given.
     pub fn url_for(&self, service: &str, url_override: Option<&str>) -> String {
-        url_override.unwrap_or(&self.url).replace("{service}", service)
+        url_override
+            .unwrap_or(&self.url)
+            .replace("{service}", service)
     }
 
     /// The first setting out of range, as `(key, problem)`.

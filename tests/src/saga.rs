@@ -109,8 +109,8 @@ pub async fn run_saga_with(
         options.runtime.clone(),
         options.store_url.as_deref(),
     )
-        .await
-        .unwrap_or_else(|e| panic!("starting the saga's services failed: {e}"));
+    .await
+    .unwrap_or_else(|e| panic!("starting the saga's services failed: {e}"));
     let orders = orders::saga_orders(options.orders, options.seed);
     let started = std::time::Instant::now();
     services.place_all(&orders).await;

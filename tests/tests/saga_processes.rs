@@ -60,6 +60,34 @@ async fn a_killed_payment_process_restarts_without_charging_twice() {
     report.assert_payment_restarted();
 }
 
+/// 200 orders with `victim` killed with SIGKILL after 5 charges and restarted on its SQLite
+/// file; every order settles as expected, stock moved equals the confirmed lines, and no
+/// order is charged twice.
+async fn restart(victim: Service) {
+    if !rabbitmq_up() {
+        return;
+    }
+    let options = ProcessOptions {
+        orders: 200,
+        kill: Some(victim),
+        ..ProcessOptions::default()
+    };
+    let report = run_processes(&rabbitmq_section(), options).await;
+    eprintln!("{victim:?} killed: {report:?}");
+    assert!(report.charges_before_kill > 0, "{report:?}");
+    report.assert_reconciled();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_order_process_restarts_and_answers_for_orders_placed_before() {
+    restart(Service::Order).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_inventory_process_restarts_on_its_stock() {
+    restart(Service::Inventory).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_order_from_a_python_pika_client_is_taken() {
     if !rabbitmq_up() {

@@ -45,6 +45,14 @@ async fn orders_posted_over_http_settle_across_processes_on_kafka() {
     report.assert_every_outcome();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_order_process_restarts_on_kafka() {
+    if let Some(report) = run_with_kill(Service::Order, 5).await {
+        assert!(report.charges_before_kill > 0, "{report:?}");
+        report.assert_reconciled();
+    }
+}
+
 /// 200 orders with `victim` killed with SIGKILL once `after_charges` orders are charged,
 /// and started again; `None` when the broker is absent.
 async fn run_with_kill(victim: Service, after_charges: usize) -> Option<ProcessReport> {

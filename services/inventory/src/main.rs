@@ -32,7 +32,14 @@ async fn main() -> ExitCode {
     let config = courier_config::exit_on_error(courier_config::load(args.config.as_deref()));
     boot::init_tracing();
     let stop = boot::Stop::listen();
-    let store = boot::open_store(&config, "inventory-service", STORE_PREFIX, MIGRATIONS, &stop).await;
+    let store = boot::open_store(
+        &config,
+        "inventory-service",
+        STORE_PREFIX,
+        MIGRATIONS,
+        &stop,
+    )
+    .await;
     let catalog = boot::catalog(&config);
     let service =
         match InventoryService::new(store.clone(), boot::saga_topics(&config), catalog.items())
@@ -46,10 +53,16 @@ async fn main() -> ExitCode {
         };
     let broker = boot::connect(&config, "inventory-service", NEEDS, &stop).await;
     let deadline_ms = config.runtime.shutdown_deadline_ms;
-    boot::run_service("inventory-service", deadline_ms, broker.clone(), store, || async move {
-        let mut runtime = Runtime::new(broker.clone(), config.runtime.clone());
-        service.register(&mut runtime);
-        boot::run_until_stopped("inventory-service", broker.name(), runtime, stop).await
-    })
+    boot::run_service(
+        "inventory-service",
+        deadline_ms,
+        broker.clone(),
+        store,
+        || async move {
+            let mut runtime = Runtime::new(broker.clone(), config.runtime.clone());
+            service.register(&mut runtime);
+            boot::run_until_stopped("inventory-service", broker.name(), runtime, stop).await
+        },
+    )
     .await
 }

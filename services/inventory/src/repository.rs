@@ -270,7 +270,10 @@ pub async fn reservation(
     let state: String = row.try_get("state")?;
     Ok(Some(match state.as_str() {
         "held" => Reservation::Held(decode_lines(order_id, row.try_get("lines")?)?),
-        "rejected" => Reservation::Rejected(row.try_get::<Option<String>, _>("reason")?.unwrap_or_default()),
+        "rejected" => Reservation::Rejected(
+            row.try_get::<Option<String>, _>("reason")?
+                .unwrap_or_default(),
+        ),
         "released" => Reservation::Released,
         other => {
             return Err(StoreError::Corrupt(format!(

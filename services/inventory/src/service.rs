@@ -65,7 +65,12 @@ impl InventoryService {
     pub fn register(self: &Arc<Self>, runtime: &mut Runtime) {
         let (t, store) = (&self.topics, &self.store);
         runtime
-            .handle_json_tx::<OrderPlaced, _>(&t.order_placed, groups::INVENTORY, store, self.clone())
+            .handle_json_tx::<OrderPlaced, _>(
+                &t.order_placed,
+                groups::INVENTORY,
+                store,
+                self.clone(),
+            )
             .handle_json_tx::<PaymentFailed, _>(
                 &t.payment_failed,
                 groups::INVENTORY,

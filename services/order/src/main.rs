@@ -51,28 +51,34 @@ async fn main() -> ExitCode {
         Arc::new(boot::catalog(&config)),
     ));
     let deadline_ms = config.runtime.shutdown_deadline_ms;
-    boot::run_service("order-service", deadline_ms, broker.clone(), store, || async move {
-        let mut runtime = Runtime::new(broker.clone(), config.runtime.clone());
-        service.register(&mut runtime);
-        let router = http::router(service, runtime.metrics().clone());
-        let Some(running) = boot::start(runtime, &stop).await? else {
-            return Ok(());
-        };
-        let http_stop = running.shutdown_token();
-        let server = tokio::spawn(http::serve(
-            listener,
-            router,
-            http_stop.clone().cancelled_owned(),
-        ));
-        info!(%listen, backend = broker.name(), "order-service running");
-        let stopped = running.run_until(stop.requested()).await;
-        http_stop.cancel();
-        match server.await {
-            Ok(Err(e)) => tracing::warn!(error = %e, "the HTTP server stopped with an error"),
-            Err(e) => tracing::warn!(error = %e, "the HTTP server task failed"),
-            Ok(Ok(())) => {}
-        }
-        stopped
-    })
+    boot::run_service(
+        "order-service",
+        deadline_ms,
+        broker.clone(),
+        store,
+        || async move {
+            let mut runtime = Runtime::new(broker.clone(), config.runtime.clone());
+            service.register(&mut runtime);
+            let router = http::router(service, runtime.metrics().clone());
+            let Some(running) = boot::start(runtime, &stop).await? else {
+                return Ok(());
+            };
+            let http_stop = running.shutdown_token();
+            let server = tokio::spawn(http::serve(
+                listener,
+                router,
+                http_stop.clone().cancelled_owned(),
+            ));
+            info!(%listen, backend = broker.name(), "order-service running");
+            let stopped = running.run_until(stop.requested()).await;
+            http_stop.cancel();
+            match server.await {
+                Ok(Err(e)) => tracing::warn!(error = %e, "the HTTP server stopped with an error"),
+                Err(e) => tracing::warn!(error = %e, "the HTTP server task failed"),
+                Ok(Ok(())) => {}
+            }
+            stopped
+        },
+    )
     .await
 }

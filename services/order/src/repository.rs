@@ -57,7 +57,8 @@ pub async fn insert_if_absent(
     prefix: &str,
     order: &Order,
 ) -> Result<Inserted, StoreError> {
-    let lines = serde_json::to_string(&order.lines).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let lines =
+        serde_json::to_string(&order.lines).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let (status, cause, reason, payment_id) = status_columns(&order.status);
     let sql = format!(
         "insert into {} ({COLUMNS}, created_us) values ($1, $2, $3, $4, $5, $6, $7, $8, $9) on conflict (id) do nothing",
@@ -145,7 +146,12 @@ pub async fn settle(
     })
 }
 
-type StatusColumns = (&'static str, Option<&'static str>, Option<String>, Option<String>);
+type StatusColumns = (
+    &'static str,
+    Option<&'static str>,
+    Option<String>,
+    Option<String>,
+);
 
 fn status_columns(status: &OrderStatus) -> StatusColumns {
     match status {

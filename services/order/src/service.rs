@@ -155,14 +155,14 @@ impl OrderService {
         let placed = self.catalog.price(&request)?;
         let order = Order::pending(&placed);
         let prefix = self.store.prefix();
-        let (created, status) = match repository::insert_if_absent(tx.conn(), prefix, &order).await?
-        {
-            Inserted::New => {
-                tx.send(&self.topics.order_placed, placed.to_message()?);
-                (true, OrderStatus::Pending.name())
-            }
-            Inserted::Existing(existing) => (false, existing.status.name()),
-        };
+        let (created, status) =
+            match repository::insert_if_absent(tx.conn(), prefix, &order).await? {
+                Inserted::New => {
+                    tx.send(&self.topics.order_placed, placed.to_message()?);
+                    (true, OrderStatus::Pending.name())
+                }
+                Inserted::Existing(existing) => (false, existing.status.name()),
+            };
         debug!(order_id = %request.order_id, created, status, "order placed");
         Ok(Placed {
             order_id: request.order_id,
@@ -208,14 +208,24 @@ impl OrderService {
         let store = &self.store;
         runtime
             .handle_tx(&t.order_intake, groups::ORDER, store, self.clone())
-            .handle_json_tx::<StockRejected, _>(&t.stock_rejected, groups::ORDER, store, self.clone())
+            .handle_json_tx::<StockRejected, _>(
+                &t.stock_rejected,
+                groups::ORDER,
+                store,
+                self.clone(),
+            )
             .handle_json_tx::<PaymentSucceeded, _>(
                 &t.payment_succeeded,
                 groups::ORDER,
                 store,
                 self.clone(),
             )
-            .handle_json_tx::<PaymentFailed, _>(&t.payment_failed, groups::ORDER, store, self.clone());
+            .handle_json_tx::<PaymentFailed, _>(
+                &t.payment_failed,
+                groups::ORDER,
+                store,
+                self.clone(),
+            );
     }
 }
 
@@ -230,7 +240,12 @@ pub fn intake_id(message: &Message) -> String {
 
 #[async_trait]
 impl TxHandler<Message> for OrderService {
-    async fn handle(&self, message: Message, tx: &mut Tx, _ctx: &Context) -> Result<(), HandlerError> {
+    async fn handle(
+        &self,
+        message: Message,
+        tx: &mut Tx,
+        _ctx: &Context,
+    ) -> Result<(), HandlerError> {
         let intake: OrderIntake = codec::from_json(&message).map_err(HandlerError::permanent)?;
         self.place_in(tx, intake, || intake_id(&message)).await?;
         Ok(())

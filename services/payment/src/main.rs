@@ -43,10 +43,16 @@ async fn main() -> ExitCode {
     ));
     let broker = boot::connect(&config, "payment-service", NEEDS, &stop).await;
     let deadline_ms = config.runtime.shutdown_deadline_ms;
-    boot::run_service("payment-service", deadline_ms, broker.clone(), store, || async move {
-        let mut runtime = Runtime::new(broker.clone(), config.runtime.clone());
-        service.register(&mut runtime);
-        boot::run_until_stopped("payment-service", broker.name(), runtime, stop).await
-    })
+    boot::run_service(
+        "payment-service",
+        deadline_ms,
+        broker.clone(),
+        store,
+        || async move {
+            let mut runtime = Runtime::new(broker.clone(), config.runtime.clone());
+            service.register(&mut runtime);
+            boot::run_until_stopped("payment-service", broker.name(), runtime, stop).await
+        },
+    )
     .await
 }

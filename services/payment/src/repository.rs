@@ -60,7 +60,11 @@ pub async fn get(
 /// # Errors
 /// [`StoreError`] when the database fails (a second charge of one order in `charges`
 /// violates its key).
-pub async fn insert(conn: &mut AnyConnection, table: &str, charge: &Charge) -> Result<(), StoreError> {
+pub async fn insert(
+    conn: &mut AnyConnection,
+    table: &str,
+    charge: &Charge,
+) -> Result<(), StoreError> {
     let (outcome, payment_id, reason) = match &charge.outcome {
         ChargeOutcome::Approved { payment_id } => ("approved", Some(payment_id.clone()), None),
         ChargeOutcome::Declined { reason } => ("declined", None, Some(reason.clone())),

@@ -70,7 +70,10 @@ impl TxHandler<Json<StockReserved>> for PaymentService {
         event.validate().map_err(HandlerError::permanent)?;
         let order_id = event.order_id.as_str();
         let table = self.store.table("charges");
-        if repository::get(tx.conn(), &table, order_id).await?.is_some() {
+        if repository::get(tx.conn(), &table, order_id)
+            .await?
+            .is_some()
+        {
             debug!(order_id, "charged before; nothing to do");
             return Ok(());
         }

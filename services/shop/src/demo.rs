@@ -280,8 +280,11 @@ impl DemoStores {
         };
         Ok(Self {
             order: open(order_service::STORE_PREFIX, order_service::MIGRATIONS).await?,
-            inventory: open(inventory_service::STORE_PREFIX, inventory_service::MIGRATIONS)
-                .await?,
+            inventory: open(
+                inventory_service::STORE_PREFIX,
+                inventory_service::MIGRATIONS,
+            )
+            .await?,
             payment: open(payment_service::STORE_PREFIX, payment_service::MIGRATIONS).await?,
             kind: store.to_owned(),
             _dir: dir,

@@ -13,8 +13,8 @@ use std::{
 };
 
 use courier_contracts::{Catalog, CatalogItem, OrderIntake, SagaTopics};
-use futures::{StreamExt, stream};
 use courier_outbox::{Store, StoreSettings};
+use futures::{StreamExt, stream};
 use payment_service::{Charge, ChargeOutcome, SimulatedGateway};
 use serde_json::Value;
 use tokio::process::{Child, Command};
@@ -106,6 +106,13 @@ fn build() -> Result<PathBuf, String> {
     Ok(profile_dir)
 }
 
+fn free_port() -> Result<u16, String> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("no free port: {e}"))
+}
+
 /// Which service process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Service {
@@ -178,7 +185,7 @@ pub struct Cluster {
     /// The topics of this run.
     pub topics: SagaTopics,
     http: reqwest::Client,
-    children: BTreeMap<&'static str, Child>,
+    children: BTreeMap<String, Child>,
 }
 
 impl Cluster {
@@ -194,19 +201,32 @@ impl Cluster {
         topics: SagaTopics,
         store_url: Option<&str>,
     ) -> Result<Self, String> {
+        Self::start_with_catalog(broker_section, topics, store_url, &process_catalog()).await
+    }
+
+    /// [`start`](Self::start) with `catalog` as the inventory's initial stock.
+    ///
+    /// # Errors
+    /// As for [`start`](Self::start).
+    pub async fn start_with_catalog(
+        broker_section: &str,
+        topics: SagaTopics,
+        store_url: Option<&str>,
+        catalog: &[CatalogItem],
+    ) -> Result<Self, String> {
         let bins = ServiceBinaries::locate_or_build().await?;
         let dir = tempfile::tempdir().map_err(|e| format!("no temp dir: {e}"))?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| format!("no free port: {e}"))?
-            .port();
+        let port = free_port()?;
         let config = dir.path().join("courier.toml");
         let store_url = store_url.map_or_else(
             || format!("sqlite://{}/{{service}}.db", dir.path().display()),
             str::to_owned,
         );
-        std::fs::write(&config, config_toml(broker_section, &topics, port, &store_url))
-            .map_err(|e| format!("writing the config failed: {e}"))?;
+        std::fs::write(
+            &config,
+            config_toml(broker_section, &topics, port, &store_url, catalog),
+        )
+        .map_err(|e| format!("writing the config failed: {e}"))?;
         let mut cluster = Self {
             store_url,
             payment_store: tokio::sync::OnceCell::new(),
@@ -226,6 +246,39 @@ impl Cluster {
     }
 
     fn spawn(&mut self, service: Service) -> Result<(), String> {
+        self.spawn_instance(service, service.name().to_owned(), &[])
+    }
+
+    /// Starts another instance of every service on the same config and stores, the order
+    /// service listening on a port of its own; returns that instance's API base URL.
+    ///
+    /// # Errors
+    /// When a process cannot start or the new API does not answer within 60 s.
+    pub async fn add_instances(&mut self) -> Result<String, String> {
+        let port = free_port()?;
+        let listen = format!("127.0.0.1:{port}");
+        let n = self.children.len() / 3 + 1;
+        for service in [Service::Inventory, Service::Payment, Service::Order] {
+            let name = format!("{}#{n}", service.name());
+            self.spawn_instance(
+                service,
+                name,
+                &[("COURIER_SERVICES__ORDER__LISTEN", listen.as_str())],
+            )?;
+        }
+        let base = format!("http://{listen}");
+        let saved = std::mem::replace(&mut self.base_url, base.clone());
+        let healthy = self.wait_healthy(Duration::from_secs(60)).await;
+        self.base_url = saved;
+        healthy.map(|()| base)
+    }
+
+    fn spawn_instance(
+        &mut self,
+        service: Service,
+        name: String,
+        env: &[(&str, &str)],
+    ) -> Result<(), String> {
         let bin = match service {
             Service::Order => &self.bins.order,
             Service::Inventory => &self.bins.inventory,
@@ -234,11 +287,14 @@ impl Cluster {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(self.log_path(service))
-            .map_err(|e| format!("cannot open the log of {}: {e}", service.name()))?;
+            .open(self.dir.path().join(format!("{name}.log")))
+            .map_err(|e| format!("cannot open the log of {name}: {e}"))?;
         let err = log.try_clone().map_err(|e| e.to_string())?;
         let mut command = Command::new(bin);
-        command.arg("--config").arg(&self.config);
+        command
+            .arg("--config")
+            .arg(&self.config)
+            .envs(env.iter().copied());
         let child = command
             .env("RUST_LOG", "info")
             .env_remove("COURIER_CONFIG")
@@ -248,7 +304,7 @@ impl Cluster {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
-        self.children.insert(service.name(), child);
+        self.children.insert(name, child);
         Ok(())
     }
 
@@ -273,10 +329,9 @@ impl Cluster {
     async fn wait_healthy(&mut self, timeout: Duration) -> Result<(), String> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            let exited = self
-                .children
-                .iter_mut()
-                .find_map(|(name, child)| child.try_wait().ok().flatten().map(|s| (*name, s)));
+            let exited = self.children.iter_mut().find_map(|(name, child)| {
+                child.try_wait().ok().flatten().map(|s| (name.clone(), s))
+            });
             if let Some((name, status)) = exited {
                 return Err(format!("{name} exited early ({status})\n{}", self.logs()));
             }
@@ -296,6 +351,40 @@ impl Cluster {
         }
     }
 
+    async fn open_store(
+        &self,
+        prefix: &str,
+        migrations: &[courier_outbox::Migration],
+    ) -> Result<Store, String> {
+        let url = self.store_url.replace("{service}", prefix);
+        Store::open(&url, prefix, migrations, StoreSettings::default())
+            .await
+            .map_err(|e| format!("opening the {prefix} store failed: {e}"))
+    }
+
+    /// Free stock per SKU, read from the inventory service's store.
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    pub async fn stock(&self) -> Result<BTreeMap<String, i64>, String> {
+        let store = self
+            .open_store(
+                inventory_service::STORE_PREFIX,
+                inventory_service::MIGRATIONS,
+            )
+            .await?;
+        let mut conn = store.pool().acquire().await.map_err(|e| e.to_string())?;
+        let levels = inventory_service::repository::levels(&mut conn, store.prefix())
+            .await
+            .map_err(|e| e.to_string())?;
+        drop(conn);
+        store.close().await;
+        Ok(levels
+            .into_iter()
+            .map(|l| (l.sku, i64::from(l.available)))
+            .collect())
+    }
+
     /// Every charge the payment service's gateway made, in order, read from its store.
     ///
     /// # Errors
@@ -303,18 +392,10 @@ impl Cluster {
     pub async fn charges(&self) -> Result<Vec<Charge>, String> {
         let store = self
             .payment_store
-            .get_or_try_init(|| async {
-                let url = self.store_url.replace("{service}", payment_service::STORE_PREFIX);
-                Store::open(
-                    &url,
-                    payment_service::STORE_PREFIX,
-                    payment_service::MIGRATIONS,
-                    StoreSettings::default(),
-                )
-                .await
+            .get_or_try_init(|| {
+                self.open_store(payment_service::STORE_PREFIX, payment_service::MIGRATIONS)
             })
-            .await
-            .map_err(|e| format!("opening the payment store failed: {e}"))?;
+            .await?;
         SimulatedGateway::journal(store)
             .await
             .map_err(|e| format!("reading the gateway's charges failed: {e}"))
@@ -442,7 +523,13 @@ impl Cluster {
     }
 }
 
-fn config_toml(broker_section: &str, topics: &SagaTopics, port: u16, store_url: &str) -> String {
+fn config_toml(
+    broker_section: &str,
+    topics: &SagaTopics,
+    port: u16,
+    store_url: &str,
+    catalog: &[CatalogItem],
+) -> String {
     let mut toml = format!(
         "{broker_section}\n\n[store]\nurl = {store_url:?}\nrelay_poll_ms = 200\n\n[topics]\norder_intake = {:?}\norder_placed = {:?}\n\
          stock_reserved = {:?}\nstock_rejected = {:?}\npayment_succeeded = {:?}\n\
@@ -456,7 +543,7 @@ fn config_toml(broker_section: &str, topics: &SagaTopics, port: u16, store_url: 
         topics.payment_succeeded,
         topics.payment_failed,
     );
-    for item in process_catalog() {
+    for item in catalog {
         let _ = write!(
             toml,
             "\n[[services.inventory.catalog]]\nsku = {:?}\nname = {:?}\nprice_minor = {}\nstock = {}\n",
@@ -685,6 +772,27 @@ pub async fn run_processes(broker_section: &str, options: ProcessOptions) -> Pro
         );
     }
     report.charges = journal.len();
+    let mut held: BTreeMap<String, i64> = BTreeMap::new();
+    for view in views.values().filter(|v| v["status"] == "confirmed") {
+        for line in view["lines"].as_array().into_iter().flatten() {
+            let sku = line["sku"].as_str().unwrap_or_default().to_owned();
+            *held.entry(sku).or_default() += line["quantity"].as_i64().unwrap_or(0);
+        }
+    }
+    let stock = cluster.stock().await.unwrap_or_else(|e| fail(&cluster, e));
+    for item in process_catalog() {
+        let moved = i64::from(item.stock) - stock.get(&item.sku).copied().unwrap_or(-1);
+        let expected = held.get(&item.sku).copied().unwrap_or(0);
+        if moved != expected {
+            fail(
+                &cluster,
+                format!(
+                    "stock of {} moved by {moved}, the confirmed orders hold {expected}",
+                    item.sku
+                ),
+            );
+        }
+    }
 
     let (status, metrics) = cluster
         .get("/metrics")
@@ -694,6 +802,139 @@ pub async fn run_processes(broker_section: &str, options: ProcessOptions) -> Pro
         fail(
             &cluster,
             format!("GET /metrics answered {status}: {metrics}"),
+        );
+    }
+    cluster.stop().await.unwrap_or_else(|e| panic!("{e}"));
+    report
+}
+
+/// What [`run_scale_out`] saw.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ScaleOutReport {
+    /// Orders posted, half to each order instance.
+    pub orders: usize,
+    /// Orders confirmed.
+    pub confirmed: usize,
+    /// Orders cancelled.
+    pub cancelled: usize,
+    /// Units of the scarce product confirmed, and its stock.
+    pub scarce_confirmed: i64,
+    /// The scarce product's initial stock.
+    pub scarce_stock: i64,
+}
+
+/// Two instances of every service on the broker of `broker_section`, sharing the stores at
+/// `store_url` (PostgreSQL): `orders` orders posted across both order instances, for a
+/// catalog with a product of less stock than ordered. Checks that every order settles,
+/// that either order instance answers for any order, that confirmed quantities never
+/// exceed the stock and equal what left it, and that no order is charged twice.
+///
+/// # Panics
+/// When any of that fails; the message carries the tail of the logs.
+pub async fn run_scale_out(broker_section: &str, store_url: &str, orders: usize) -> ScaleOutReport {
+    let catalog = super::saga_catalog();
+    let mut cluster = Cluster::start_with_catalog(
+        broker_section,
+        super::fresh_topics(),
+        Some(store_url),
+        &catalog,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let fail = |cluster: &Cluster, msg: String| -> ! { panic!("{msg}\n{}", cluster.logs()) };
+    let second = cluster
+        .add_instances()
+        .await
+        .unwrap_or_else(|e| fail(&cluster, e));
+    let placed = saga_orders(orders, 11);
+    let (first_half, second_half) = placed.split_at(placed.len() / 2);
+    let (a, b) = tokio::join!(
+        post_all(
+            cluster.http.clone(),
+            cluster.base_url.clone(),
+            first_half.to_vec()
+        ),
+        post_all(cluster.http.clone(), second.clone(), second_half.to_vec()),
+    );
+    a.and(b).unwrap_or_else(|e| fail(&cluster, e));
+    let ids: Vec<String> = placed.iter().map(|o| o.id().to_owned()).collect();
+    let views = cluster.wait_settled(&ids, Duration::from_secs(120)).await;
+    let mut report = ScaleOutReport {
+        orders: placed.len(),
+        ..ScaleOutReport::default()
+    };
+    let mut held: BTreeMap<String, i64> = BTreeMap::new();
+    let mut confirmed_totals = BTreeMap::new();
+    for id in &ids {
+        let view = views
+            .get(id)
+            .unwrap_or_else(|| fail(&cluster, format!("order {id} unknown")));
+        match view["status"].as_str() {
+            Some("confirmed") => {
+                report.confirmed += 1;
+                confirmed_totals.insert(id.clone(), view["total_minor"].as_i64().unwrap_or(-1));
+                for line in view["lines"].as_array().into_iter().flatten() {
+                    let sku = line["sku"].as_str().unwrap_or_default().to_owned();
+                    *held.entry(sku).or_default() += line["quantity"].as_i64().unwrap_or(0);
+                }
+            }
+            Some("cancelled") => report.cancelled += 1,
+            _ => fail(&cluster, format!("order {id} did not settle: {view}")),
+        }
+    }
+    // The other order instance answers for every order the same way.
+    for id in ids.iter().step_by(7) {
+        let url = format!("{second}/orders/{id}");
+        let other: Option<Value> = match cluster.http.get(&url).send().await {
+            Ok(r) if r.status().is_success() => r.json().await.ok(),
+            _ => None,
+        };
+        if other.as_ref() != views.get(id) {
+            fail(
+                &cluster,
+                format!("the second order instance answers {other:?} for {id}"),
+            );
+        }
+    }
+    let stock = cluster.stock().await.unwrap_or_else(|e| fail(&cluster, e));
+    for item in &catalog {
+        let left = stock.get(&item.sku).copied().unwrap_or(-1);
+        let confirmed = held.get(&item.sku).copied().unwrap_or(0);
+        if confirmed > i64::from(item.stock) || i64::from(item.stock) - left != confirmed {
+            fail(
+                &cluster,
+                format!(
+                    "{}: stock {}, {left} left, {confirmed} confirmed",
+                    item.sku, item.stock
+                ),
+            );
+        }
+        if item.sku == "scarce" {
+            report.scarce_confirmed = confirmed;
+            report.scarce_stock = i64::from(item.stock);
+        }
+    }
+    let charges = cluster
+        .charges()
+        .await
+        .unwrap_or_else(|e| fail(&cluster, e));
+    let mut seen = BTreeSet::new();
+    let mut approved = BTreeMap::new();
+    for charge in &charges {
+        if !seen.insert(charge.order_id.clone()) {
+            fail(
+                &cluster,
+                format!("order {} was charged twice", charge.order_id),
+            );
+        }
+        if charge.is_approved() {
+            approved.insert(charge.order_id.clone(), charge.amount_minor);
+        }
+    }
+    if approved != confirmed_totals {
+        fail(
+            &cluster,
+            "charges differ from the confirmed orders' totals".into(),
         );
     }
     cluster.stop().await.unwrap_or_else(|e| panic!("{e}"));

@@ -66,7 +66,9 @@ impl SagaServices {
         let producer = broker.producer().await?;
         let catalog = Arc::new(Catalog::new(saga_catalog()));
         let open = |prefix: &'static str, migrations| {
-            let url = store_url.unwrap_or("sqlite::memory:").replace("{service}", prefix);
+            let url = store_url
+                .unwrap_or("sqlite::memory:")
+                .replace("{service}", prefix);
             async move {
                 Store::open(&url, prefix, migrations, StoreSettings::default())
                     .await
@@ -86,7 +88,11 @@ impl SagaServices {
         );
         let inventory = Arc::new(
             InventoryService::new(
-                open(inventory_service::STORE_PREFIX, inventory_service::MIGRATIONS).await,
+                open(
+                    inventory_service::STORE_PREFIX,
+                    inventory_service::MIGRATIONS,
+                )
+                .await,
                 topics.clone(),
                 catalog.items(),
             )
