@@ -51,8 +51,11 @@ pub struct RelayLatency {
     pub p99_us: u64,
 }
 
+/// The `(seq, created)` of a topic's rows, and their messages.
+type TopicBatch = (Vec<(i64, i64)>, Vec<Message>);
+
 /// One outbox row on its way.
-struct Row_ {
+struct OutboxRow {
     seq: i64,
     topic: String,
     created_us: i64,
@@ -254,7 +257,7 @@ impl Relay {
         }
     }
 
-    async fn unsent(&self, conn: &mut AnyConnection) -> Result<Vec<Row_>> {
+    async fn unsent(&self, conn: &mut AnyConnection) -> Result<Vec<OutboxRow>> {
         let sql = format!(
             "select seq, id, topic, msg_key, headers, payload, created_us from {} \
              where sent_us is null order by seq limit $1",
@@ -268,7 +271,7 @@ impl Relay {
                 let headers: Headers = serde_json::from_str(&headers)
                     .map_err(|e| StoreError::Corrupt(format!("outbox headers: {e}")))?;
                 let payload: Vec<u8> = row.try_get("payload")?;
-                Ok(Row_ {
+                Ok(OutboxRow {
                     seq: row.try_get("seq")?,
                     topic: row.try_get("topic")?,
                     created_us: row.try_get("created_us")?,
@@ -285,8 +288,8 @@ impl Relay {
 
     /// Sends `rows`, one batch per topic, topics in parallel. Returns the `(seq, created)` of
     /// the rows confirmed and the first failure.
-    async fn send(&self, rows: Vec<Row_>) -> (Vec<(i64, i64)>, Option<StoreError>) {
-        let mut by_topic: BTreeMap<String, (Vec<(i64, i64)>, Vec<Message>)> = BTreeMap::new();
+    async fn send(&self, rows: Vec<OutboxRow>) -> (Vec<(i64, i64)>, Option<StoreError>) {
+        let mut by_topic: BTreeMap<String, TopicBatch> = BTreeMap::new();
         for row in rows {
             let entry = by_topic.entry(row.topic).or_default();
             entry.0.push((row.seq, row.created_us));
