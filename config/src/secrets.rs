@@ -29,8 +29,12 @@ pub(crate) fn is_secret_key(key: &str) -> bool {
 /// The password of a URL with credentials (`amqp://user:PASSWORD@host/`), as written.
 pub(crate) fn url_password(text: &str) -> Option<&str> {
     let rest = &text[text.find("://")? + 3..];
-    // Up to the last `@`: a password may hold `/`, `?`, `#` or `@`.
-    let userinfo = &rest[..rest.rfind('@')?];
+    // Up to the last `@` before white space or a quote: a password may hold `/`, `?`, `#`
+    // or `@`.
+    let end = rest
+        .find(|c: char| c.is_whitespace() || c == '"' || c == '\'')
+        .unwrap_or(rest.len());
+    let userinfo = &rest[..rest[..end].rfind('@')?];
     let (_, password) = userinfo.split_once(':')?;
     (!password.is_empty()).then_some(password)
 }

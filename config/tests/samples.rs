@@ -30,6 +30,7 @@ fn check(name: &str, kind: BrokerKind) -> Option<Config> {
     assert_eq!(again.topics, config.topics);
     assert_eq!(again.runtime, config.runtime);
     assert_eq!(again.services, config.services);
+    assert_eq!(again.store, config.store);
     Some(config)
 }
 
@@ -42,6 +43,7 @@ fn courier_toml_is_the_memory_default_and_states_the_defaults() {
     assert_eq!(config.topics, defaults.topics);
     assert_eq!(config.runtime, defaults.runtime);
     assert_eq!(config.services, defaults.services);
+    assert_eq!(config.store, defaults.store);
     assert!(!config.broker.strict);
     #[cfg(feature = "memory")]
     assert_eq!(config.broker.memory, defaults.broker.memory);

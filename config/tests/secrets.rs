@@ -227,3 +227,47 @@ mod kafka {
         assert_hidden(&error.to_string());
     }
 }
+
+/// Store URLs with passwords holding `/`, `?`, `#` and `@` (as generated passwords do) are
+/// never shown: not in `Debug`, the dumps, nor an error about the URL.
+#[test]
+fn store_url_passwords_with_url_characters_are_redacted() {
+    for password in ["hunter2/s3c", "hunter2?s3c", "hunter2#s3c", "hunter2@s3c"] {
+        let text = format!(
+            "[store]\nurl = \"postgres://shop:{password}@127.0.0.1:5432/shop\"\n\
+             [services.payment.store]\nurl = \"postgres://pay:{password}@127.0.0.1:5432/pay\"\n"
+        );
+        let config = load_from_str(&text, FILE).expect("valid");
+        assert_eq!(
+            config.store_url("order"),
+            format!("postgres://shop:{password}@127.0.0.1:5432/shop")
+        );
+        assert!(config.store_url("payment").contains("pay:"));
+        assert_hidden(&format!("{config:?}"));
+        let toml = config.redacted_toml();
+        assert_hidden(&toml);
+        assert!(
+            toml.contains("url = \"postgres://shop:***@127.0.0.1:5432/shop\""),
+            "{toml}"
+        );
+        assert_hidden(&config.redacted_json().to_string());
+        let error = error_of(&format!(
+            "[store]\nurl = \"mysql://shop:{password}@h/db\"\n"
+        ));
+        common::assert_names(&error, "store.url", &["sqlite://", "postgres://"]);
+        assert_hidden(&error.to_string());
+    }
+}
+
+#[test]
+fn a_store_url_per_service_overrides_the_shared_one() {
+    let config = load_from_str(
+        "[services.inventory.store]\nurl = \"sqlite::memory:\"\n",
+        FILE,
+    )
+    .expect("valid");
+    assert_eq!(config.store_url("order"), "sqlite://data/order.db");
+    assert_eq!(config.store_url("inventory"), "sqlite::memory:");
+    let error = error_of("[services.order.store]\nurl = \"redis://x\"\n");
+    common::assert_names(&error, "services.order.store.url", &["sqlite://"]);
+}

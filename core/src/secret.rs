@@ -53,9 +53,13 @@ pub fn redact_url(url: &str) -> String {
         return url.to_owned();
     };
     let rest = &url[scheme_end + 3..];
-    // Everything up to the last `@` is user information: a generated password may hold `/`,
-    // `?`, `#` or `@`, so the first of those does not end it.
-    let Some(at) = rest.rfind('@') else {
+    // The URL ends at white space or a quote (it may sit in a sentence). Up to its last `@`
+    // is user information: a generated password may hold `/`, `?`, `#` or `@`, so the first
+    // of those does not end it.
+    let end = rest
+        .find(|c: char| c.is_whitespace() || c == '"' || c == '\'')
+        .unwrap_or(rest.len());
+    let Some(at) = rest[..end].rfind('@') else {
         return url.to_owned();
     };
     let userinfo = &rest[..at];
@@ -93,6 +97,10 @@ mod tests {
         assert_eq!(redact_url("amqp://127.0.0.1:5672"), "amqp://127.0.0.1:5672");
         assert_eq!(redact_url("amqp://user@host/"), "amqp://user@host/");
         assert_eq!(redact_url("not a url"), "not a url");
+        assert_eq!(
+            redact_url("store mysql://u:p/w@h/db: valid: postgres://u@h/db"),
+            "store mysql://u:***@h/db: valid: postgres://u@h/db"
+        );
         for password in ["p/ss", "p?ss", "p#ss", "p@ss", "a/b?c#d@e"] {
             let url = format!("postgres://user:{password}@db.example:5432/shop?sslmode=require");
             assert_eq!(

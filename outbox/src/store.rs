@@ -56,7 +56,7 @@ pub fn dialect_of(url: &str) -> Result<Dialect> {
         _ => Err(StoreError::Url {
             url: redact_url(url),
             problem: format!(
-                "unknown scheme {scheme:?}; valid: sqlite://PATH, sqlite::memory:, postgres://USER@HOST:PORT/DB"
+                "unknown scheme {scheme:?}; valid: sqlite://PATH, sqlite::memory:, postgres://HOST:PORT/DB (user and password before the host)"
             ),
         }),
     }

@@ -6,7 +6,7 @@ use courier_contracts::{
     Catalog, CatalogItem, Event, OrderPlaced, PaymentFailed, PaymentSucceeded, SagaTopics,
     StockRejected, groups, publish,
 };
-use courier_core::{Broker, Producer, Runtime, RuntimeSettings, Subscription, codec};
+use courier_core::{Broker, Message, Producer, Runtime, RuntimeSettings, Subscription, codec};
 use courier_memory::MemoryBroker;
 use courier_outbox::{Relay, Store, StoreSettings};
 use order_service::{MIGRATIONS, OrderService, STORE_PREFIX, http};
@@ -18,6 +18,7 @@ struct Api {
     producer: Arc<dyn Producer>,
     topics: SagaTopics,
     broker: Arc<dyn Broker>,
+    store: Store,
     _running: courier_core::Running,
 }
 
@@ -55,7 +56,7 @@ impl Api {
             .expect("binds");
         let base = format!("http://{}", listener.local_addr().expect("address"));
         let token = running.shutdown_token();
-        Relay::new(store, producer.clone()).spawn(token.clone());
+        Relay::new(store.clone(), producer.clone()).spawn(token.clone());
         tokio::spawn(http::serve(listener, router, token.cancelled_owned()));
         Self {
             base,
@@ -63,6 +64,7 @@ impl Api {
             producer,
             topics,
             broker,
+            store,
             _running: running,
         }
     }
@@ -278,4 +280,101 @@ async fn events_for_unknown_orders_are_dead_lettered() {
         .unwrap_or_default();
     assert!(reason.contains("not known"), "{reason}");
     delivery.ack().await.expect("acks");
+}
+
+impl Api {
+    async fn dead_letter_reason(&self, topic: &str, send: Message) -> String {
+        let dlq = courier_core::headers::dlq_topic(topic);
+        let mut dead = self
+            .broker
+            .subscribe(Subscription::new(&dlq, groups::DEAD_LETTERS))
+            .await
+            .expect("subscribes");
+        self.producer.send(topic, send).await.expect("sends");
+        let mut delivery = tokio::time::timeout(Duration::from_secs(10), dead.recv())
+            .await
+            .expect("dead-lettered in time")
+            .expect("receives")
+            .expect("a delivery");
+        delivery.ack().await.expect("acks");
+        delivery
+            .message
+            .header(courier_core::headers::DLQ_REASON)
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+#[tokio::test]
+async fn a_payment_of_another_amount_is_dead_lettered_and_confirms_nothing() {
+    let api = Api::start().await;
+    api.post(json!({"order_id": "M1", "product_id": "1001", "quantity": 2}))
+        .await;
+    let wrong = PaymentSucceeded::new("M1", "pay-M1", 2499)
+        .to_message()
+        .expect("encodes");
+    let reason = api
+        .dead_letter_reason(&api.topics.payment_succeeded, wrong)
+        .await;
+    assert!(reason.contains("differs from its total 2500"), "{reason}");
+    assert_eq!(api.order("M1").await["status"], "pending");
+}
+
+#[tokio::test]
+async fn the_idempotency_key_makes_a_retry_the_same_order() {
+    let api = Api::start().await;
+    let post = |key: &'static str| {
+        api.client
+            .post(format!("{}/orders", api.base))
+            .header("Idempotency-Key", key)
+            .json(&json!({"product_id": "1001", "quantity": 1}))
+            .send()
+    };
+    let first: Value = post("retry-7")
+        .await
+        .expect("POST")
+        .json()
+        .await
+        .expect("JSON");
+    let again: Value = post("retry-7")
+        .await
+        .expect("POST")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(first["order_id"], "retry-7", "{first}");
+    assert_eq!(
+        (&first["created"], &again["created"]),
+        (&json!(true), &json!(false))
+    );
+    let other: Value = post("retry-8")
+        .await
+        .expect("POST")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(other["created"], true);
+}
+
+#[tokio::test]
+async fn an_intake_order_without_an_id_is_one_order_however_often_it_is_delivered() {
+    let api = Api::start().await;
+    let body = br#"{"product_id": "1001", "quantity": 3}"#.to_vec();
+    // Two deliveries of one message whose broker gave it no stable id: different ids.
+    for _ in 0..2 {
+        api.producer
+            .send(&api.topics.order_intake, Message::new(body.clone()))
+            .await
+            .expect("sends");
+    }
+    let id = order_service::intake_id(&Message::new(body));
+    let view = api.wait_status(&id, "pending").await;
+    assert_eq!(view["total_minor"], 3750);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let count = courier_outbox::query("select count(*) as n from order_orders")
+        .fetch_one(api.store.pool())
+        .await
+        .expect("counts");
+    let n: i64 = courier_outbox::Row::try_get(&count, "n").expect("n");
+    assert_eq!(n, 1, "one order, not two");
 }

@@ -44,6 +44,11 @@ pub struct Args {
     /// Orders the saga runs per backend (0 skips it).
     #[arg(long, default_value_t = 500)]
     pub orders: u32,
+    /// The stores the saga runs with, each on every backend: `memory` (in-memory SQLite),
+    /// `sqlite` (files), `postgres` (a fresh database on `COURIER_TEST_POSTGRES`, default
+    /// `postgres://postgres@127.0.0.1:5432`). The first one fills the main table's column.
+    #[arg(long, value_delimiter = ',', default_value = "memory,sqlite,postgres")]
+    pub stores: Vec<String>,
     /// RabbitMQ URL (default: `amqp://guest:***@127.0.0.1:5672/%2f`).
     #[arg(
         long,

@@ -35,7 +35,7 @@ use crate::{
     cli::Args,
     driver::{Outcome, Side},
     machine::Machine,
-    report::{Report, Row, Skipped, Spread},
+    report::{Report, Row, SagaRow, Skipped, Spread},
     workload::{BATCH, DEPTH, MIN_SIZE, PREFETCH, Settings, WORKLOADS, Workload},
 };
 
@@ -65,6 +65,7 @@ async fn run(args: &Args) -> Outcome<()> {
         size: args.size.max(MIN_SIZE),
         runs: args.runs,
         rows: Vec::new(),
+        sagas: Vec::new(),
         skipped: Vec::new(),
         notes: Vec::new(),
     };
@@ -128,26 +129,44 @@ async fn measure_backend(
         }
     }
     progress.set_message(format!("{}: saga", backend.name()));
-    let saga = match args.orders {
-        0 => Err("not run (--orders 0)".to_owned()),
-        orders => {
-            saga::orders_per_sec(&contenders.config, orders, contenders.cleaner.as_ref()).await
+    for (n, store) in args.stores.iter().enumerate() {
+        if args.orders == 0 {
+            report.notes.push("saga: not run (--orders 0)".to_owned());
+            break;
         }
-    };
-    match saga {
-        Ok((orders_per_sec, leftover)) => {
-            for row in &mut report.rows[first..] {
-                row.orders_per_sec = Some(orders_per_sec);
+        progress.set_message(format!("{}: saga ({store} store)", backend.name()));
+        let saga = saga::run(
+            &contenders.config,
+            args.orders,
+            contenders.cleaner.as_ref(),
+            store,
+        )
+        .await;
+        match saga {
+            Ok((summary, leftover)) => {
+                if n == 0 {
+                    for row in &mut report.rows[first..] {
+                        row.orders_per_sec = Some(summary.orders_per_sec);
+                    }
+                }
+                report.sagas.push(SagaRow {
+                    backend: backend.name(),
+                    store: store.clone(),
+                    orders_per_sec: summary.orders_per_sec,
+                    relay_p50_ms: summary.relay_p50_ms,
+                    relay_p99_ms: summary.relay_p99_ms,
+                });
+                if let Some(leftover) = leftover {
+                    report
+                        .notes
+                        .push(format!("{}: saga: {leftover}", backend.name()));
+                }
             }
-            if let Some(leftover) = leftover {
-                report
-                    .notes
-                    .push(format!("{}: saga: {leftover}", backend.name()));
-            }
+            Err(e) => report.notes.push(format!(
+                "{}: saga orders/s with the {store} store n/a: {e}",
+                backend.name()
+            )),
         }
-        Err(e) => report
-            .notes
-            .push(format!("{}: saga orders/s n/a: {e}", backend.name())),
     }
     progress.inc(1);
 }

@@ -37,6 +37,26 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(out, "{}", table_row(row));
     }
     out.push('\n');
+    if !report.sagas.is_empty() {
+        out.push_str(
+            "The saga (`shop demo`: order, inventory and payment services in one process, every \
+             state change and its events in one transaction of the service's store, sent by the \
+             outbox relay) per store; relay latency is outbox commit to broker confirm:\n\n\
+             | backend | store | saga orders/s | relay p50 ms | relay p99 ms |\n|---|---|--:|--:|--:|\n",
+        );
+        for saga in &report.sagas {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {:.1} | {:.1} |",
+                saga.backend,
+                saga.store,
+                thousands(saga.orders_per_sec),
+                saga.relay_p50_ms,
+                saga.relay_p99_ms
+            );
+        }
+        out.push('\n');
+    }
     targets(&mut out, report);
     if !report.skipped.is_empty() {
         out.push_str("\n## Skipped\n\n");

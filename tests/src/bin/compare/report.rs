@@ -96,10 +96,27 @@ pub struct Report {
     pub runs: u32,
     /// Measured rows.
     pub rows: Vec<Row>,
+    /// The saga per backend and store.
+    pub sagas: Vec<SagaRow>,
     /// What was not measured.
     pub skipped: Vec<Skipped>,
     /// Remarks per backend: what the raw client does, why the saga is missing, ...
     pub notes: Vec<String>,
+}
+
+/// The saga on one backend with one store.
+#[derive(Clone, Debug)]
+pub struct SagaRow {
+    /// Backend name.
+    pub backend: &'static str,
+    /// `memory`, `sqlite` or `postgres`.
+    pub store: String,
+    /// Settled orders per second.
+    pub orders_per_sec: f64,
+    /// Outbox commit to broker confirm, median, ms.
+    pub relay_p50_ms: f64,
+    /// The same, 99th percentile, ms.
+    pub relay_p99_ms: f64,
 }
 
 #[cfg(test)]

@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use courier_config::Config;
 use courier_contracts::groups;
+use courier_outbox::scratch::ScratchDatabase;
+use shop::{DemoOptions, Summary};
 
 use crate::courier_side::Cleaner;
 
@@ -16,20 +18,38 @@ const GROUPS: [&str; 4] = [
     groups::DEAD_LETTERS,
 ];
 
-/// Orders per second of `orders` orders through `shop::run_demo` on `config`'s backend, with
-/// every saga topic renamed `compare-saga-<uuid>-<name>`; `cleaner` deletes those topics (and
-/// their dead-letter topics and group queues) afterwards.
+/// `orders` orders through the shop demo on `config`'s backend with `store` (`memory`,
+/// `sqlite`, or `postgres`: a fresh database dropped afterwards), with every saga topic
+/// renamed `compare-saga-<uuid>-<name>`; `cleaner` deletes those topics (and their
+/// dead-letter topics and group queues) afterwards.
 ///
-/// Returns the figure and, when cleaning up failed, why.
+/// Returns the demo's summary and, when cleaning up failed, why.
 ///
 /// # Errors
 /// Why the figure is missing, as a sentence for the report: the demo failed, or some orders
 /// did not settle.
-pub async fn orders_per_sec(
+pub async fn run(
     config: &Config,
     orders: u32,
     cleaner: Option<&Arc<dyn Cleaner>>,
-) -> Result<(f64, Option<String>), String> {
+    store: &str,
+) -> Result<(Summary, Option<String>), String> {
+    let scratch = match store {
+        "postgres" => Some(
+            ScratchDatabase::create()
+                .await
+                .map_err(|e| format!("no PostgreSQL for the saga: {e}"))?,
+        ),
+        "memory" | "sqlite" => None,
+        other => {
+            return Err(format!(
+                "unknown store {other:?} (memory, sqlite, postgres)"
+            ));
+        }
+    };
+    let store = scratch
+        .as_ref()
+        .map_or_else(|| store.to_owned(), ScratchDatabase::url);
     let mut config = config.clone();
     let prefix = courier_tests::support::unique_name("compare-saga");
     let topics = &mut config.topics;
@@ -43,7 +63,12 @@ pub async fn orders_per_sec(
     ] {
         *name = format!("{prefix}-{name}");
     }
-    let outcome = shop::run_demo(&config, orders as usize).await;
+    let options = DemoOptions {
+        orders: orders as usize,
+        store,
+        ..DemoOptions::default()
+    };
+    let outcome = shop::run_demo_with(&config, options).await;
     let mut leftover = None;
     if let Some(cleaner) = cleaner {
         for (_, topic) in config.topics.pairs() {
@@ -61,5 +86,5 @@ pub async fn orders_per_sec(
             summary.unsettled, summary.orders
         ));
     }
-    Ok((summary.orders_per_sec, leftover))
+    Ok((summary, leftover))
 }
