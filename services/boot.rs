@@ -83,6 +83,27 @@ pub async fn run_until_stopped(
     running.run_until(stop.requested()).await
 }
 
+/// The lifetime of a service that only handles messages: its relay, a runtime on `broker`
+/// with the handlers `register` adds, run until a signal (see [`run_service`]).
+#[allow(dead_code)]
+pub async fn run_handlers(
+    service: &str,
+    config: &Config,
+    broker: Arc<dyn Broker>,
+    store: Store,
+    stop: Stop,
+    register: impl FnOnce(&mut Runtime),
+) -> ExitCode {
+    let deadline_ms = config.runtime.shutdown_deadline_ms;
+    let settings = config.runtime.clone();
+    run_service(service, deadline_ms, broker.clone(), store, || async move {
+        let mut runtime = Runtime::new(broker.clone(), settings);
+        register(&mut runtime);
+        run_until_stopped(service, broker.name(), runtime, stop).await
+    })
+    .await
+}
+
 /// Logs to standard error, filtered by `RUST_LOG` (default `info`).
 #[allow(dead_code)]
 pub fn init_tracing() {

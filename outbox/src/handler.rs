@@ -89,66 +89,31 @@ impl<T: Decode, H: TxHandler<T>> Handler for Transactional<T, H> {
 
 /// Registers transactional handlers on a [`Runtime`].
 pub trait TxRuntime {
-    /// Registers `handler` for the JSON events `T` of `topic`, in `group`, in transactions
-    /// of `store` (see [`TxHandler`]). A payload that does not decode as `T` is
-    /// dead-lettered at once.
-    fn handle_json_tx<T, H>(
+    /// Registers `handler` for the messages of `topic`, in `group`, in transactions of
+    /// `store` (see [`TxHandler`]). `T` is how a message is read: [`Json<E>`](Json) for a
+    /// JSON event `E` (a payload that does not decode is dead-lettered at once), or
+    /// [`Message`] for the raw message.
+    fn handle_tx<T: Decode, H: TxHandler<T>>(
         &mut self,
         topic: impl Into<String>,
         group: impl Into<String>,
         store: &Store,
         handler: Arc<H>,
-    ) -> &mut Self
-    where
-        T: DeserializeOwned + Send + 'static,
-        H: TxHandler<Json<T>>;
-
-    /// Registers `handler` for the raw messages of `topic`, in `group`, in transactions of
-    /// `store`.
-    fn handle_tx<H>(
-        &mut self,
-        topic: impl Into<String>,
-        group: impl Into<String>,
-        store: &Store,
-        handler: Arc<H>,
-    ) -> &mut Self
-    where
-        H: TxHandler<Message>;
+    ) -> &mut Self;
 }
 
 impl TxRuntime for Runtime {
-    fn handle_json_tx<T, H>(
+    fn handle_tx<T: Decode, H: TxHandler<T>>(
         &mut self,
         topic: impl Into<String>,
         group: impl Into<String>,
         store: &Store,
         handler: Arc<H>,
-    ) -> &mut Self
-    where
-        T: DeserializeOwned + Send + 'static,
-        H: TxHandler<Json<T>>,
-    {
+    ) -> &mut Self {
         self.handle(
             topic,
             group,
-            Transactional::<Json<T>, H>::new(store.clone(), handler),
-        )
-    }
-
-    fn handle_tx<H>(
-        &mut self,
-        topic: impl Into<String>,
-        group: impl Into<String>,
-        store: &Store,
-        handler: Arc<H>,
-    ) -> &mut Self
-    where
-        H: TxHandler<Message>,
-    {
-        self.handle(
-            topic,
-            group,
-            Transactional::<Message, H>::new(store.clone(), handler),
+            Transactional::<T, H>::new(store.clone(), handler),
         )
     }
 }

@@ -8,7 +8,7 @@
 //!   with the service's name, and migrations ([`Migration`]) are applied at start-up.
 //! * A [`Tx`] is one transaction: the service changes state through [`Tx::conn`] and
 //!   enqueues messages with [`Tx::send`]; both commit together or not at all.
-//! * A [`TxHandler`], registered with [`TxRuntime::handle_json_tx`], runs each delivery in a
+//! * A [`TxHandler`], registered with [`TxRuntime::handle_tx`], runs each delivery in a
 //!   transaction that first claims `(group, message id)` in the inbox, so a duplicate
 //!   delivery changes nothing; the delivery is acked only after the commit.
 //! * A [`Relay`] sends committed outbox rows through any producer, in order per key, marks

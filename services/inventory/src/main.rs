@@ -14,7 +14,6 @@ mod boot;
 use std::{path::PathBuf, process::ExitCode, sync::Arc};
 
 use clap::Parser;
-use courier_core::Runtime;
 use inventory_service::{InventoryService, MIGRATIONS, NEEDS, STORE_PREFIX};
 
 /// The inventory service of the courier saga.
@@ -52,16 +51,14 @@ async fn main() -> ExitCode {
             }
         };
     let broker = boot::connect(&config, "inventory-service", NEEDS, &stop).await;
-    let deadline_ms = config.runtime.shutdown_deadline_ms;
-    boot::run_service(
+    boot::run_handlers(
         "inventory-service",
-        deadline_ms,
-        broker.clone(),
+        &config,
+        broker,
         store,
-        || async move {
-            let mut runtime = Runtime::new(broker.clone(), config.runtime.clone());
-            service.register(&mut runtime);
-            boot::run_until_stopped("inventory-service", broker.name(), runtime, stop).await
+        stop,
+        |runtime| {
+            service.register(runtime);
         },
     )
     .await

@@ -65,13 +65,13 @@ impl InventoryService {
     pub fn register(self: &Arc<Self>, runtime: &mut Runtime) {
         let (t, store) = (&self.topics, &self.store);
         runtime
-            .handle_json_tx::<OrderPlaced, _>(
+            .handle_tx::<Json<OrderPlaced>, _>(
                 &t.order_placed,
                 groups::INVENTORY,
                 store,
                 self.clone(),
             )
-            .handle_json_tx::<PaymentFailed, _>(
+            .handle_tx::<Json<PaymentFailed>, _>(
                 &t.payment_failed,
                 groups::INVENTORY,
                 store,

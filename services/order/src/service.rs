@@ -207,20 +207,20 @@ impl OrderService {
         let t = &self.topics;
         let store = &self.store;
         runtime
-            .handle_tx(&t.order_intake, groups::ORDER, store, self.clone())
-            .handle_json_tx::<StockRejected, _>(
+            .handle_tx::<Message, _>(&t.order_intake, groups::ORDER, store, self.clone())
+            .handle_tx::<Json<StockRejected>, _>(
                 &t.stock_rejected,
                 groups::ORDER,
                 store,
                 self.clone(),
             )
-            .handle_json_tx::<PaymentSucceeded, _>(
+            .handle_tx::<Json<PaymentSucceeded>, _>(
                 &t.payment_succeeded,
                 groups::ORDER,
                 store,
                 self.clone(),
             )
-            .handle_json_tx::<PaymentFailed, _>(
+            .handle_tx::<Json<PaymentFailed>, _>(
                 &t.payment_failed,
                 groups::ORDER,
                 store,

@@ -16,7 +16,6 @@ mod boot;
 use std::{path::PathBuf, process::ExitCode, sync::Arc};
 
 use clap::Parser;
-use courier_core::Runtime;
 use payment_service::{MIGRATIONS, NEEDS, PaymentService, STORE_PREFIX, SimulatedGateway};
 
 /// The payment service of the courier saga.
@@ -42,17 +41,8 @@ async fn main() -> ExitCode {
         boot::saga_topics(&config),
     ));
     let broker = boot::connect(&config, "payment-service", NEEDS, &stop).await;
-    let deadline_ms = config.runtime.shutdown_deadline_ms;
-    boot::run_service(
-        "payment-service",
-        deadline_ms,
-        broker.clone(),
-        store,
-        || async move {
-            let mut runtime = Runtime::new(broker.clone(), config.runtime.clone());
-            service.register(&mut runtime);
-            boot::run_until_stopped("payment-service", broker.name(), runtime, stop).await
-        },
-    )
+    boot::run_handlers("payment-service", &config, broker, store, stop, |runtime| {
+        service.register(runtime);
+    })
     .await
 }

@@ -48,7 +48,7 @@ impl PaymentService {
     /// Registers the service's handler on `runtime`, in group [`groups::PAYMENT`]:
     /// `StockReserved`, in a transaction of the store.
     pub fn register(self: &Arc<Self>, runtime: &mut Runtime) {
-        runtime.handle_json_tx::<StockReserved, _>(
+        runtime.handle_tx::<Json<StockReserved>, _>(
             &self.topics.stock_reserved,
             groups::PAYMENT,
             &self.store,
