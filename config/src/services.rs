@@ -43,6 +43,21 @@ pub struct OrderSettings {
     /// Address of the HTTP API (`POST /orders`, `GET /orders/{id}`). Default
     /// `127.0.0.1:8080`.
     pub listen: SocketAddr,
+    /// The most lines an order may have. Default 100.
+    pub max_lines: usize,
+    /// The largest request body accepted, in bytes (larger: `413` with a JSON error).
+    /// Default 65536.
+    pub max_body_bytes: usize,
+    /// How long a client may take to send a request's headers, in milliseconds; then the
+    /// connection is closed. Default 5000.
+    pub header_timeout_ms: u64,
+    /// How long one request may take, body and the store's commit included, in
+    /// milliseconds (then `503` with a JSON error). Default 10000.
+    pub request_timeout_ms: u64,
+    /// Open connections at most; more wait to be accepted. Default 1024.
+    pub max_connections: usize,
+    /// Requests handled at once; more get `503` at once. Default 256.
+    pub max_requests_in_flight: usize,
     /// `[services.order.store]`.
     pub store: ServiceStore,
 }
@@ -51,6 +66,12 @@ impl Default for OrderSettings {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 8080)),
+            max_lines: 100,
+            max_body_bytes: 65_536,
+            header_timeout_ms: 5_000,
+            request_timeout_ms: 10_000,
+            max_connections: 1_024,
+            max_requests_in_flight: 256,
             store: ServiceStore::default(),
         }
     }
@@ -150,6 +171,22 @@ impl Services {
                     key("price_minor"),
                     format!("the price must not be negative (got {})", item.price_minor),
                 ));
+            }
+        }
+        let o = &self.order;
+        for (key, value) in [
+            ("order.max_lines", o.max_lines as u64),
+            ("order.max_body_bytes", o.max_body_bytes as u64),
+            ("order.header_timeout_ms", o.header_timeout_ms),
+            ("order.request_timeout_ms", o.request_timeout_ms),
+            ("order.max_connections", o.max_connections as u64),
+            (
+                "order.max_requests_in_flight",
+                o.max_requests_in_flight as u64,
+            ),
+        ] {
+            if value == 0 {
+                return Err((key.into(), "must be at least 1".into()));
             }
         }
         for (name, store) in [

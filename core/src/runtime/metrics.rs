@@ -21,6 +21,8 @@ pub struct SubscriptionMetrics {
     acked: AtomicU64,
     retried: AtomicU64,
     dead_lettered: AtomicU64,
+    panicked: AtomicU64,
+    dead_letter_failed: AtomicU64,
     latency_buckets: [AtomicU64; LATENCY_BUCKETS.len()],
     latency_count: AtomicU64,
     latency_sum_ns: AtomicU64,
@@ -37,6 +39,10 @@ pub struct Counts {
     pub retried: u64,
     /// Messages sent to the dead-letter topic.
     pub dead_lettered: u64,
+    /// Handler runs that panicked (each dead-lettered as a permanent failure).
+    pub panicked: u64,
+    /// Dead-letter sends that failed or timed out (the delivery was requeued).
+    pub dead_letter_failed: u64,
     /// Handler runs timed.
     pub handled: u64,
 }
@@ -58,6 +64,14 @@ impl SubscriptionMetrics {
         self.dead_lettered.fetch_add(1, Relaxed);
     }
 
+    pub(crate) fn panicked(&self) {
+        self.panicked.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn dead_letter_failed(&self) {
+        self.dead_letter_failed.fetch_add(1, Relaxed);
+    }
+
     pub(crate) fn observe_latency(&self, latency: Duration) {
         let secs = latency.as_secs_f64();
         if let Some(i) = LATENCY_BUCKETS.iter().position(|&b| secs <= b) {
@@ -75,6 +89,8 @@ impl SubscriptionMetrics {
             acked: self.acked.load(Relaxed),
             retried: self.retried.load(Relaxed),
             dead_lettered: self.dead_lettered.load(Relaxed),
+            panicked: self.panicked.load(Relaxed),
+            dead_letter_failed: self.dead_letter_failed.load(Relaxed),
             handled: self.latency_count.load(Relaxed),
         }
     }
@@ -126,7 +142,7 @@ impl Metrics {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let mut out = String::new();
-        let counters: [Counter; 4] = [
+        let counters: [Counter; 6] = [
             (
                 "courier_messages_received_total",
                 "Deliveries received.",
@@ -146,6 +162,16 @@ impl Metrics {
                 "courier_messages_dead_lettered_total",
                 "Messages sent to the dead-letter topic.",
                 |m| m.dead_lettered.load(Relaxed),
+            ),
+            (
+                "courier_handler_panics_total",
+                "Handler runs that panicked (dead-lettered as permanent failures).",
+                |m| m.panicked.load(Relaxed),
+            ),
+            (
+                "courier_dead_letter_failures_total",
+                "Dead-letter sends that failed or timed out; the delivery was requeued.",
+                |m| m.dead_letter_failed.load(Relaxed),
             ),
         ];
         for (name, help, read) in counters {

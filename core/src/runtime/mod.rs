@@ -158,6 +158,7 @@ impl Runtime {
             tasks,
             producer,
             metrics: self.metrics,
+            settings: self.settings,
         })
     }
 }
@@ -169,6 +170,7 @@ pub struct Running {
     tasks: JoinSet<Result<()>>,
     producer: Arc<dyn Producer>,
     metrics: Metrics,
+    settings: Arc<RuntimeSettings>,
 }
 
 impl Running {
@@ -223,7 +225,14 @@ impl Running {
                 first_error.get_or_insert(e);
             }
         }
-        let flushed = self.producer.flush().await;
+        let deadline = self.settings.shutdown_deadline();
+        let flushed = match tokio::time::timeout(deadline, self.producer.flush()).await {
+            Ok(flushed) => flushed,
+            Err(_) => {
+                warn!("flushing the dead-letter producer did not finish by the shutdown deadline");
+                Ok(())
+            }
+        };
         match first_error {
             Some(e) => Err(e),
             None => flushed,

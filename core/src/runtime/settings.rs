@@ -26,6 +26,10 @@ pub struct RuntimeSettings {
     pub prefetch: usize,
     /// How long shutdown waits for handlers in flight, in milliseconds.
     pub shutdown_deadline_ms: u64,
+    /// How long a dead-letter send may wait for the broker's confirm, in milliseconds; then
+    /// the delivery is requeued after a backoff and counted
+    /// (`courier_dead_letter_failures_total`).
+    pub dead_letter_timeout_ms: u64,
 }
 
 impl Default for RuntimeSettings {
@@ -39,11 +43,17 @@ impl Default for RuntimeSettings {
             concurrency: 16,
             prefetch: 256,
             shutdown_deadline_ms: 30_000,
+            dead_letter_timeout_ms: 10_000,
         }
     }
 }
 
 impl RuntimeSettings {
+    /// [`dead_letter_timeout_ms`](Self::dead_letter_timeout_ms) as a duration.
+    pub fn dead_letter_timeout(&self) -> Duration {
+        Duration::from_millis(self.dead_letter_timeout_ms)
+    }
+
     /// The first setting that is out of range, as `(key, problem)`.
     ///
     /// # Errors
@@ -54,6 +64,10 @@ impl RuntimeSettings {
             ("max_attempts", self.max_attempts as usize),
             ("concurrency", self.concurrency),
             ("prefetch", self.prefetch),
+            (
+                "dead_letter_timeout_ms",
+                self.dead_letter_timeout_ms as usize,
+            ),
         ];
         if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err((key, "must be at least 1".into()));

@@ -1,7 +1,8 @@
 //! Handling one delivery: attempts with backoff, dead-lettering, acking.
 
-use std::{sync::Arc, time::Instant};
+use std::{any::Any, panic::AssertUnwindSafe, sync::Arc, time::Instant};
 
+use futures::FutureExt;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, error, info_span, warn};
 
@@ -29,13 +30,9 @@ impl Worker {
     /// nack(requeue) when shutdown interrupts a backoff or the dead-letter send fails.
     pub(crate) async fn process(&self, delivery: Delivery) {
         let max = self.settings.max_attempts;
-        let mut attempt = delivery.attempt;
-        if attempt > max {
-            let reason = format!("delivered {attempt} times, more than max_attempts ({max})");
-            return self
-                .dead_letter(delivery, attempt - 1, DeadLetterKind::Exhausted, &reason)
-                .await;
-        }
+        // An attempt number is carried in a header anyone can set: one above the limit counts
+        // as the last attempt, so the handler always runs at least once.
+        let mut attempt = delivery.attempt.min(max);
         loop {
             let context = Context {
                 topic: delivery.topic.clone(),
@@ -46,11 +43,16 @@ impl Worker {
             };
             let span = info_span!("message", id = %delivery.message.id, topic = %delivery.topic, group = %self.group, attempt);
             let started = Instant::now();
-            let outcome = self
-                .handler
-                .handle(&delivery.message, &context)
+            let handled = AssertUnwindSafe(self.handler.handle(&delivery.message, &context))
+                .catch_unwind()
                 .instrument(span)
                 .await;
+            let outcome = handled.unwrap_or_else(|panic| {
+                self.metrics.panicked();
+                let reason = panic_message(panic.as_ref());
+                error!(id = %delivery.message.id, topic = %delivery.topic, reason, "handler panicked");
+                Err(HandlerError::permanent(format!("handler panicked: {reason}")))
+            });
             self.metrics.observe_latency(started.elapsed());
             match outcome {
                 Ok(()) => return self.ack(delivery).await,
@@ -110,7 +112,16 @@ impl Worker {
             kind,
             reason,
         );
-        match self.producer.send(&topic, copy).await {
+        let timeout = self.settings.dead_letter_timeout();
+        let sent = match tokio::time::timeout(timeout, self.producer.send(&topic, copy)).await {
+            Ok(sent) => sent,
+            Err(_) => Err(crate::Error::new(
+                "core",
+                crate::ErrorKind::Send,
+                format!("the dead-letter send was not confirmed within {timeout:?}"),
+            )),
+        };
+        match sent {
             Ok(()) => {
                 warn!(id = %delivery.message.id, topic = %delivery.topic, dlq = %topic, attempts, reason, "dead-lettered");
                 self.metrics.dead_lettered();
@@ -119,9 +130,27 @@ impl Worker {
                 }
             }
             Err(e) => {
-                error!(id = %delivery.message.id, dlq = %topic, error = %e, "dead-letter send failed; requeueing");
+                self.metrics.dead_letter_failed();
+                error!(id = %delivery.message.id, dlq = %topic, error = %e, "dead-letter send failed; requeueing after a backoff");
+                // Back off (not past shutdown) so a dead-letter topic that stays unavailable
+                // does not turn into a hot redelivery loop.
+                tokio::select! {
+                    () = tokio::time::sleep(self.settings.backoff(attempts.max(1))) => {}
+                    () = self.shutdown.cancelled() => {}
+                }
                 self.requeue(delivery).await;
             }
         }
+    }
+}
+
+/// The text of a panic payload (`panic!("...")` gives a `&str` or a `String`).
+fn panic_message(panic: &(dyn Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic without a message".to_owned()
     }
 }

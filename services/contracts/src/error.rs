@@ -70,6 +70,25 @@ pub enum ContractError {
         /// What does not add up.
         problem: String,
     },
+    /// An id that is empty, too long, or holds other than visible ASCII. The value is not
+    /// repeated (it may be huge).
+    #[error("{field} must be 1 to {max} visible ASCII characters: {problem}", max = crate::MAX_ID_BYTES)]
+    InvalidId {
+        /// Which id (`order_id`, `customer_id`, `sku`).
+        field: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// An order with more lines than the service accepts.
+    #[error("order {order_id} has {count} lines; at most {max} are accepted")]
+    TooManyLines {
+        /// The order.
+        order_id: String,
+        /// Lines given.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
     /// An intake order mixing the full and the single-line shapes.
     #[error("order {order_id}: give either `lines` or `product_id` with `quantity`, not both")]
     AmbiguousShape {

@@ -43,6 +43,7 @@ pub trait Event: Serialize + DeserializeOwned + Send + Sync + 'static {
         if self.order_id().trim().is_empty() {
             return Err(ContractError::Missing("order_id"));
         }
+        crate::check_id("order_id", self.order_id())?;
         self.check()
     }
 

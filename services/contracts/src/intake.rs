@@ -9,9 +9,35 @@
 //!
 //! Ids may be JSON strings or integers. Unknown fields are ignored.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::ContractError;
+
+/// The longest id accepted (order, customer, product), in bytes. RabbitMQ carries a message
+/// id of at most 255 bytes, and ids end up in URLs and headers.
+pub const MAX_ID_BYTES: usize = 128;
+
+/// The most lines an order may have unless a service says otherwise.
+pub const DEFAULT_MAX_LINES: usize = 100;
+
+/// Checks that `value`, the id `field`, is 1 to [`MAX_ID_BYTES`] visible ASCII characters.
+///
+/// # Errors
+/// [`ContractError::InvalidId`], without repeating the value.
+pub fn check_id(field: &'static str, value: &str) -> Result<(), ContractError> {
+    let problem = if value.is_empty() {
+        "it is empty".to_owned()
+    } else if value.len() > MAX_ID_BYTES {
+        format!("it has {} bytes", value.len())
+    } else if let Some(c) = value.chars().find(|c| !c.is_ascii_graphic()) {
+        format!("it holds {:?}", c.escape_default().to_string())
+    } else {
+        return Ok(());
+    };
+    Err(ContractError::InvalidId { field, problem })
+}
 
 /// An order as an outside producer sends it, in either shape. Turn it into a validated
 /// [`OrderRequest`] with [`into_request`](OrderIntake::into_request).
@@ -126,10 +152,29 @@ impl OrderIntake {
         self,
         fallback_id: impl FnOnce() -> String,
     ) -> Result<OrderRequest, ContractError> {
+        self.into_request_with(fallback_id, DEFAULT_MAX_LINES)
+    }
+
+    /// [`into_request`](OrderIntake::into_request) with at most `max_lines` lines (before
+    /// merging). Every id is checked with [`check_id`]; an `order_id` given empty is an
+    /// error, not a missing id.
+    ///
+    /// # Errors
+    /// As for [`into_request`](OrderIntake::into_request), and
+    /// [`ContractError::InvalidId`] or [`ContractError::TooManyLines`].
+    pub fn into_request_with(
+        self,
+        fallback_id: impl FnOnce() -> String,
+        max_lines: usize,
+    ) -> Result<OrderRequest, ContractError> {
         let order_id = match self.order_id {
-            Some(id) if !id.trim().is_empty() => id,
-            _ => fallback_id(),
+            Some(id) => id,
+            None => fallback_id(),
         };
+        check_id("order_id", &order_id)?;
+        if let Some(customer) = &self.customer_id {
+            check_id("customer_id", customer)?;
+        }
         let raw: Vec<IntakeLine> = match (self.lines, self.product_id, self.quantity) {
             (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
                 return Err(ContractError::AmbiguousShape { order_id });
@@ -143,11 +188,20 @@ impl OrderIntake {
         if raw.is_empty() {
             return Err(ContractError::EmptyLines { order_id });
         }
+        if raw.len() > max_lines {
+            return Err(ContractError::TooManyLines {
+                order_id,
+                count: raw.len(),
+                max: max_lines,
+            });
+        }
         let mut lines: Vec<RequestedLine> = Vec::with_capacity(raw.len());
+        let mut index: HashMap<String, usize> = HashMap::with_capacity(raw.len());
         for IntakeLine { sku, quantity } in raw {
             if sku.trim().is_empty() {
                 return Err(ContractError::Missing("sku"));
             }
+            check_id("sku", &sku)?;
             if quantity <= 0 {
                 return Err(ContractError::NonPositiveQuantity {
                     order_id,
@@ -161,16 +215,20 @@ impl OrderIntake {
                 quantity,
             };
             let quantity = u32::try_from(quantity).map_err(|_| too_large())?;
-            match lines.iter_mut().find(|l| l.sku == sku) {
-                Some(line) => {
+            match index.get(&sku) {
+                Some(&i) => {
+                    let line = &mut lines[i];
                     line.quantity = line.quantity.checked_add(quantity).ok_or_else(too_large)?;
                 }
-                None => lines.push(RequestedLine { sku, quantity }),
+                None => {
+                    index.insert(sku.clone(), lines.len());
+                    lines.push(RequestedLine { sku, quantity });
+                }
             }
         }
         Ok(OrderRequest {
             order_id,
-            customer_id: self.customer_id.filter(|c| !c.trim().is_empty()),
+            customer_id: self.customer_id,
             lines,
         })
     }
@@ -264,6 +322,70 @@ mod tests {
         .into_request(|| "generated".into())
         .expect("valid");
         assert_eq!(req.order_id, "generated");
+    }
+
+    #[test]
+    fn ids_are_capped_and_an_empty_id_is_an_error() {
+        let with_id = |id: String| OrderIntake {
+            order_id: Some(id),
+            ..OrderIntake::single("x", "1001", 1)
+        };
+        let long = "x".repeat(100_000);
+        let e = with_id(long.clone())
+            .into_request(no_fallback)
+            .expect_err("too long");
+        assert!(
+            matches!(
+                e,
+                ContractError::InvalidId {
+                    field: "order_id",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(
+            !e.to_string().contains(&long[..200]),
+            "the id is not echoed"
+        );
+        assert!(with_id(String::new()).into_request(no_fallback).is_err());
+        assert!(with_id("a b".into()).into_request(no_fallback).is_err());
+        assert!(with_id("x".repeat(128)).into_request(no_fallback).is_ok());
+        let sku = OrderIntake::single("o", "s".repeat(129), 1);
+        assert!(matches!(
+            sku.into_request(no_fallback),
+            Err(ContractError::InvalidId { field: "sku", .. })
+        ));
+    }
+
+    #[test]
+    fn lines_are_capped_and_merged_in_linear_time() {
+        let many = |n: usize| {
+            OrderIntake::full(
+                "o",
+                None,
+                (0..n).map(|i| (format!("sku-{}", i % 50_000), 1)),
+            )
+        };
+        assert!(matches!(
+            many(101).into_request(no_fallback),
+            Err(ContractError::TooManyLines {
+                count: 101,
+                max: 100,
+                ..
+            })
+        ));
+        let started = std::time::Instant::now();
+        let req = many(100_000)
+            .into_request_with(no_fallback, 100_000)
+            .expect("valid");
+        assert_eq!(req.lines.len(), 50_000);
+        assert!(req.lines.iter().all(|l| l.quantity == 2));
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "merging 100,000 lines took {:?}",
+            started.elapsed()
+        );
     }
 
     #[test]

@@ -29,5 +29,7 @@ pub use event::{EVENT_HEADER, Event, VERSION, publish};
 pub use events::{
     OrderLine, OrderPlaced, PaymentFailed, PaymentSucceeded, StockRejected, StockReserved,
 };
-pub use intake::{IntakeLine, OrderIntake, OrderRequest, RequestedLine};
+pub use intake::{
+    DEFAULT_MAX_LINES, IntakeLine, MAX_ID_BYTES, OrderIntake, OrderRequest, RequestedLine, check_id,
+};
 pub use topics::SagaTopics;

@@ -6,23 +6,64 @@
 //! | `GET /orders/{id}` | `200 {"id", "status", "reason"?, ...}`; `404 {"error"}` |
 //! | `GET /healthz` | `200 {"status": "ok"}` |
 //! | `GET /metrics` | the runtime's counters, Prometheus text format |
+//!
+//! Every bad request gets a 4xx with a JSON `{"error": ...}` body; the limits of
+//! [`HttpLimits`] bound bodies, header reads, request time, connections and requests in
+//! flight.
 
-use std::{future::Future, sync::Arc};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use axum::{
     Json, Router,
     body::Bytes,
-    extract::{Path, State},
+    extract::{DefaultBodyLimit, Path, Request, State, rejection::BytesRejection},
     http::{HeaderMap, StatusCode, header},
+    middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
-use courier_contracts::OrderIntake;
+use courier_contracts::{OrderIntake, check_id};
 use courier_core::Metrics;
+use hyper_util::{
+    rt::{TokioExecutor, TokioIo, TokioTimer},
+    server::{conn::auto, graceful::GracefulShutdown},
+    service::TowerToHyperService,
+};
 use serde_json::json;
+use tokio::sync::Semaphore;
 use tracing::warn;
 
 use crate::{OrderService, PlaceError};
+
+/// What the HTTP server accepts, and how long it waits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// The largest request body, in bytes; larger: `413` with a JSON error.
+    pub max_body_bytes: usize,
+    /// How long a client may take to send a request's headers; then the connection closes.
+    pub header_timeout: Duration,
+    /// How long one request may take, body and commit included; then `503`.
+    pub request_timeout: Duration,
+    /// Open connections at most; more wait to be accepted.
+    pub max_connections: usize,
+    /// Requests handled at once; more get `503` at once.
+    pub max_requests_in_flight: usize,
+    /// How long shutdown waits for open connections.
+    pub shutdown_deadline: Duration,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 65_536,
+            header_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(10),
+            max_connections: 1_024,
+            max_requests_in_flight: 256,
+            shutdown_deadline: Duration::from_secs(30),
+        }
+    }
+}
 
 #[derive(Clone)]
 struct AppState {
@@ -30,29 +71,116 @@ struct AppState {
     metrics: Metrics,
 }
 
-/// The routes of the API, placing orders through `service` and rendering `metrics`.
-pub fn router(service: Arc<OrderService>, metrics: Metrics) -> Router {
+#[derive(Clone)]
+struct Guard {
+    in_flight: Arc<Semaphore>,
+    timeout: Duration,
+}
+
+/// The routes of the API, placing orders through `service` and rendering `metrics`, within
+/// `limits`. Every error, including an unknown route and a body too large, is a JSON
+/// `{"error": ...}`.
+pub fn router(service: Arc<OrderService>, metrics: Metrics, limits: &HttpLimits) -> Router {
+    let guard = Guard {
+        in_flight: Arc::new(Semaphore::new(limits.max_requests_in_flight)),
+        timeout: limits.request_timeout,
+    };
     Router::new()
         .route("/orders", post(place_order))
         .route("/orders/{id}", get(get_order))
         .route("/healthz", get(healthz))
         .route("/metrics", get(render_metrics))
+        .fallback(|| async { error(StatusCode::NOT_FOUND, "no such route") })
+        .method_not_allowed_fallback(|| async {
+            error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed on this route",
+            )
+        })
         .with_state(AppState { service, metrics })
+        .layer(middleware::from_fn_with_state(guard, guarded))
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
 }
 
-/// Serves `router` on `listener` until `shutdown` completes, then lets requests in flight
-/// finish.
+/// Bounds the requests in flight and the time each may take.
+async fn guarded(State(guard): State<Guard>, request: Request, next: Next) -> Response {
+    let Ok(_permit) = guard.in_flight.try_acquire() else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many requests in flight; retry later",
+        );
+    };
+    match tokio::time::timeout(guard.timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "the request took longer than {} ms; retry it (an order with the same id is the same order)",
+                guard.timeout.as_millis()
+            ),
+        ),
+    }
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then lets open connections
+/// finish for at most `limits.shutdown_deadline`. A client that does not send its headers
+/// within `limits.header_timeout` is disconnected; at most `limits.max_connections` are
+/// open at once.
 ///
 /// # Errors
-/// When accepting connections fails for good.
+/// Never at present: a failed accept is logged and retried.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
+    limits: HttpLimits,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    let builder = builder.http1_only();
+    let graceful = GracefulShutdown::new();
+    let connections = Arc::new(Semaphore::new(limits.max_connections));
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            permit = connections.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let service = TowerToHyperService::new(router.clone());
+        let connection = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(limits.shutdown_deadline, graceful.shutdown())
         .await
+        .is_err()
+    {
+        warn!("HTTP connections still open at the shutdown deadline are closed");
+    }
+    Ok(())
 }
 
 fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {
@@ -63,7 +191,15 @@ fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {
 /// retry is the same order.
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
-async fn place_order(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn place_order(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return error(rejection.status(), rejection.body_text()),
+    };
     let intake: OrderIntake = match serde_json::from_slice(&body) {
         Ok(intake) => intake,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid order JSON: {e}")),
@@ -98,6 +234,9 @@ async fn place_order(State(state): State<AppState>, headers: HeaderMap, body: By
 }
 
 async fn get_order(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    if let Err(e) = check_id("order_id", &id) {
+        return error(StatusCode::BAD_REQUEST, e);
+    }
     match state.service.order(&id).await {
         Ok(Some(order)) => Json(order.view()).into_response(),
         Ok(None) => error(StatusCode::NOT_FOUND, format!("order {id} not found")),

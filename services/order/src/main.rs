@@ -11,7 +11,7 @@
 #[path = "../../boot.rs"]
 mod boot;
 
-use std::{path::PathBuf, process::ExitCode, sync::Arc};
+use std::{path::PathBuf, process::ExitCode, sync::Arc, time::Duration};
 
 use clap::Parser;
 use courier_core::Runtime;
@@ -45,11 +45,23 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let service = Arc::new(OrderService::new(
-        store.clone(),
-        boot::saga_topics(&config),
-        Arc::new(boot::catalog(&config)),
-    ));
+    let o = &config.services.order;
+    let limits = http::HttpLimits {
+        max_body_bytes: o.max_body_bytes,
+        header_timeout: Duration::from_millis(o.header_timeout_ms),
+        request_timeout: Duration::from_millis(o.request_timeout_ms),
+        max_connections: o.max_connections,
+        max_requests_in_flight: o.max_requests_in_flight,
+        shutdown_deadline: Duration::from_millis(config.runtime.shutdown_deadline_ms),
+    };
+    let service = Arc::new(
+        OrderService::new(
+            store.clone(),
+            boot::saga_topics(&config),
+            Arc::new(boot::catalog(&config)),
+        )
+        .with_max_lines(o.max_lines),
+    );
     let deadline_ms = config.runtime.shutdown_deadline_ms;
     boot::run_service(
         "order-service",
@@ -59,7 +71,7 @@ async fn main() -> ExitCode {
         || async move {
             let mut runtime = Runtime::new(broker.clone(), config.runtime.clone());
             service.register(&mut runtime);
-            let router = http::router(service, runtime.metrics().clone());
+            let router = http::router(service, runtime.metrics().clone(), &limits);
             let Some(running) = boot::start(runtime, &stop).await? else {
                 return Ok(());
             };
@@ -68,6 +80,7 @@ async fn main() -> ExitCode {
                 listener,
                 router,
                 http_stop.clone().cancelled_owned(),
+                limits,
             ));
             info!(%listen, backend = broker.name(), "order-service running");
             let stopped = running.run_until(stop.requested()).await;

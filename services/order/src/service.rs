@@ -69,6 +69,7 @@ pub struct OrderService {
     store: Store,
     topics: SagaTopics,
     catalog: Arc<Catalog>,
+    max_lines: usize,
     observer: Option<Arc<dyn SettlementObserver>>,
 }
 
@@ -80,8 +81,17 @@ impl OrderService {
             store,
             topics,
             catalog,
+            max_lines: courier_contracts::DEFAULT_MAX_LINES,
             observer: None,
         }
+    }
+
+    /// Accepts orders of at most `max_lines` lines (default
+    /// [`DEFAULT_MAX_LINES`](courier_contracts::DEFAULT_MAX_LINES)).
+    #[must_use]
+    pub fn with_max_lines(mut self, max_lines: usize) -> Self {
+        self.max_lines = max_lines;
+        self
     }
 
     /// Tells `observer` of every order that settles.
@@ -151,7 +161,7 @@ impl OrderService {
         intake: OrderIntake,
         fallback_id: impl FnOnce() -> String,
     ) -> Result<Placed, PlaceError> {
-        let request = intake.into_request(fallback_id)?;
+        let request = intake.into_request_with(fallback_id, self.max_lines)?;
         let placed = self.catalog.price(&request)?;
         let order = Order::pending(&placed);
         let prefix = self.store.prefix();

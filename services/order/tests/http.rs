@@ -23,6 +23,14 @@ struct Api {
 }
 
 impl Api {
+    fn limits() -> http::HttpLimits {
+        http::HttpLimits {
+            header_timeout: Duration::from_millis(500),
+            request_timeout: Duration::from_secs(2),
+            ..http::HttpLimits::default()
+        }
+    }
+
     async fn start() -> Self {
         let broker: Arc<dyn Broker> = Arc::new(MemoryBroker::default());
         let topics = SagaTopics::with_prefix("http-test");
@@ -49,7 +57,7 @@ impl Api {
         ));
         let mut runtime = Runtime::new(broker.clone(), RuntimeSettings::default());
         service.register(&mut runtime);
-        let router = http::router(service, runtime.metrics().clone());
+        let router = http::router(service, runtime.metrics().clone(), &Self::limits());
         let running = runtime.start().await.expect("starts");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -57,7 +65,12 @@ impl Api {
         let base = format!("http://{}", listener.local_addr().expect("address"));
         let token = running.shutdown_token();
         Relay::new(store.clone(), producer.clone()).spawn(token.clone());
-        tokio::spawn(http::serve(listener, router, token.cancelled_owned()));
+        tokio::spawn(http::serve(
+            listener,
+            router,
+            token.cancelled_owned(),
+            Self::limits(),
+        ));
         Self {
             base,
             client: reqwest::Client::new(),
@@ -377,4 +390,127 @@ async fn an_intake_order_without_an_id_is_one_order_however_often_it_is_delivere
         .expect("counts");
     let n: i64 = courier_outbox::Row::try_get(&count, "n").expect("n");
     assert_eq!(n, 1, "one order, not two");
+}
+
+/// Sends `request` as raw bytes on a fresh connection and reads the answer until the server
+/// closes it (or 3 s pass): the status line's code and the body.
+async fn raw_exchange(api: &Api, request: &[u8]) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = api.base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connects");
+    stream.write_all(request).await.expect("writes");
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(3), stream.read_to_end(&mut answer)).await;
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let code = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
+    (code, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_requests_get_json_errors_quickly_and_the_service_keeps_answering() {
+    let api = Api::start().await;
+    let nested = format!("{}1{}", "[".repeat(10_000), "]".repeat(10_000));
+    let many_lines = json!({"order_id": "many", "lines": (0..101)
+        .map(|i| json!({"sku": format!("s{i}"), "quantity": 1}))
+        .collect::<Vec<_>>()});
+    let huge_lines = json!({"order_id": "huge", "lines": (0..3_000)
+        .map(|i| json!({"sku": format!("s{i}"), "quantity": 1}))
+        .collect::<Vec<_>>()});
+    let cases: Vec<(&str, String, u16)> = vec![
+        ("malformed JSON", "{not json".into(), 400),
+        (
+            "wrong types",
+            r#"{"order_id": {"a": 1}, "lines": "x"}"#.into(),
+            400,
+        ),
+        (
+            "absurd quantity",
+            r#"{"order_id": "q", "product_id": "1001", "quantity": 1e300}"#.into(),
+            400,
+        ),
+        (
+            "huge quantity",
+            r#"{"order_id": "q", "product_id": "1001", "quantity": 99999999999999999999}"#.into(),
+            400,
+        ),
+        (
+            "negative quantity",
+            r#"{"order_id": "q", "product_id": "1001", "quantity": -5}"#.into(),
+            400,
+        ),
+        ("deep nesting", nested, 400),
+        (
+            "huge id",
+            json!({"order_id": "x".repeat(100_000), "product_id": "1001", "quantity": 1})
+                .to_string(),
+            413,
+        ),
+        (
+            "long id",
+            json!({"order_id": "x".repeat(200), "product_id": "1001", "quantity": 1}).to_string(),
+            400,
+        ),
+        (
+            "empty id",
+            r#"{"order_id": "", "product_id": "1001", "quantity": 1}"#.into(),
+            400,
+        ),
+        (
+            "id with a newline",
+            r#"{"order_id": "a\nb", "product_id": "1001", "quantity": 1}"#.into(),
+            400,
+        ),
+        ("many lines", many_lines.to_string(), 400),
+        ("huge body", huge_lines.to_string(), 413),
+        ("no body", String::new(), 400),
+    ];
+    for (what, body, expected) in cases {
+        let started = std::time::Instant::now();
+        let (status, answer) = api.post_raw(body).await;
+        let took = started.elapsed();
+        assert_eq!(status, expected, "{what}: {answer}");
+        assert!(
+            answer["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{what}: a JSON error, got {answer}"
+        );
+        assert!(took < Duration::from_secs(1), "{what} took {took:?}");
+    }
+    let (status, body) = api.get(&format!("/orders/{}", "y".repeat(300))).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = api.get("/no/such/route").await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("\"error\""), "{body}");
+
+    // Slow headers: the server closes the connection after the header timeout (500 ms).
+    let started = std::time::Instant::now();
+    let (code, _) = raw_exchange(&api, b"POST /orders HTTP/1.1\r\nHost: x\r\n").await;
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(2),
+        "a client that never finishes its headers was held {took:?} (answer {code})"
+    );
+    // A declared body that never comes: the request times out with a JSON 503.
+    let started = std::time::Instant::now();
+    let (code, body) = raw_exchange(
+        &api,
+        b"POST /orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{",
+    )
+    .await;
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains("\"error\""), "{body}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+
+    let (status, health) = api.get("/healthz").await;
+    assert_eq!((status, health.as_str()), (200, r#"{"status":"ok"}"#));
+    let (status, body) = api
+        .post(json!({"order_id": "after", "product_id": "1001", "quantity": 1}))
+        .await;
+    assert_eq!(status, 202, "still taking orders: {body}");
 }

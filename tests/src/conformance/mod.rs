@@ -87,6 +87,8 @@ static TESTS: &[TestCase] = &[
     case!(runtime::runtime_retry_then_success, []),
     case!(runtime::runtime_dead_letter_exhausted, []),
     case!(runtime::runtime_undecodable_json, []),
+    case!(runtime::runtime_handler_panic, []),
+    case!(runtime::runtime_outside_attempt_header, []),
     case!(runtime::runtime_per_key_order, [PerKeyOrder]),
     case!(runtime::runtime_graceful_shutdown, []),
 ];

@@ -32,6 +32,7 @@ fn settings(max_attempts: u32, concurrency: usize, prefetch: usize) -> RuntimeSe
         concurrency,
         prefetch,
         shutdown_deadline_ms: 10_000,
+        dead_letter_timeout_ms: 10_000,
     }
 }
 
@@ -542,4 +543,90 @@ pub(super) async fn runtime_graceful_shutdown(ctx: Ctx) -> TestResult {
         }
     }
     Ok(())
+}
+
+/// A handler that panics: the panic is caught, the delivery is dead-lettered at once with
+/// the panic message as its reason, and the lane goes on with the next messages (one lane,
+/// so a dead lane would stop everything).
+pub(super) async fn runtime_handler_panic(ctx: Ctx) -> TestResult {
+    let topic = ctx.topic("panic");
+    let group = ctx.group("svc");
+    let (dlq_topic, dlq) = watch_dlq(&ctx, &topic).await?;
+    let (tx, mut rx) = mpsc::unbounded_channel::<Call>();
+    let mut runtime = Runtime::new(ctx.broker.clone(), settings(5, 1, 8));
+    runtime.handle_fn(topic.clone(), group.clone(), move |m: Message, cx| {
+        let tx = tx.clone();
+        async move {
+            if m.payload.starts_with(b"boom") {
+                panic!("boom in {}", cx.message_id);
+            }
+            let _ = tx.send((cx.message_id.clone(), cx.attempt));
+            Ok::<(), HandlerError>(())
+        }
+    });
+    let metrics = runtime.metrics().clone();
+    let running = start(runtime).await?;
+    let boom = Message::new("boom").with_id(ctx.id("boom", 0));
+    let goods: Vec<Message> = (0..3)
+        .map(|i| Message::new("fine").with_id(ctx.id("fine", i)))
+        .collect();
+    let mut sent = vec![boom.clone()];
+    sent.extend(goods.iter().cloned());
+    send_batch(&ctx.producer().await?, &topic, sent).await?;
+    let mut calls = Vec::new();
+    await_calls(
+        &mut rx,
+        &mut calls,
+        &ctx,
+        "the messages after the panic",
+        |c| c.len() >= goods.len(),
+    )
+    .await?;
+    dlq.wait_distinct(1, ctx.deadline, "the dead letter of the panic")
+        .await?;
+    let dead = dlq.finish(ctx.settle).await?;
+    shutdown(running, &ctx).await?;
+    expect_exactly(&[boom], &dead, &dlq_topic, "dead-letter topic")?;
+    expect_dead_letter(
+        &dead[0],
+        "permanent",
+        1,
+        &topic,
+        &group,
+        "handler panicked: boom",
+    )?;
+    let c = metrics.counts(&topic, &group);
+    ensure!(c.panicked == 1, "panics counted: {c:?}");
+    expect_counts(&metrics, &topic, &group, 3, 0, 1)
+}
+
+/// A `courier-attempt` header set by an outside publisher far above `max_attempts` does not
+/// skip the handler: the delivery gets one attempt (counted as the last), and succeeds.
+pub(super) async fn runtime_outside_attempt_header(ctx: Ctx) -> TestResult {
+    let topic = ctx.topic("forged-attempt");
+    let group = ctx.group("svc");
+    let (tx, mut rx) = mpsc::unbounded_channel::<Call>();
+    let mut runtime = Runtime::new(ctx.broker.clone(), settings(3, 1, 8));
+    runtime.handle_fn(topic.clone(), group.clone(), move |_m: Message, cx| {
+        let _ = tx.send((cx.message_id.clone(), cx.attempt));
+        async { Ok::<(), HandlerError>(()) }
+    });
+    let metrics = runtime.metrics().clone();
+    let running = start(runtime).await?;
+    let forged = Message::new("x")
+        .with_id(ctx.id("forged", 0))
+        .with_header(headers::ATTEMPT, "99");
+    send_batch(&ctx.producer().await?, &topic, vec![forged.clone()]).await?;
+    let mut calls = Vec::new();
+    await_calls(&mut rx, &mut calls, &ctx, "the forged message", |c| {
+        !c.is_empty()
+    })
+    .await?;
+    no_more_calls(&mut rx, &ctx, "after the forged message").await?;
+    shutdown(running, &ctx).await?;
+    ensure!(
+        calls.len() == 1 && calls[0].0 == forged.id && calls[0].1 <= 3,
+        "handler calls {calls:?}; expected one, with an attempt of at most max_attempts (3)"
+    );
+    expect_counts(&metrics, &topic, &group, 1, 0, 0)
 }
