@@ -96,11 +96,19 @@ pub async fn run_handlers(
 ) -> ExitCode {
     let deadline_ms = config.runtime.shutdown_deadline_ms;
     let settings = config.runtime.clone();
-    run_service(service, deadline_ms, broker.clone(), store, || async move {
-        let mut runtime = Runtime::new(broker.clone(), settings);
-        register(&mut runtime);
-        run_until_stopped(service, broker.name(), runtime, stop).await
-    })
+    let signal = stop.clone();
+    run_service(
+        service,
+        deadline_ms,
+        broker.clone(),
+        store,
+        &signal,
+        || async move {
+            let mut runtime = Runtime::new(broker.clone(), settings);
+            register(&mut runtime);
+            run_until_stopped(service, broker.name(), runtime, stop).await
+        },
+    )
     .await
 }
 
@@ -225,15 +233,21 @@ pub async fn open_store(
 }
 
 /// Runs a service's lifetime: the relay of `store`'s outbox runs on a producer of `broker`,
-/// and `body` runs until the service has shut down; then the relay sends what is left
-/// (within the shutdown deadline), the producer, the broker and the store are closed, and
-/// the outcome becomes the exit code (failure with one line on standard error).
+/// and `body` runs until the service has shut down; then the relay sends what is left, the
+/// producer, the broker and the store are closed, and the outcome becomes the exit code
+/// (failure with one line on standard error).
+///
+/// Everything after the signal fits in `shutdown_deadline_ms` (plus a second): when the
+/// broker is gone or failing, what could not be settled is logged as such and the process
+/// exits anyway; the broker delivers the unsettled messages again and unsent outbox rows wait
+/// in the store for the next start.
 #[allow(dead_code)]
 pub async fn run_service<F, Fut>(
     service: &str,
     shutdown_deadline_ms: u64,
     broker: Arc<dyn Broker>,
     store: Store,
+    stop: &Stop,
     body: F,
 ) -> ExitCode
 where
@@ -241,21 +255,36 @@ where
     Fut: Future<Output = courier_core::Result<()>>,
 {
     let deadline = std::time::Duration::from_millis(shutdown_deadline_ms);
-    let result = async {
+    let work = async {
         let producer = broker.producer().await?;
         let relay_stop = CancellationToken::new();
         let relay = Relay::new(store.clone(), producer.clone()).spawn(relay_stop.clone());
         let stopped = body().await;
         relay_stop.cancel();
-        if tokio::time::timeout(deadline, relay).await.is_err() {
-            tracing::warn!("the outbox relay did not finish within the shutdown deadline; unsent rows wait for the next start");
-        }
-        let _ = tokio::time::timeout(deadline, producer.close()).await;
+        let _ = relay.await;
+        producer.close().await?;
         broker.close().await?;
         store.close().await;
         stopped
-    }
-    .await;
+    };
+    let budget = async {
+        stop.clone().requested().await;
+        tokio::time::sleep(deadline + std::time::Duration::from_secs(1)).await;
+    };
+    let result = tokio::select! {
+        result = work => result,
+        () = budget => {
+            tracing::warn!(
+                deadline_ms = shutdown_deadline_ms,
+                "shutdown did not finish within the deadline (is the broker down?); \
+                 unsettled deliveries come again, unsent outbox rows wait for the next start"
+            );
+            // Exit now: dropping clients of an unreachable broker can block (librdkafka's
+            // destroy waits for its outstanding requests).
+            tracing::info!("{service} stopped");
+            exit(0);
+        }
+    };
     match result {
         Ok(()) => {
             tracing::info!("{service} stopped");

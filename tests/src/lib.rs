@@ -6,5 +6,6 @@
 
 pub mod conformance;
 pub mod faulty;
+pub mod proxy;
 pub mod saga;
 pub mod support;

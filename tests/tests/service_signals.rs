@@ -35,6 +35,10 @@ async fn sigterm_during_start_up_stops_each_service_cleanly() {
         let mut child = Command::new(bin)
             .arg("--config")
             .arg(&config)
+            .env(
+                "COURIER_STORE__URL",
+                format!("sqlite://{}/{{service}}.db", dir.path().display()),
+            )
             .env("RUST_LOG", "info")
             .env_remove("COURIER_CONFIG")
             .stdin(Stdio::null())

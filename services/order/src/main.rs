@@ -63,11 +63,13 @@ async fn main() -> ExitCode {
         .with_max_lines(o.max_lines),
     );
     let deadline_ms = config.runtime.shutdown_deadline_ms;
+    let signal = stop.clone();
     boot::run_service(
         "order-service",
         deadline_ms,
         broker.clone(),
         store,
+        &signal,
         || async move {
             let mut runtime = Runtime::new(broker.clone(), config.runtime.clone());
             service.register(&mut runtime);
