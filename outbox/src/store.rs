@@ -67,7 +67,8 @@ impl Store {
     /// applies the outbox's migrations and `migrations` (the service's own, component
     /// `prefix`).
     ///
-    /// URLs: `sqlite://PATH` (the file and its folder are created when missing; WAL),
+    /// `{service}` in `url` is replaced by `prefix`. URLs: `sqlite://PATH` (the file and its
+    /// folder are created when missing; WAL),
     /// `sqlite::memory:` (gone with the process), `postgres://USER[:PASSWORD]@HOST:PORT/DB`
     /// (`sslmode` and the other libpq parameters pass through).
     ///
@@ -86,6 +87,7 @@ impl Store {
     ) -> Result<Self> {
         static DRIVERS: Once = Once::new();
         DRIVERS.call_once(sqlx::any::install_default_drivers);
+        let url = &url.replace("{service}", prefix);
         let redacted = redact_url(url);
         let bad = |problem: String| StoreError::Url {
             url: redacted.clone(),

@@ -150,7 +150,8 @@ impl Tx {
     async fn write_outbox(&mut self) -> Result<()> {
         let created = crate::now_us();
         let table = self.table("outbox");
-        for chunk in self.outgoing.chunks(INSERT_CHUNK) {
+        let outgoing = std::mem::take(&mut self.outgoing);
+        for chunk in outgoing.chunks(INSERT_CHUNK) {
             let sql = format!(
                 "insert into {table} (id, topic, msg_key, headers, payload, created_us) values {}",
                 value_groups(chunk.len(), OUTBOX_COLUMNS)
@@ -160,11 +161,11 @@ impl Tx {
                 let headers = serde_json::to_string(&message.headers)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 query = query
-                    .bind(message.id.clone())
-                    .bind(topic.clone())
-                    .bind(message.key.clone())
+                    .bind(message.id.as_str())
+                    .bind(topic.as_str())
+                    .bind(message.key.as_deref())
                     .bind(headers)
-                    .bind(message.payload.to_vec())
+                    .bind(&message.payload[..])
                     .bind(created);
             }
             query.execute(&mut *self.tx).await?;

@@ -9,7 +9,6 @@ mod kafka_support;
 use std::{
     collections::HashMap,
     path::PathBuf,
-    process::Command,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -17,54 +16,10 @@ use std::{
 use courier_core::{Broker, Message, Subscription};
 use courier_kafka::KafkaConfig;
 use courier_tests::support::{broker_absent, unique_name};
-use kafka_support::{Collector, answers, config, wait_for_all};
+use kafka_support::{Collector, Tansu, answers, config, tansu_installed, wait_for_all};
 
 const MESSAGES: usize = 10_000;
 const BATCH: usize = 250;
-
-/// A tansu of this test's own, driven through `scripts/kafka.sh`.
-struct Tansu {
-    port: String,
-    data: PathBuf,
-}
-
-impl Tansu {
-    fn script(&self, command: &str, signal: &str) -> bool {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-        Command::new("bash")
-            .arg(root.join("scripts/kafka.sh"))
-            .arg(command)
-            .env("COURIER_KAFKA_PORT", &self.port)
-            .env("COURIER_KAFKA_DATA", &self.data)
-            .env("COURIER_KAFKA_STOP_SIGNAL", signal)
-            .status()
-            .is_ok_and(|s| s.success())
-    }
-
-    fn start(&self) -> bool {
-        self.script("start", "TERM")
-    }
-
-    fn kill(&self) {
-        assert!(self.script("stop", "KILL"), "killing tansu");
-    }
-}
-
-impl Drop for Tansu {
-    fn drop(&mut self) {
-        self.script("stop", "TERM");
-        std::fs::remove_dir_all(&self.data).ok();
-    }
-}
-
-fn tansu_installed() -> bool {
-    let home = std::env::var("HOME").unwrap_or_default();
-    Command::new("tansu")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-        || PathBuf::from(home).join(".cargo/bin/tansu").exists()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_messages_survive_a_broker_kill_and_restart() {

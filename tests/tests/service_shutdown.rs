@@ -16,6 +16,10 @@ use courier_tests::{
 };
 use tokio::process::{Child, Command};
 
+mod kafka_support;
+
+use kafka_support::Tansu;
+
 const DEADLINE_MS: u64 = 3_000;
 /// What the exit may take beyond the deadline: the last second of the service's own budget
 /// and the process's teardown.
@@ -169,41 +173,14 @@ async fn services_stop_in_time_when_rabbitmq_is_gone_or_failing() {
     }
 }
 
-/// A tansu of this test's own on a free port, killed by the test.
-struct Tansu {
-    port: u16,
-    data: tempfile::TempDir,
-}
-
-impl Tansu {
-    fn script(&self, command: &str, signal: &str) -> bool {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-        std::process::Command::new("bash")
-            .arg(root.join("scripts/kafka.sh"))
-            .arg(command)
-            .env("COURIER_KAFKA_PORT", self.port.to_string())
-            .env("COURIER_KAFKA_DATA", self.data.path())
-            .env("COURIER_KAFKA_STOP_SIGNAL", signal)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    }
-}
-
-impl Drop for Tansu {
-    fn drop(&mut self) {
-        self.script("stop", "KILL");
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn services_stop_in_time_when_kafka_is_killed() {
+    let data = tempfile::tempdir().expect("a temp dir");
     let tansu = Tansu {
-        port: free_port(),
-        data: tempfile::tempdir().expect("a temp dir"),
+        port: free_port().to_string(),
+        data: data.path().join("tansu"),
     };
-    if !tansu.script("start", "TERM") {
+    if !tansu.start() {
         broker_absent(
             "kafka",
             "could not start a tansu of this test's own (scripts/kafka.sh)",
@@ -217,7 +194,7 @@ async fn services_stop_in_time_when_kafka_is_killed() {
     );
     let (running, port) = start_all(dir.path(), &section).await;
     post_orders(port).await;
-    assert!(tansu.script("stop", "KILL"), "killing tansu");
+    tansu.kill();
     tokio::time::sleep(Duration::from_millis(500)).await;
     stop_all(running, "Kafka killed").await;
 }

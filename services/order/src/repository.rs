@@ -127,22 +127,24 @@ pub async fn settle(
 ) -> Result<Settled, StoreError> {
     let (name, cause, reason, payment_id) = status_columns(status);
     let sql = format!(
-        "update {} set status = $2, cause = $3, reason = $4, payment_id = $5 where id = $1 and status = 'pending'",
+        "update {} set status = $2, cause = $3, reason = $4, payment_id = $5 \
+         where id = $1 and status = 'pending' returning {COLUMNS}",
         table(prefix)
     );
-    let done = courier_outbox::query(&sql)
+    let updated = courier_outbox::query(&sql)
         .bind(id)
         .bind(name)
         .bind(cause)
         .bind(reason)
         .bind(payment_id)
-        .execute(&mut *conn)
+        .fetch_optional(&mut *conn)
         .await?;
-    let order = get(conn, prefix, id).await?;
-    Ok(match (done.rows_affected(), order) {
-        (_, None) => Settled::Unknown,
-        (1, Some(order)) => Settled::Now(order),
-        (_, Some(order)) => Settled::Already(order),
+    if let Some(row) = updated {
+        return Ok(Settled::Now(decode(&row)?));
+    }
+    Ok(match get(conn, prefix, id).await? {
+        Some(order) => Settled::Already(order),
+        None => Settled::Unknown,
     })
 }
 

@@ -32,22 +32,46 @@ pub const MIGRATIONS: &[Migration] = &[Migration::portable(
 
 const COLUMNS: &str = "order_id, amount_minor, outcome, payment_id, reason";
 
-/// The charge of `order_id` in `table` (`charges` or `gateway_charges`), the first if several.
+/// Which of the two tables of charges.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ledger {
+    /// `charges`: the service's record, one row per order.
+    Charges,
+    /// `gateway_charges`: every charge the simulated gateway made, in order.
+    Gateway,
+}
+
+impl Ledger {
+    fn table(self, prefix: &str) -> String {
+        match self {
+            Self::Charges => format!("{prefix}_charges"),
+            Self::Gateway => format!("{prefix}_gateway_charges"),
+        }
+    }
+
+    /// The order rows are read in: by order id, or as written.
+    fn order_by(self) -> &'static str {
+        match self {
+            Self::Charges => "order_id",
+            Self::Gateway => "seq",
+        }
+    }
+}
+
+/// The charge of `order_id` in `ledger`, the first if several.
 ///
 /// # Errors
 /// [`StoreError`] when the database fails or the row cannot be read.
 pub async fn get(
     conn: &mut AnyConnection,
-    table: &str,
+    prefix: &str,
+    ledger: Ledger,
     order_id: &str,
 ) -> Result<Option<Charge>, StoreError> {
-    let order = if table.ends_with("gateway_charges") {
-        " order by seq limit 1"
-    } else {
-        ""
-    };
     let row = courier_outbox::query(&format!(
-        "select {COLUMNS} from {table} where order_id = $1{order}"
+        "select {COLUMNS} from {} where order_id = $1 order by {} limit 1",
+        ledger.table(prefix),
+        ledger.order_by()
     ))
     .bind(order_id)
     .fetch_optional(conn)
@@ -55,52 +79,60 @@ pub async fn get(
     row.as_ref().map(decode).transpose()
 }
 
-/// Appends `charge` to `table`.
+/// Appends `charge` to `ledger`.
 ///
 /// # Errors
-/// [`StoreError`] when the database fails (a second charge of one order in `charges`
-/// violates its key).
+/// [`StoreError`] when the database fails (a second charge of one order in
+/// [`Ledger::Charges`] violates its key).
 pub async fn insert(
     conn: &mut AnyConnection,
-    table: &str,
+    prefix: &str,
+    ledger: Ledger,
     charge: &Charge,
 ) -> Result<(), StoreError> {
     let (outcome, payment_id, reason) = match &charge.outcome {
         ChargeOutcome::Approved { payment_id } => ("approved", Some(payment_id.clone()), None),
         ChargeOutcome::Declined { reason } => ("declined", None, Some(reason.clone())),
     };
-    let journal = table.ends_with("gateway_charges");
-    let sql = if journal {
-        format!("insert into {table} ({COLUMNS}, charged_us) values ($1, $2, $3, $4, $5, $6)")
-    } else {
-        format!("insert into {table} ({COLUMNS}) values ($1, $2, $3, $4, $5)")
+    let query = match ledger {
+        Ledger::Charges => format!(
+            "insert into {} ({COLUMNS}) values ($1, $2, $3, $4, $5)",
+            ledger.table(prefix)
+        ),
+        Ledger::Gateway => format!(
+            "insert into {} ({COLUMNS}, charged_us) values ($1, $2, $3, $4, $5, $6)",
+            ledger.table(prefix)
+        ),
     };
-    let mut query = courier_outbox::query(&sql)
+    let mut query = courier_outbox::query(&query)
         .bind(charge.order_id.clone())
         .bind(charge.amount_minor)
         .bind(outcome)
         .bind(payment_id)
         .bind(reason);
-    if journal {
+    if ledger == Ledger::Gateway {
         query = query.bind(courier_outbox::now_us());
     }
     query.execute(conn).await?;
     Ok(())
 }
 
-/// Every row of `table`, in the order written (`gateway_charges`) or by order id.
+/// Every row of `ledger`, in its order (see [`Ledger`]).
 ///
 /// # Errors
 /// As for [`get`].
-pub async fn all(conn: &mut AnyConnection, table: &str) -> Result<Vec<Charge>, StoreError> {
-    let order = if table.ends_with("gateway_charges") {
-        "seq"
-    } else {
-        "order_id"
-    };
-    let rows = courier_outbox::query(&format!("select {COLUMNS} from {table} order by {order}"))
-        .fetch_all(conn)
-        .await?;
+pub async fn all(
+    conn: &mut AnyConnection,
+    prefix: &str,
+    ledger: Ledger,
+) -> Result<Vec<Charge>, StoreError> {
+    let rows = courier_outbox::query(&format!(
+        "select {COLUMNS} from {} order by {}",
+        ledger.table(prefix),
+        ledger.order_by()
+    ))
+    .fetch_all(conn)
+    .await?;
     rows.iter().map(decode).collect()
 }
 

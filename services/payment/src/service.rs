@@ -11,7 +11,10 @@ use courier_core::{Context, HandlerError, Runtime};
 use courier_outbox::{Json, Store, StoreError, Tx, TxHandler, TxRuntime};
 use tracing::debug;
 
-use crate::{Charge, ChargeOutcome, PaymentGateway, repository};
+use crate::{
+    Charge, ChargeOutcome, PaymentGateway,
+    repository::{self, Ledger},
+};
 
 /// The payment service: its gateway, its store, and the topics.
 pub struct PaymentService {
@@ -42,7 +45,7 @@ impl PaymentService {
     /// [`StoreError`] when the store fails.
     pub async fn charges(&self) -> Result<Vec<Charge>, StoreError> {
         let mut conn = self.store.pool().acquire().await?;
-        repository::all(&mut conn, &self.store.table("charges")).await
+        repository::all(&mut conn, self.store.prefix(), Ledger::Charges).await
     }
 
     /// Registers the service's handler on `runtime`, in group [`groups::PAYMENT`]:
@@ -69,8 +72,8 @@ impl TxHandler<Json<StockReserved>> for PaymentService {
     ) -> Result<(), HandlerError> {
         event.validate().map_err(HandlerError::permanent)?;
         let order_id = event.order_id.as_str();
-        let table = self.store.table("charges");
-        if repository::get(tx.conn(), &table, order_id)
+        let prefix = self.store.prefix();
+        if repository::get(tx.conn(), prefix, Ledger::Charges, order_id)
             .await?
             .is_some()
         {
@@ -84,7 +87,7 @@ impl TxHandler<Json<StockReserved>> for PaymentService {
             approved = charge.is_approved(),
             "charge decided"
         );
-        repository::insert(tx.conn(), &table, &charge).await?;
+        repository::insert(tx.conn(), prefix, Ledger::Charges, &charge).await?;
         match charge.outcome {
             ChargeOutcome::Approved { payment_id } => {
                 let paid = PaymentSucceeded::new(order_id, payment_id, charge.amount_minor);

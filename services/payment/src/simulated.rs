@@ -4,7 +4,10 @@
 use async_trait::async_trait;
 use courier_outbox::{Store, StoreError, Tx};
 
-use crate::{Charge, ChargeOutcome, GatewayError, PaymentGateway, repository};
+use crate::{
+    Charge, ChargeOutcome, GatewayError, PaymentGateway,
+    repository::{self, Ledger},
+};
 
 /// A payment gateway that approves every amount up to `decline_above_minor` and declines the
 /// rest, with payment ids `pay-<order id>`.
@@ -32,7 +35,7 @@ impl SimulatedGateway {
     /// [`StoreError`] when the store fails.
     pub async fn journal(store: &Store) -> Result<Vec<Charge>, StoreError> {
         let mut conn = store.pool().acquire().await?;
-        repository::all(&mut conn, &store.table("gateway_charges")).await
+        repository::all(&mut conn, store.prefix(), Ledger::Gateway).await
     }
 
     fn decide(&self, order_id: &str, amount_minor: i64) -> Charge {
@@ -64,16 +67,16 @@ impl PaymentGateway for SimulatedGateway {
         order_id: &str,
         amount_minor: i64,
     ) -> Result<Charge, GatewayError> {
-        let table = tx.table("gateway_charges");
+        let prefix = tx.store().prefix().to_owned();
         let failed = |e: StoreError| GatewayError(e.into());
-        if let Some(charge) = repository::get(tx.conn(), &table, order_id)
+        if let Some(charge) = repository::get(tx.conn(), &prefix, Ledger::Gateway, order_id)
             .await
             .map_err(failed)?
         {
             return Ok(charge);
         }
         let charge = self.decide(order_id, amount_minor);
-        repository::insert(tx.conn(), &table, &charge)
+        repository::insert(tx.conn(), &prefix, Ledger::Gateway, &charge)
             .await
             .map_err(failed)?;
         Ok(charge)

@@ -270,10 +270,10 @@ impl DemoStores {
             url => (url.to_owned(), None),
         };
         let open = |service: &'static str, migrations: &'static [Migration]| {
-            let url = template.replace("{service}", service);
             let settings = config.store.clone();
+            let template = &template;
             async move {
-                Store::open(&url, service, migrations, settings)
+                Store::open(template, service, migrations, settings)
                     .await
                     .map_err(store_error)
             }

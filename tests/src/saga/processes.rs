@@ -15,7 +15,7 @@ use std::{
 use courier_contracts::{Catalog, CatalogItem, OrderIntake, SagaTopics};
 use courier_outbox::{Store, StoreSettings};
 use futures::{StreamExt, stream};
-use payment_service::{Charge, ChargeOutcome, SimulatedGateway};
+use payment_service::{Charge, SimulatedGateway};
 use serde_json::Value;
 use tokio::process::{Child, Command};
 
@@ -356,10 +356,14 @@ impl Cluster {
         prefix: &str,
         migrations: &[courier_outbox::Migration],
     ) -> Result<Store, String> {
-        let url = self.store_url.replace("{service}", prefix);
-        Store::open(&url, prefix, migrations, StoreSettings::default())
-            .await
-            .map_err(|e| format!("opening the {prefix} store failed: {e}"))
+        Store::open(
+            &self.store_url,
+            prefix,
+            migrations,
+            StoreSettings::default(),
+        )
+        .await
+        .map_err(|e| format!("opening the {prefix} store failed: {e}"))
     }
 
     /// Free stock per SKU, read from the inventory service's store.
@@ -399,6 +403,25 @@ impl Cluster {
         SimulatedGateway::journal(store)
             .await
             .map_err(|e| format!("reading the gateway's charges failed: {e}"))
+    }
+
+    /// The approved charges by order id, and how many charges the gateway made in all.
+    ///
+    /// # Errors
+    /// When the store cannot be read, or an order was charged twice.
+    pub async fn approved_charges(&self) -> Result<(BTreeMap<String, i64>, usize), String> {
+        let charges = self.charges().await?;
+        let mut seen = BTreeSet::new();
+        let mut approved = BTreeMap::new();
+        for charge in &charges {
+            if !seen.insert(charge.order_id.as_str()) {
+                return Err(format!("order {} was charged twice", charge.order_id));
+            }
+            if charge.is_approved() {
+                approved.insert(charge.order_id.clone(), charge.amount_minor);
+            }
+        }
+        Ok((approved, charges.len()))
     }
 
     /// Kills `service` with SIGKILL (no shutdown at all) and waits for it to be gone.
@@ -746,23 +769,10 @@ pub async fn run_processes(broker_section: &str, options: ProcessOptions) -> Pro
         }
     }
 
-    let journal = cluster
-        .charges()
+    let (charged, charges) = cluster
+        .approved_charges()
         .await
         .unwrap_or_else(|e| fail(&cluster, e));
-    let mut seen = BTreeSet::new();
-    let mut charged = BTreeMap::new();
-    for charge in &journal {
-        if !seen.insert(charge.order_id.clone()) {
-            fail(
-                &cluster,
-                format!("order {} was charged twice", charge.order_id),
-            );
-        }
-        if let ChargeOutcome::Approved { .. } = charge.outcome {
-            charged.insert(charge.order_id.clone(), charge.amount_minor);
-        }
-    }
     if charged != confirmed_totals {
         fail(
             &cluster,
@@ -771,14 +781,8 @@ pub async fn run_processes(broker_section: &str, options: ProcessOptions) -> Pro
             ),
         );
     }
-    report.charges = journal.len();
-    let mut held: BTreeMap<String, i64> = BTreeMap::new();
-    for view in views.values().filter(|v| v["status"] == "confirmed") {
-        for line in view["lines"].as_array().into_iter().flatten() {
-            let sku = line["sku"].as_str().unwrap_or_default().to_owned();
-            *held.entry(sku).or_default() += line["quantity"].as_i64().unwrap_or(0);
-        }
-    }
+    report.charges = charges;
+    let held = confirmed_units(views.values());
     let stock = cluster.stock().await.unwrap_or_else(|e| fail(&cluster, e));
     for item in process_catalog() {
         let moved = i64::from(item.stock) - stock.get(&item.sku).copied().unwrap_or(-1);
@@ -806,6 +810,18 @@ pub async fn run_processes(broker_section: &str, options: ProcessOptions) -> Pro
     }
     cluster.stop().await.unwrap_or_else(|e| panic!("{e}"));
     report
+}
+
+/// Units per SKU held by the confirmed orders among `views` (`GET /orders/{id}` answers).
+fn confirmed_units<'a>(views: impl Iterator<Item = &'a Value>) -> BTreeMap<String, i64> {
+    let mut held: BTreeMap<String, i64> = BTreeMap::new();
+    for view in views.filter(|v| v["status"] == "confirmed") {
+        for line in view["lines"].as_array().into_iter().flatten() {
+            let sku = line["sku"].as_str().unwrap_or_default().to_owned();
+            *held.entry(sku).or_default() += line["quantity"].as_i64().unwrap_or(0);
+        }
+    }
+    held
 }
 
 /// What [`run_scale_out`] saw.
@@ -863,7 +879,6 @@ pub async fn run_scale_out(broker_section: &str, store_url: &str, orders: usize)
         orders: placed.len(),
         ..ScaleOutReport::default()
     };
-    let mut held: BTreeMap<String, i64> = BTreeMap::new();
     let mut confirmed_totals = BTreeMap::new();
     for id in &ids {
         let view = views
@@ -873,10 +888,6 @@ pub async fn run_scale_out(broker_section: &str, store_url: &str, orders: usize)
             Some("confirmed") => {
                 report.confirmed += 1;
                 confirmed_totals.insert(id.clone(), view["total_minor"].as_i64().unwrap_or(-1));
-                for line in view["lines"].as_array().into_iter().flatten() {
-                    let sku = line["sku"].as_str().unwrap_or_default().to_owned();
-                    *held.entry(sku).or_default() += line["quantity"].as_i64().unwrap_or(0);
-                }
             }
             Some("cancelled") => report.cancelled += 1,
             _ => fail(&cluster, format!("order {id} did not settle: {view}")),
@@ -896,6 +907,7 @@ pub async fn run_scale_out(broker_section: &str, store_url: &str, orders: usize)
             );
         }
     }
+    let held = confirmed_units(views.values());
     let stock = cluster.stock().await.unwrap_or_else(|e| fail(&cluster, e));
     for item in &catalog {
         let left = stock.get(&item.sku).copied().unwrap_or(-1);
@@ -914,23 +926,10 @@ pub async fn run_scale_out(broker_section: &str, store_url: &str, orders: usize)
             report.scarce_stock = i64::from(item.stock);
         }
     }
-    let charges = cluster
-        .charges()
+    let (approved, _) = cluster
+        .approved_charges()
         .await
         .unwrap_or_else(|e| fail(&cluster, e));
-    let mut seen = BTreeSet::new();
-    let mut approved = BTreeMap::new();
-    for charge in &charges {
-        if !seen.insert(charge.order_id.clone()) {
-            fail(
-                &cluster,
-                format!("order {} was charged twice", charge.order_id),
-            );
-        }
-        if charge.is_approved() {
-            approved.insert(charge.order_id.clone(), charge.amount_minor);
-        }
-    }
     if approved != confirmed_totals {
         fail(
             &cluster,

@@ -65,15 +65,11 @@ impl SagaServices {
         topics.declare_all(broker.as_ref()).await?;
         let producer = broker.producer().await?;
         let catalog = Arc::new(Catalog::new(saga_catalog()));
-        let open = |prefix: &'static str, migrations| {
-            let url = store_url
-                .unwrap_or("sqlite::memory:")
-                .replace("{service}", prefix);
-            async move {
-                Store::open(&url, prefix, migrations, StoreSettings::default())
-                    .await
-                    .unwrap_or_else(|e| panic!("opening the {prefix} store failed: {e}"))
-            }
+        let url = store_url.unwrap_or("sqlite::memory:");
+        let open = |prefix: &'static str, migrations| async move {
+            Store::open(url, prefix, migrations, StoreSettings::default())
+                .await
+                .unwrap_or_else(|e| panic!("opening the {prefix} store failed: {e}"))
         };
         let (settled_tx, settled_rx) = mpsc::unbounded_channel();
         let order = Arc::new(

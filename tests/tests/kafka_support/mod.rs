@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use std::{net::ToSocketAddrs, time::Duration};
+use std::{net::ToSocketAddrs, path::PathBuf, process::Command, time::Duration};
 
 use courier_kafka::{KafkaBroker, KafkaConfig};
 use courier_tests::support::broker_absent;
@@ -185,4 +185,56 @@ pub fn init_logs() {
             .with_writer(std::io::stderr)
             .try_init();
     }
+}
+
+/// A tansu of a test's own on `port` with its data in `data`, driven through
+/// `scripts/kafka.sh`, so the shared broker is not disturbed. Stopped, and its data removed,
+/// when dropped.
+pub struct Tansu {
+    pub port: String,
+    pub data: PathBuf,
+}
+
+impl Tansu {
+    fn script(&self, command: &str, signal: &str) -> bool {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        Command::new("bash")
+            .arg(root.join("scripts/kafka.sh"))
+            .arg(command)
+            .env("COURIER_KAFKA_PORT", &self.port)
+            .env("COURIER_KAFKA_DATA", &self.data)
+            .env("COURIER_KAFKA_STOP_SIGNAL", signal)
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// Starts it (installing tansu when missing) and waits until it answers.
+    pub fn start(&self) -> bool {
+        self.script("start", "TERM")
+    }
+
+    /// Kills it with SIGKILL (a crash).
+    ///
+    /// # Panics
+    /// When it cannot be killed.
+    pub fn kill(&self) {
+        assert!(self.script("stop", "KILL"), "killing tansu");
+    }
+}
+
+impl Drop for Tansu {
+    fn drop(&mut self) {
+        self.script("stop", "TERM");
+        std::fs::remove_dir_all(&self.data).ok();
+    }
+}
+
+/// Whether the `tansu` binary is installed.
+pub fn tansu_installed() -> bool {
+    let home = std::env::var("HOME").unwrap_or_default();
+    Command::new("tansu")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+        || PathBuf::from(home).join(".cargo/bin/tansu").exists()
 }
