@@ -8,13 +8,17 @@ of 1 (one unsettled delivery at a time), then:
   * nacks (requeues) the first delivery it gets,
   * acks that message when it comes back,
   * keeps the next delivery unsettled and leaves without a word (no BYE), as a crash would.
+With COURIER_ZMQ_SECRET set, it authenticates first (courier_auth.py).
 Prints one JSON object: every delivery it saw, in order.
 """
 
 import json
+import os
 import sys
 
 import zmq
+
+from courier_auth import authenticate
 
 PROTOCOL = b"courier/1"
 
@@ -26,6 +30,9 @@ def main() -> int:
     sock.setsockopt(zmq.LINGER, 1000)
     sock.setsockopt(zmq.RCVTIMEO, 10000)
     sock.connect(endpoint)
+    secret = os.environ.get("COURIER_ZMQ_SECRET")
+    if secret:
+        authenticate(sock, secret.encode())
     sock.send_multipart([PROTOCOL, b"HELLO", topic.encode(), group.encode(), b"1"])
 
     seen = []

@@ -7,13 +7,17 @@ Connects a DEALER socket to the binding side at ENDPOINT and sends, as PUBLISH r
   seq 1: one order as plain JSON, with an id, a key and a header;
   seq 2: a message without id (the binding side assigns one), key or headers;
   seq 3: a message whose headers frame is not JSON (must be refused with ERROR 3).
+With COURIER_ZMQ_SECRET set, it authenticates first (courier_auth.py).
 Prints one JSON object with the answer to each request.
 """
 
 import json
+import os
 import sys
 
 import zmq
+
+from courier_auth import authenticate
 
 PROTOCOL = b"courier/1"
 
@@ -25,6 +29,9 @@ def main() -> int:
     sock.setsockopt(zmq.LINGER, 1000)
     sock.setsockopt(zmq.RCVTIMEO, 10000)
     sock.connect(endpoint)
+    secret = os.environ.get("COURIER_ZMQ_SECRET")
+    if secret:
+        authenticate(sock, secret.encode())
 
     order = json.dumps({"order_id": "1001", "product_id": "1001", "quantity": 2}).encode()
     headers = json.dumps({"content-type": "application/json"}).encode()

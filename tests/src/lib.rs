@@ -9,3 +9,4 @@ pub mod faulty;
 pub mod proxy;
 pub mod saga;
 pub mod support;
+pub mod zmtp;

@@ -6,22 +6,12 @@
 use std::time::Duration;
 
 use courier_core::{Broker, Message, Subscription};
+use courier_tests::zmtp::greeting;
 use courier_zeromq::{ZmqBroker, ZmqConfig};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
 };
-
-/// A ZMTP 3.0 greeting with the NULL mechanism, as a client sends it.
-fn greeting() -> Vec<u8> {
-    let mut g = vec![0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0x7f, 3, 0];
-    let mut mechanism = b"NULL".to_vec();
-    mechanism.resize(20, 0);
-    g.extend(mechanism);
-    g.push(0); // as-server
-    g.resize(64, 0);
-    g
-}
 
 /// Connects to `address`, writes `bytes`, and waits (at most 2 s) for the peer to close.
 async fn send_and_wait(address: &str, bytes: &[u8]) {

@@ -55,18 +55,7 @@ async fn pyzmq_present() -> bool {
 
 /// Runs a script to completion and parses the JSON object it prints.
 async fn run_script(name: &str, args: &[&str]) -> Value {
-    let child = tokio::process::Command::new("python3")
-        .arg(script(name))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start python3");
-    let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
-        .await
-        .unwrap_or_else(|_| panic!("{name} did not finish within 30 s"))
-        .expect("wait for the script");
+    let output = run_python(name, args, None).await;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{name} failed: {stderr}");
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
@@ -75,6 +64,26 @@ async fn run_script(name: &str, args: &[&str]) -> Value {
             String::from_utf8_lossy(&output.stdout)
         )
     })
+}
+
+/// Runs a script to completion, with `COURIER_ZMQ_SECRET` set to `secret` when given.
+async fn run_python(name: &str, args: &[&str], secret: Option<&str>) -> std::process::Output {
+    let mut command = tokio::process::Command::new("python3");
+    if let Some(secret) = secret {
+        command.env("COURIER_ZMQ_SECRET", secret);
+    }
+    let child = command
+        .arg(script(name))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start python3");
+    tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("{name} did not finish within 30 s"))
+        .expect("wait for the script")
 }
 
 async fn recv_within(consumer: &mut dyn Consumer, what: &str) -> Delivery {
@@ -202,6 +211,59 @@ async fn a_pyzmq_producer_publishes_to_a_courier_consumer() {
         extra.is_err(),
         "the refused message was delivered: {extra:?}"
     );
+    consumer.close().await.unwrap();
+    broker.close().await.unwrap();
+}
+
+/// With a shared secret on the binding side, a pyzmq producer that runs the handshake of
+/// tests/interop/courier_auth.py publishes; one with another secret is refused before
+/// anything is queued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pyzmq_peer_authenticates_with_the_shared_secret() {
+    if !pyzmq_present().await {
+        return;
+    }
+    let broker = ZmqBroker::connect(ZmqConfig {
+        secret: Some(courier_core::Secret::new("py-shared-secret")),
+        ..config()
+    })
+    .await
+    .unwrap();
+    let topic = unique_name("orders.intake");
+    let endpoint = broker.local_endpoint(&topic).unwrap();
+    let mut consumer = broker
+        .subscribe(Subscription::new(&topic, "order-service"))
+        .await
+        .unwrap();
+
+    let wrong = run_python(
+        "zmq_producer.py",
+        &[&endpoint, &topic],
+        Some("another-secret"),
+    )
+    .await;
+    assert!(!wrong.status.success(), "a wrong secret was accepted");
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr).contains("auth"),
+        "{}",
+        String::from_utf8_lossy(&wrong.stderr)
+    );
+    let nothing = tokio::time::timeout(Duration::from_millis(300), consumer.recv()).await;
+    assert!(nothing.is_err(), "a refused peer published: {nothing:?}");
+
+    let output = run_python(
+        "zmq_producer.py",
+        &[&endpoint, &topic],
+        Some("py-shared-secret"),
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let out: Value = serde_json::from_slice(&output.stdout).expect("JSON answers");
+    assert_eq!(out["answers"]["1"], "OK", "{out}");
+    let mut order = recv_within(consumer.as_mut(), "the authenticated Python order").await;
+    assert_eq!(order.message.id, "py-order-1001");
+    order.ack().await.unwrap();
     consumer.close().await.unwrap();
     broker.close().await.unwrap();
 }

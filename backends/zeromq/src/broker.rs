@@ -19,6 +19,7 @@ use crate::consumer::{ConsumerParams, ZmqConsumer};
 use crate::hub::{Hub, HubSettings};
 use crate::link::{Link, LinkSettings};
 use crate::producer::ZmqProducer;
+use crate::session::Access;
 use crate::topology::Plan;
 
 /// Where a topic's messages go.
@@ -50,6 +51,8 @@ pub(crate) struct Inner {
     links: Vec<Arc<Link>>,
     shutdown: CancellationToken,
     closed: AtomicBool,
+    /// How consumers and links reach binding sides.
+    access: Access,
 }
 
 impl Inner {
@@ -99,17 +102,29 @@ impl ZmqBroker {
         config.validate().map_err(|(key, problem)| {
             Error::new(BACKEND, ErrorKind::Config, format!("{key}: {problem}"))
         })?;
+        let secret = config.shared_secret().map_err(|(key, problem)| {
+            Error::new(BACKEND, ErrorKind::Config, format!("{key}: {problem}"))
+        })?;
         let shutdown = CancellationToken::new();
         let hub_settings = HubSettings {
             capacity: config.capacity,
             overflow: config.overflow,
             heartbeat_interval: config.heartbeat_interval(),
             heartbeat_timeout: config.heartbeat_timeout(),
+            secret: secret.clone(),
+            allow_remote_declare: config.allow_remote_declare,
+            max_message_bytes: config.max_message_bytes,
+            max_parked_bytes_per_peer: config.max_parked_bytes_per_peer,
+        };
+        let access = Access {
+            timeout: config.connect_timeout(),
+            secret,
+            max_message_bytes: config.max_message_bytes,
         };
         let link_settings = LinkSettings {
             heartbeat_interval: config.heartbeat_interval(),
             heartbeat_timeout: config.heartbeat_timeout(),
-            connect_timeout: config.connect_timeout(),
+            access: access.clone(),
         };
 
         let plan =
@@ -135,7 +150,7 @@ impl ZmqBroker {
             } else {
                 let link = Arc::new(Link::spawn(
                     &endpoint,
-                    link_settings,
+                    link_settings.clone(),
                     shutdown.child_token(),
                 ));
                 links.push(link.clone());
@@ -156,6 +171,7 @@ impl ZmqBroker {
                 links,
                 shutdown,
                 closed: AtomicBool::new(false),
+                access,
                 config,
             }),
         })
@@ -225,18 +241,20 @@ impl Broker for ZmqBroker {
     async fn subscribe(&self, subscription: Subscription) -> Result<Box<dyn Consumer>> {
         self.check_open()?;
         let config = &self.inner.config;
+        let route = self.inner.route(&subscription.topic);
+        if let Route::Local(hub) = route {
+            // The hub refuses a HELLO for a group nobody declared (unless remote declarations
+            // are allowed); this process may declare its own groups.
+            hub.declare(&subscription.topic, &subscription.group).await?;
+        }
         let params = ConsumerParams {
-            endpoint: self
-                .inner
-                .route(&subscription.topic)
-                .connect_to()
-                .to_owned(),
+            endpoint: route.connect_to().to_owned(),
             topic: subscription.topic.into(),
             group: subscription.group,
             prefetch: u32::try_from(subscription.prefetch.max(1)).unwrap_or(u32::MAX),
             heartbeat_interval: config.heartbeat_interval(),
             heartbeat_timeout: config.heartbeat_timeout(),
-            connect_timeout: config.connect_timeout(),
+            access: self.inner.access.clone(),
         };
         let consumer = ZmqConsumer::start(
             params,

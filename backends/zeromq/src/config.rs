@@ -1,10 +1,14 @@
 //! Settings of the ZeroMQ backend: [`ZmqConfig`], [`TopicConfig`] and [`Overflow`].
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
+use courier_core::Secret;
 use serde::{Deserialize, Serialize};
 use zeromq::Endpoint;
+
+use crate::auth::SharedSecret;
 
 /// What `send` does when a group's outbox already holds `capacity` messages.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +39,10 @@ pub enum Overflow {
 /// heartbeat_timeout_ms = 5000
 /// connect_timeout_ms = 5000
 /// linger_ms = 2000
+/// secret_file = "/run/secrets/courier-zmq"  # or secret = "..."; every peer must know it
+/// allow_remote_declare = false        # remote DECLARE/HELLO only for groups declared here
+/// max_message_bytes = 67108864        # largest message read from a peer
+/// max_parked_bytes_per_peer = 67108864  # PUBLISHes waiting for room, per peer
 ///
 /// [broker.zeromq.topics."orders.placed"]
 /// endpoint = "tcp://127.0.0.1:5601"   # a ROUTER of its own
@@ -69,6 +77,26 @@ pub struct ZmqConfig {
     /// How long [`Broker::close`](courier_core::Broker::close) waits for consumers to ack what
     /// the outboxes still hold before the sockets close. Default 2000 ms.
     pub linger_ms: u64,
+    /// The shared secret every connection proves it knows (HMAC-SHA256 challenge-response
+    /// both ways; the secret never travels) before anything else is accepted. Without it (or
+    /// [`secret_file`](Self::secret_file)) anyone who can connect to a bound endpoint may
+    /// consume, publish and declare. Never printed.
+    pub secret: Option<Secret>,
+    /// A file holding the shared secret (a trailing newline is ignored); instead of
+    /// [`secret`](Self::secret).
+    pub secret_file: Option<PathBuf>,
+    /// Whether peers in other processes may create groups (`DECLARE`, or `HELLO` for a group
+    /// that does not exist yet). Default `false`: only groups listed in `topics."t".groups`
+    /// or declared by this process exist, so a peer cannot make the binding side keep
+    /// messages for a group nobody consumes.
+    pub allow_remote_declare: bool,
+    /// The most bytes one message from a peer may have (all frames together); a peer that
+    /// sends more is disconnected before anything is reserved for it. Default 64 MiB.
+    pub max_message_bytes: usize,
+    /// The most bytes of `PUBLISH`ed messages one peer may have waiting for room in full
+    /// outboxes (`overflow = "block"`); past it, its `PUBLISH` is answered with a retryable
+    /// `full:` error. Default 64 MiB.
+    pub max_parked_bytes_per_peer: usize,
     /// Topics with an endpoint, bind side or declared groups of their own.
     pub topics: BTreeMap<String, TopicConfig>,
 }
@@ -91,6 +119,8 @@ impl ZmqConfig {
     pub const DEFAULT_ENDPOINT: &'static str = "tcp://127.0.0.1:5600";
     /// The default outbox capacity of a group.
     pub const DEFAULT_CAPACITY: usize = 100_000;
+    /// The default largest message, and parked bytes per peer: 64 MiB.
+    pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 64 << 20;
 
     /// Checks the settings.
     ///
@@ -122,6 +152,13 @@ impl ZmqConfig {
                 ),
             ));
         }
+        if self.max_message_bytes < 1024 {
+            return Err((
+                "max_message_bytes".to_owned(),
+                format!("must be at least 1024, not {}", self.max_message_bytes),
+            ));
+        }
+        self.shared_secret()?;
         if self.connect_timeout_ms == 0 {
             return Err((
                 "connect_timeout_ms".to_owned(),
@@ -171,6 +208,41 @@ impl ZmqConfig {
         Ok(())
     }
 
+    /// The shared secret from [`secret`](Self::secret) or [`secret_file`](Self::secret_file).
+    ///
+    /// # Errors
+    /// `(key, problem)` when both are set, the file cannot be read, or the secret is empty.
+    pub(crate) fn shared_secret(&self) -> Result<Option<SharedSecret>, (String, String)> {
+        match (&self.secret, &self.secret_file) {
+            (Some(_), Some(_)) => Err((
+                "secret_file".to_owned(),
+                "set either secret or secret_file, not both".to_owned(),
+            )),
+            (Some(secret), None) if secret.is_empty() => {
+                Err(("secret".to_owned(), "is empty".to_owned()))
+            }
+            (Some(secret), None) => Ok(Some(SharedSecret::new(secret.expose().as_bytes()))),
+            (None, Some(path)) => {
+                let text = std::fs::read(path).map_err(|e| {
+                    (
+                        "secret_file".to_owned(),
+                        format!("cannot read {}: {e}", path.display()),
+                    )
+                })?;
+                let secret = text.strip_suffix(b"\n").unwrap_or(&text);
+                let secret = secret.strip_suffix(b"\r").unwrap_or(secret);
+                if secret.is_empty() {
+                    return Err((
+                        "secret_file".to_owned(),
+                        format!("{} is empty", path.display()),
+                    ));
+                }
+                Ok(Some(SharedSecret::new(secret)))
+            }
+            (None, None) => Ok(None),
+        }
+    }
+
     /// The endpoint and bind side of `topic`.
     pub fn route(&self, topic: &str) -> (&str, bool) {
         match self.topics.get(topic) {
@@ -218,6 +290,11 @@ impl Default for ZmqConfig {
             heartbeat_timeout_ms: 5000,
             connect_timeout_ms: 5000,
             linger_ms: 2000,
+            secret: None,
+            secret_file: None,
+            allow_remote_declare: false,
+            max_message_bytes: Self::DEFAULT_MAX_MESSAGE_BYTES,
+            max_parked_bytes_per_peer: Self::DEFAULT_MAX_MESSAGE_BYTES,
             topics: BTreeMap::new(),
         }
     }
@@ -355,5 +432,34 @@ mod tests {
             ..ZmqConfig::default()
         };
         assert_eq!(config.validate().unwrap_err().0, "capacity");
+    }
+
+    #[test]
+    fn the_secret_comes_from_one_place_and_is_never_printed() {
+        let config = from_toml("secret = \"hunter2\"");
+        assert!(config.shared_secret().unwrap().is_some());
+        assert!(!format!("{config:?}").contains("hunter2"));
+
+        let dir = std::env::temp_dir().join(format!("courier-zmq-secret-{}", std::process::id()));
+        std::fs::write(&dir, "from-file\n").unwrap();
+        let config = ZmqConfig {
+            secret_file: Some(dir.clone()),
+            ..ZmqConfig::default()
+        };
+        assert_eq!(config.validate(), Ok(()));
+        let both = ZmqConfig {
+            secret: Some(Secret::new("x")),
+            ..config
+        };
+        assert_eq!(both.validate().unwrap_err().0, "secret_file");
+        std::fs::remove_file(&dir).unwrap();
+        let missing = ZmqConfig {
+            secret_file: Some(dir.clone()),
+            ..ZmqConfig::default()
+        };
+        let (key, problem) = missing.validate().unwrap_err();
+        assert_eq!(key, "secret_file");
+        assert!(problem.contains(&dir.display().to_string()), "{problem}");
+        assert_eq!(from_toml("secret = \"\"").validate().unwrap_err().0, "secret");
     }
 }

@@ -14,7 +14,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 use crate::BACKEND;
-use crate::session::{Dealer, connect};
+use crate::session::{Access, Dealer, connect};
 use crate::socket::Intercept;
 use crate::wire::{FromHub, ToHub};
 
@@ -34,7 +34,7 @@ pub(crate) struct ConsumerParams {
     pub(crate) prefetch: u32,
     pub(crate) heartbeat_interval: Duration,
     pub(crate) heartbeat_timeout: Duration,
-    pub(crate) connect_timeout: Duration,
+    pub(crate) access: Access,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -160,7 +160,7 @@ impl ZmqConsumer {
             settle: settle_tx,
         });
         let (ready_tx, ready) = oneshot::channel();
-        let wait = params.connect_timeout + params.heartbeat_interval;
+        let wait = params.access.timeout + params.heartbeat_interval;
         let endpoint = params.endpoint.clone();
         let task = tokio::spawn(
             Connection {
@@ -278,13 +278,7 @@ impl Connection {
             self.shared.generation.store(generation, Ordering::Release);
             let p = &self.params;
             let intercept = self.receiver(generation);
-            let connected = connect(
-                &p.endpoint,
-                "consumer",
-                p.connect_timeout,
-                &self.cancel,
-                Some(intercept),
-            );
+            let connected = connect(&p.endpoint, &p.access, &self.cancel, Some(intercept));
             let ended = match connected.await {
                 Ok(mut dealer) => self.serve(&mut dealer, generation).await,
                 Err(error) if error.kind() == ErrorKind::Closed => Ended::Closed,
@@ -381,7 +375,13 @@ impl Connection {
                             // Only a consumer that is no longer a member gets one now.
                             return Ended::Lost(format!("the binding side says: {reason}"));
                         }
-                        Ok(FromHub::Msg { .. } | FromHub::Pong | FromHub::Ok { .. }) => {}
+                        Ok(
+                            FromHub::Msg { .. }
+                            | FromHub::Pong
+                            | FromHub::Ok { .. }
+                            | FromHub::Nonce { .. }
+                            | FromHub::Authenticated,
+                        ) => {}
                         Err(malformed) => {
                             tracing::debug!(backend = BACKEND, reason = malformed.reason, "malformed frames ignored");
                         }

@@ -47,6 +47,7 @@
 //! the full table. Any ZeroMQ library (libzmq through pyzmq, for example) can consume or
 //! produce with a DEALER socket.
 
+mod auth;
 mod broker;
 mod config;
 mod consumer;

@@ -15,7 +15,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 use crate::BACKEND;
-use crate::session::{Dealer, connect};
+use crate::session::{Access, Dealer, connect};
 use crate::wire::{FromHub, ToHub, WireMessage, decimal};
 
 /// What a link is asked to do.
@@ -37,11 +37,11 @@ struct Request {
 }
 
 /// Timing of a link.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct LinkSettings {
     pub(crate) heartbeat_interval: Duration,
     pub(crate) heartbeat_timeout: Duration,
-    pub(crate) connect_timeout: Duration,
+    pub(crate) access: Access,
 }
 
 /// A handle to the link task of one remote endpoint.
@@ -174,15 +174,7 @@ impl Task {
                 let _ = request.reply.send(Ok(()));
                 continue;
             }
-            let s = self.settings;
-            match connect(
-                &self.endpoint,
-                "producer",
-                s.connect_timeout,
-                &self.cancel,
-                None,
-            )
-            .await
+            match connect(&self.endpoint, &self.settings.access, &self.cancel, None).await
             {
                 Ok(mut dealer) => {
                     self.serve(&mut dealer, request).await;

@@ -18,6 +18,7 @@ use zeromq::{
 };
 
 use crate::BACKEND;
+use crate::auth::{SharedSecret, authenticate};
 use crate::socket::{Intercept, socket_error, spawn_reader};
 use crate::wire::ToHub;
 
@@ -81,25 +82,34 @@ impl Drop for Dealer {
     }
 }
 
-/// Connects a DEALER to `endpoint`, trying until `timeout` or until `cancel` fires. Frames
-/// that `intercept` handles in the reader task do not reach [`Dealer::incoming`].
+/// How a peer reaches a binding side.
+#[derive(Clone, Debug)]
+pub(crate) struct Access {
+    /// How long connecting and each authentication answer may take.
+    pub(crate) timeout: Duration,
+    /// The shared secret to prove, when the deployment has one.
+    pub(crate) secret: Option<SharedSecret>,
+    /// The largest message read from the binding side.
+    pub(crate) max_message_bytes: usize,
+}
+
+/// Connects a DEALER to `endpoint` and authenticates when `access` has a secret, trying
+/// until `access.timeout` or until `cancel` fires. Frames that `intercept` handles in the
+/// reader task do not reach [`Dealer::incoming`].
 ///
 /// # Errors
-/// [`ErrorKind::Connection`] when nothing answers within `timeout`; [`ErrorKind::Closed`]
-/// when cancelled.
+/// [`ErrorKind::Connection`] when nothing answers within the timeout or authentication
+/// fails; [`ErrorKind::Closed`] when cancelled.
 pub(crate) async fn connect(
     endpoint: &str,
-    role: &str,
-    timeout: Duration,
+    access: &Access,
     cancel: &CancellationToken,
     intercept: Option<Intercept>,
 ) -> Result<Dealer> {
+    let timeout = access.timeout;
     let mut options = SocketOptions::default();
     options.connect_timeout(timeout);
-    // A fresh identity per connection: the binding side tells connections apart by it.
-    if let Ok(identity) = format!("{role}-{}", uuid::Uuid::new_v4().simple()).parse() {
-        options.peer_identity(identity);
-    }
+    options.max_message_size(access.max_message_bytes);
     let mut socket = DealerSocket::with_options(options);
     let monitor = socket.monitor();
     tokio::select! {
@@ -116,7 +126,7 @@ pub(crate) async fn connect(
     }
     let (sender, receiver) = socket.split();
     let (reader, incoming) = spawn_reader(receiver, 1024, intercept);
-    Ok(Dealer {
+    let mut dealer = Dealer {
         sender,
         incoming,
         events: Events {
@@ -124,5 +134,14 @@ pub(crate) async fn connect(
             monitoring: true,
         },
         reader,
-    })
+    };
+    if let Some(secret) = &access.secret {
+        tokio::select! {
+            () = cancel.cancelled() => {
+                return Err(courier_core::Error::closed(BACKEND, "the connection"));
+            }
+            authenticated = authenticate(&mut dealer, secret, timeout) => authenticated?,
+        }
+    }
+    Ok(dealer)
 }

@@ -16,6 +16,8 @@
 //! | `BYE` | none: leave the group; unacked deliveries go back to it |
 //! | `PUBLISH` | seq, topic, then 4 frames per message: answered `OK seq` once queued |
 //! | `DECLARE` | seq, topic, group: create the group's outbox, answered `OK seq` |
+//! | `CHALLENGE` | the peer's nonce: start authenticating (see [`crate::auth`]) |
+//! | `AUTH` | the peer's proof |
 //!
 //! Binding side to peer:
 //!
@@ -25,7 +27,9 @@
 //! | `MSG` | tag, attempt, then the message's 4 frames |
 //! | `PONG` | none |
 //! | `OK` | seq |
-//! | `ERROR` | seq (empty when not about a request), reason (`full: ...` for a full outbox, `gone: ...` for a connection that is no longer a member) |
+//! | `ERROR` | seq (empty when not about a request), reason (`full: ...` for a full outbox, `gone: ...` for a connection that is no longer a member, `auth: ...` for a connection that has not authenticated) |
+//! | `NONCE` | the binding side's nonce and proof |
+//! | `AUTHENTICATED` | none: the proof was accepted |
 
 use bytes::Bytes;
 use courier_core::{Headers, Message, new_id};
@@ -99,6 +103,11 @@ impl WireMessage {
         Ok(self)
     }
 
+    /// The bytes of its four frames.
+    pub(crate) fn byte_len(&self) -> usize {
+        self.id.len() + self.key.len() + self.headers.len() + self.payload.len()
+    }
+
     fn push_into(self, frames: &mut Vec<Bytes>) {
         frames.extend([self.id, self.key, self.headers, self.payload]);
     }
@@ -140,6 +149,12 @@ pub(crate) enum ToHub {
         topic: String,
         group: String,
     },
+    Challenge {
+        nonce: Bytes,
+    },
+    Auth {
+        proof: Bytes,
+    },
 }
 
 /// What the binding side sends to a peer.
@@ -161,6 +176,11 @@ pub(crate) enum FromHub {
         seq: Bytes,
         reason: String,
     },
+    Nonce {
+        nonce: Bytes,
+        proof: Bytes,
+    },
+    Authenticated,
 }
 
 /// Why frames could not be read, and the request sequence number when there is one.
@@ -263,6 +283,16 @@ impl ToHub {
                     seq,
                 })
             }
+            b"CHALLENGE" => Ok(Self::Challenge {
+                nonce: frames
+                    .next()
+                    .ok_or_else(|| malformed("missing nonce frame"))?,
+            }),
+            b"AUTH" => Ok(Self::Auth {
+                proof: frames
+                    .next()
+                    .ok_or_else(|| malformed("missing proof frame"))?,
+            }),
             other => Err(malformed(format!(
                 "unknown command `{}`",
                 String::from_utf8_lossy(other)
@@ -310,6 +340,8 @@ impl ToHub {
                 Bytes::from(topic),
                 Bytes::from(group),
             ]),
+            Self::Challenge { nonce } => frames.extend([Bytes::from_static(b"CHALLENGE"), nonce]),
+            Self::Auth { proof } => frames.extend([Bytes::from_static(b"AUTH"), proof]),
         }
         into_zmq(frames)
     }
@@ -347,6 +379,15 @@ impl FromHub {
                     .map(|r| String::from_utf8_lossy(&r).into_owned())
                     .unwrap_or_default(),
             }),
+            b"NONCE" => Ok(Self::Nonce {
+                nonce: frames
+                    .next()
+                    .ok_or_else(|| malformed("missing nonce frame"))?,
+                proof: frames
+                    .next()
+                    .ok_or_else(|| malformed("missing proof frame"))?,
+            }),
+            b"AUTHENTICATED" => Ok(Self::Authenticated),
             other => Err(malformed(format!(
                 "unknown command `{}`",
                 String::from_utf8_lossy(other)
@@ -375,6 +416,10 @@ impl FromHub {
             Self::Error { seq, reason } => {
                 frames.extend([Bytes::from_static(b"ERROR"), seq, Bytes::from(reason)]);
             }
+            Self::Nonce { nonce, proof } => {
+                frames.extend([Bytes::from_static(b"NONCE"), nonce, proof]);
+            }
+            Self::Authenticated => frames.push(Bytes::from_static(b"AUTHENTICATED")),
         }
         into_zmq(frames)
     }
@@ -434,6 +479,12 @@ mod tests {
                 topic: "t".into(),
                 group: "g".into(),
             },
+            ToHub::Challenge {
+                nonce: Bytes::from("ab"),
+            },
+            ToHub::Auth {
+                proof: Bytes::from("cd"),
+            },
         ];
         for request in requests {
             let frames = format!("{request:?}");
@@ -459,6 +510,11 @@ mod tests {
                 seq: Bytes::from("2"),
                 reason: "no".into(),
             },
+            FromHub::Nonce {
+                nonce: Bytes::from("n"),
+                proof: Bytes::from("p"),
+            },
+            FromHub::Authenticated,
         ];
         for reply in replies {
             let text = format!("{reply:?}");

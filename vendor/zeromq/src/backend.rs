@@ -61,6 +61,8 @@ pub(crate) struct GenericSocketBackend {
     peer_count: AtomicUsize,
     /// Notifiers for reconnection tasks - keyed by `peer_id`
     disconnect_notifiers: Mutex<HashMap<PeerIdentity, DisconnectNotifier>>,
+    /// Stops the writer task of each connected peer.
+    writers: Mutex<HashMap<PeerIdentity, futures::future::AbortHandle>>,
 }
 
 impl GenericSocketBackend {
@@ -77,6 +79,7 @@ impl GenericSocketBackend {
             socket_options: Arc::new(options),
             socket_monitor: Mutex::new(None),
             single_peer: Mutex::new(None),
+            writers: Mutex::new(HashMap::new()),
             peer_count: AtomicUsize::new(0),
             disconnect_notifiers: Mutex::new(HashMap::new()),
         }
@@ -171,6 +174,36 @@ impl GenericSocketBackend {
             Err(e) => {
                 self.peer_disconnected(peer_id);
                 Err(e.into())
+            }
+        }
+    }
+
+    /// Disconnects `peer_id` at once: what is queued for it is dropped and its writer stops,
+    /// also when it is blocked on a peer that does not read.
+    pub(crate) fn abort_peer(&self, peer_id: &PeerIdentity) {
+        if let Some(writer) = self.writers.lock().remove(peer_id) {
+            writer.abort();
+        }
+        self.peer_disconnected(peer_id);
+    }
+
+    /// Queues `message` for `peer_id` without waiting: a peer whose queue is full is
+    /// reported, not waited for.
+    pub(crate) fn try_send_to_peer(
+        &self,
+        peer_id: &PeerIdentity,
+        message: Message,
+    ) -> Result<(), crate::TrySendError> {
+        let queued = match self.peers.get_sync(peer_id) {
+            Some(mut peer) => peer.send_queue.try_send(message),
+            None => return Err(crate::TrySendError::Gone),
+        };
+        match queued {
+            Ok(()) => Ok(()),
+            Err(error) if error.is_full() => Err(crate::TrySendError::Full),
+            Err(_) => {
+                self.peer_disconnected(peer_id);
+                Err(crate::TrySendError::Gone)
             }
         }
     }
@@ -299,8 +332,15 @@ impl MultiPeerBackend for GenericSocketBackend {
         self.refresh_single_peer_cache();
         let writer_backend = self.clone();
         let writer_peer_id = peer_id.clone();
+        let (abort, registration) = futures::future::AbortHandle::new_pair();
+        self.writers.lock().insert(peer_id.clone(), abort);
         async_rt::task::spawn(async move {
-            if let Err(error) = write_message_queue(queue_receiver, send_queue).await {
+            let written = futures::future::Abortable::new(
+                write_message_queue(queue_receiver, send_queue),
+                registration,
+            )
+            .await;
+            if let Ok(Err(error)) = written {
                 log::debug!(
                     "Error sending message to peer {:?}: {:?}",
                     writer_peer_id,
@@ -319,6 +359,7 @@ impl MultiPeerBackend for GenericSocketBackend {
     }
 
     fn peer_disconnected(&self, peer_id: &PeerIdentity) {
+        self.writers.lock().remove(peer_id);
         let peer_removed = self.peers.remove_sync(peer_id).is_some();
         self.refresh_single_peer_cache();
         match &self.fair_queue_inner {

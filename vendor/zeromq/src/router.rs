@@ -167,6 +167,50 @@ pub struct RouterRecvHalf {
     fair_queue: FairQueue<ZmqFramedRead, PeerIdentity>,
 }
 
+/// Why [`RouterSendHalf::try_send`] did not queue a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrySendError {
+    /// The peer's send queue is full: it does not read what it is sent.
+    Full,
+    /// No such peer (it disconnected), or the message has no identity frame.
+    Gone,
+}
+
+impl RouterSendHalf {
+    /// Closes the connection of `peer`: messages already queued for it are still written,
+    /// then the connection closes; the socket monitor reports it as disconnected, and
+    /// messages to it fail from now on.
+    pub fn disconnect(&self, peer: &PeerIdentity) {
+        self.inner.backend.peer_disconnected(peer);
+    }
+
+    /// Closes the connection of `peer` at once, dropping what is queued for it: for a peer
+    /// that does not read, whose connection would otherwise stay open while its writer waits.
+    pub fn disconnect_now(&self, peer: &PeerIdentity) {
+        self.inner.backend.abort_peer(peer);
+    }
+
+    /// Queues `message` (identity frame first) for its peer without waiting.
+    ///
+    /// # Errors
+    /// [`TrySendError::Full`] when the peer's send queue is full,
+    /// [`TrySendError::Gone`] when the peer is not connected.
+    pub fn try_send(&self, mut message: ZmqMessage) -> Result<(), TrySendError> {
+        if message.len() <= 1 {
+            return Err(TrySendError::Gone);
+        }
+        let Some(peer_id) = message
+            .pop_front()
+            .and_then(|frame| PeerIdentity::try_from(frame).ok())
+        else {
+            return Err(TrySendError::Gone);
+        };
+        self.inner
+            .backend
+            .try_send_to_peer(&peer_id, Message::Message(message))
+    }
+}
+
 #[async_trait]
 impl SocketSend for RouterSendHalf {
     async fn send(&mut self, mut message: ZmqMessage) -> ZmqResult<()> {

@@ -187,11 +187,26 @@ pub(crate) async fn ready_exchange(
     }
 }
 
+/// How long an accepted connection has to complete the ZMTP greeting and READY exchange.
+pub(crate) const ACCEPT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 pub(crate) async fn peer_connected(
     mut raw_socket: FramedIo,
     backend: Arc<dyn MultiPeerBackend>,
 ) -> ZmqResult<PeerIdentity> {
-    let peer_id = peer_handshake(&mut raw_socket, backend.clone()).await?;
+    // A peer that connects and never completes the greeting must not hold its task forever.
+    let claimed = run_with_timeout(
+        Some(ACCEPT_HANDSHAKE_TIMEOUT),
+        peer_handshake(&mut raw_socket, backend.clone()),
+    )
+    .await?;
+    // A ROUTER names each accepted connection itself: an identity chosen by the peer would
+    // let one connection take over another's queue by claiming its identity.
+    let peer_id = if backend.socket_type() == SocketType::ROUTER {
+        PeerIdentity::new()
+    } else {
+        claimed
+    };
     backend.peer_connected(&peer_id, raw_socket).await;
     Ok(peer_id)
 }

@@ -5,6 +5,7 @@
 //! consumers (always over TCP or IPC, never in-process shortcuts) connect DEALER sockets,
 //! announce their group and credit with `HELLO`, and settle with `ACK`/`NACK`/`REJECT`.
 
+mod gate;
 mod hash;
 mod outbox;
 mod task;
@@ -18,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use zeromq::{RouterSocket, Socket, SocketOptions};
 
 use crate::BACKEND;
+use crate::auth::SharedSecret;
 use crate::config::Overflow;
 use crate::socket::{connect_address, socket_error};
 use crate::wire::WireMessage;
@@ -49,6 +51,11 @@ pub(crate) struct HubSettings {
     pub(crate) overflow: Overflow,
     pub(crate) heartbeat_interval: Duration,
     pub(crate) heartbeat_timeout: Duration,
+    /// The secret peers must prove they know; `None`: open to anyone who can connect.
+    pub(crate) secret: Option<SharedSecret>,
+    pub(crate) allow_remote_declare: bool,
+    pub(crate) max_message_bytes: usize,
+    pub(crate) max_parked_bytes_per_peer: usize,
 }
 
 /// A running hub: where to reach it, and its command channel.
@@ -74,7 +81,9 @@ impl Hub {
         groups: Vec<(String, String)>,
         shutdown: CancellationToken,
     ) -> Result<Self> {
-        let mut socket = RouterSocket::with_options(SocketOptions::default());
+        let mut options = SocketOptions::default();
+        options.max_message_size(settings.max_message_bytes);
+        let mut socket = RouterSocket::with_options(options);
         let bound = socket.bind(endpoint).await.map_err(|e| {
             socket_error(
                 ErrorKind::Connection,
@@ -87,6 +96,14 @@ impl Hub {
         })?;
         let connect_to = connect_address(&bound);
         tracing::debug!(backend = BACKEND, endpoint, bound = %bound, "hub bound");
+        if settings.secret.is_none() {
+            tracing::warn!(
+                backend = BACKEND,
+                endpoint,
+                "no secret set ([broker.zeromq] secret or secret_file): anyone who can connect \
+                 to this endpoint can consume, publish and declare"
+            );
+        }
         let (commands, rx) = mpsc::channel(1024);
         let task = tokio::spawn(task::run(socket, settings, groups, rx, shutdown));
         Ok(Self {

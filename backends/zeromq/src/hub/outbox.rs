@@ -175,6 +175,21 @@ impl Outbox {
         self.by_topic.contains_key(topic)
     }
 
+    /// Whether `group` exists on `topic`.
+    pub(crate) fn has_group(&self, topic: &str, group: &str) -> bool {
+        self.by_name
+            .contains_key(&(topic.to_owned(), group.to_owned()))
+    }
+
+    /// The groups of `topic` that hold `capacity` messages, with how many members each has.
+    pub(crate) fn full_groups(&self, topic: &str) -> Vec<(String, usize)> {
+        self.by_name
+            .iter()
+            .filter(|((t, _), id)| t == topic && self.groups[**id].held() >= self.capacity)
+            .map(|((_, group), id)| (group.clone(), self.groups[*id].members))
+            .collect()
+    }
+
     /// Adds `messages` to the outbox of every group of `topic` and hands out what members
     /// with credit can take. The caller checks [`room`](Self::room) first.
     pub(crate) fn enqueue(

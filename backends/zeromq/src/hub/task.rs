@@ -11,14 +11,16 @@ use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
-use zeromq::{RouterSendHalf, RouterSocket, Socket, SocketEvent, SocketSend, ZmqMessage};
+use zeromq::util::PeerIdentity;
+use zeromq::{RouterSendHalf, RouterSocket, Socket, SocketEvent, TrySendError, ZmqMessage};
 
+use super::gate::{Admit, Gate};
 use super::outbox::{Outbox, Outgoing, Settle};
 use super::{Command, HubSettings};
 use crate::BACKEND;
 use crate::config::Overflow;
 use crate::socket::spawn_reader;
-use crate::wire::{FromHub, ToHub, WireMessage};
+use crate::wire::{FromHub, Malformed, ToHub, WireMessage};
 
 /// Frames read from peers handled per wake-up before writing, so that acks and deliveries
 /// travel in batches.
@@ -34,15 +36,25 @@ enum Reply {
 struct Parked {
     messages: VecDeque<WireMessage>,
     reply: Reply,
+    /// The bytes counted against a remote peer's parking allowance.
+    bytes: usize,
 }
 
 struct State {
     settings: HubSettings,
     outbox: Outbox,
     parked: HashMap<String, VecDeque<Parked>>,
+    /// Bytes each remote peer has parked.
+    parked_bytes: HashMap<Bytes, usize>,
+    /// The authentication state, when the hub has a secret.
+    gate: Option<Gate>,
     drain_waiters: Vec<oneshot::Sender<()>>,
     out: Vec<Outgoing>,
     replies: Vec<ZmqMessage>,
+    /// Connections to close once what was queued for them is written.
+    evict: Vec<Bytes>,
+    /// Connections to close at once: they do not read what they are sent.
+    cut: Vec<Bytes>,
 }
 
 /// Runs the hub until `shutdown` is cancelled or every command sender is gone.
@@ -54,17 +66,21 @@ pub(super) async fn run(
     shutdown: CancellationToken,
 ) {
     let mut monitor = socket.monitor();
-    let (mut sender, receiver) = socket.split();
+    let (sender, receiver) = socket.split();
     let (reader, mut incoming) = spawn_reader(receiver, 4096, None);
     let mut tick = tokio::time::interval(settings.heartbeat_interval);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut state = State {
         outbox: Outbox::new(settings.capacity),
+        gate: settings.secret.clone().map(Gate::new),
         settings,
         parked: HashMap::new(),
+        parked_bytes: HashMap::new(),
         drain_waiters: Vec::new(),
         out: Vec::new(),
         replies: Vec::new(),
+        evict: Vec::new(),
+        cut: Vec::new(),
     };
     for (topic, group) in groups {
         state.outbox.declare(&topic, &group);
@@ -98,6 +114,9 @@ pub(super) async fn run(
             event = monitor.next(), if monitoring => match event {
                 Some(SocketEvent::Disconnected(peer)) => {
                     let peer = Bytes::from(peer);
+                    if let Some(gate) = &mut state.gate {
+                        gate.forget(&peer);
+                    }
                     if state.outbox.leave(&peer, &mut state.out) {
                         tracing::debug!(backend = BACKEND, peer = ?peer, "consumer disconnected");
                     }
@@ -130,7 +149,7 @@ pub(super) async fn run(
             }
         }
         state.unpark();
-        state.write(&mut sender).await;
+        state.write(&sender);
         state.answer_drained();
     }
     for (_, queue) in state.parked.drain() {
@@ -174,7 +193,25 @@ impl State {
         }
         let peer = frames.remove(0);
         self.outbox.touch(&peer, now);
-        let request = match ToHub::parse(frames) {
+        let parsed = ToHub::parse(frames);
+        let parsed = match &mut self.gate {
+            None => parsed,
+            Some(gate) => match gate.admit(&peer, parsed) {
+                Admit::Pass(parsed) => parsed,
+                Admit::Answer(answer) => return self.reply(peer, answer),
+                Admit::Refuse(answer) => {
+                    tracing::info!(backend = BACKEND, peer = ?peer, "connection refused: not authenticated");
+                    self.reply(peer.clone(), answer);
+                    self.evict.push(peer);
+                    return;
+                }
+            },
+        };
+        self.handle(peer, parsed, now);
+    }
+
+    fn handle(&mut self, peer: Bytes, parsed: Result<ToHub, Malformed>, now: Instant) {
+        let request = match parsed {
             Ok(request) => request,
             Err(malformed) => {
                 tracing::debug!(backend = BACKEND, peer = ?peer, reason = %malformed.reason, "malformed frames");
@@ -188,7 +225,38 @@ impl State {
                 return;
             }
         };
+        if let ToHub::Hello { topic, group, .. } | ToHub::Declare { topic, group, .. } = &request
+            && !self.settings.allow_remote_declare
+            && !self.outbox.has_group(topic, group)
+        {
+            let seq = match &request {
+                ToHub::Declare { seq, .. } => seq.clone(),
+                _ => Bytes::new(),
+            };
+            let reason = format!(
+                "group `{group}` of topic `{topic}` is not declared on the binding side: list it \
+                 in its [broker.zeromq.topics.\"{topic}\"] groups, declare it in that process, or \
+                 set allow_remote_declare = true there"
+            );
+            tracing::info!(backend = BACKEND, peer = ?peer, topic, group, "remote declaration refused");
+            return self.reply(peer, FromHub::Error { seq, reason });
+        }
         match request {
+            ToHub::Challenge { .. } | ToHub::Auth { .. } => {
+                let reason = if self.gate.is_some() {
+                    "auth: this connection is already authenticated"
+                } else {
+                    "auth: this binding side has no secret; remove `secret` from the peer or set \
+                     the same secret on the binding side"
+                };
+                self.reply(
+                    peer,
+                    FromHub::Error {
+                        seq: Bytes::new(),
+                        reason: reason.to_owned(),
+                    },
+                );
+            }
             ToHub::Hello {
                 topic,
                 group,
@@ -262,52 +330,74 @@ impl State {
     }
 
     /// Queues `messages` on `topic`, or parks what does not fit (or fails it, with
-    /// [`Overflow::Fail`]). Messages of a topic never overtake parked ones.
+    /// [`Overflow::Fail`], or when a remote peer has parked its allowance of bytes).
+    /// Messages of a topic never overtake parked ones.
     fn accept(&mut self, topic: String, mut messages: Vec<WireMessage>, reply: Reply) {
-        if let Some(queue) = self.parked.get_mut(&topic) {
-            queue.push_back(Parked {
-                messages: messages.into(),
-                reply,
-            });
-            return;
-        }
-        if !self.outbox.has_groups(&topic) {
-            tracing::trace!(
-                backend = BACKEND,
-                topic,
-                n = messages.len(),
-                "no group on the topic: nothing kept"
-            );
-        }
-        let room = self.outbox.room(&topic);
-        if room >= messages.len() {
-            self.outbox.enqueue(&topic, messages, &mut self.out);
-            self.answer(reply, Ok(()));
-            return;
-        }
-        let rest = messages.split_off(room);
-        self.outbox.enqueue(&topic, messages, &mut self.out);
-        match self.settings.overflow {
-            Overflow::Fail => {
-                let error = Error::new(
-                    BACKEND,
-                    ErrorKind::Full,
-                    format!(
-                        "full: a group of topic `{topic}` already holds {} messages; {} of the \
-                         batch were not queued",
-                        self.settings.capacity,
-                        rest.len()
-                    ),
+        let rest = if self.parked.contains_key(&topic) {
+            messages
+        } else {
+            if !self.outbox.has_groups(&topic) {
+                tracing::trace!(
+                    backend = BACKEND,
+                    topic,
+                    n = messages.len(),
+                    "no group on the topic: nothing kept"
                 );
-                self.answer(reply, Err(error));
             }
-            Overflow::Block => {
-                self.parked.entry(topic).or_default().push_back(Parked {
-                    messages: rest.into(),
-                    reply,
-                });
+            let room = self.outbox.room(&topic);
+            if room >= messages.len() {
+                self.outbox.enqueue(&topic, messages, &mut self.out);
+                self.answer(reply, Ok(()));
+                return;
+            }
+            let rest = messages.split_off(room);
+            self.outbox.enqueue(&topic, messages, &mut self.out);
+            rest
+        };
+        if self.settings.overflow == Overflow::Fail {
+            let problem = format!(
+                "a group of topic `{topic}` already holds {} messages",
+                self.settings.capacity
+            );
+            return self.answer(reply, Err(full(&problem, rest.len())));
+        }
+        let bytes = match &reply {
+            Reply::Local(_) => 0,
+            Reply::Remote { peer, .. } => {
+                let bytes = rest.iter().map(WireMessage::byte_len).sum::<usize>();
+                let parked = self.parked_bytes.get(peer).copied().unwrap_or(0);
+                if parked + bytes > self.settings.max_parked_bytes_per_peer {
+                    let problem = format!(
+                        "this connection has {parked} bytes waiting for room on full outboxes \
+                         (max_parked_bytes_per_peer = {})",
+                        self.settings.max_parked_bytes_per_peer
+                    );
+                    return self.answer(reply, Err(full(&problem, rest.len())));
+                }
+                self.parked_bytes.insert(peer.clone(), parked + bytes);
+                bytes
+            }
+        };
+        let queue = self.parked.entry(topic.clone()).or_default();
+        if queue.is_empty() {
+            // The topic starts waiting: say which groups hold it up.
+            for (group, members) in self.outbox.full_groups(&topic) {
+                tracing::warn!(
+                    backend = BACKEND,
+                    topic,
+                    group,
+                    members,
+                    capacity = self.settings.capacity,
+                    "sends to the topic wait: this group's outbox is full{}",
+                    if members == 0 { " and nobody consumes it" } else { "" }
+                );
             }
         }
+        queue.push_back(Parked {
+            messages: rest.into(),
+            reply,
+            bytes,
+        });
     }
 
     /// Moves parked messages into outboxes that have room again.
@@ -330,13 +420,21 @@ impl State {
                     .enqueue(topic, front.messages.drain(..n), &mut self.out);
                 if front.messages.is_empty() {
                     if let Some(done) = queue.pop_front() {
-                        answered.push(done.reply);
+                        answered.push((done.reply, done.bytes));
                     }
                 }
             }
         }
         self.parked.retain(|_, queue| !queue.is_empty());
-        for reply in answered {
+        for (reply, bytes) in answered {
+            if let Reply::Remote { peer, .. } = &reply {
+                if let Some(parked) = self.parked_bytes.get_mut(peer) {
+                    *parked = parked.saturating_sub(bytes);
+                    if *parked == 0 {
+                        self.parked_bytes.remove(peer);
+                    }
+                }
+            }
             self.answer(reply, Ok(()));
         }
     }
@@ -367,18 +465,26 @@ impl State {
         }
     }
 
-    /// Writes replies, then deliveries. A delivery that cannot be written means its
-    /// consumer is gone: what it held goes back to its group, which may produce more.
-    async fn write(&mut self, sender: &mut RouterSendHalf) {
-        for reply in self.replies.drain(..) {
-            if let Err(error) = sender.send(reply).await {
-                tracing::debug!(backend = BACKEND, %error, "reply not written: peer gone");
+    /// Writes replies, then deliveries, without ever waiting for a peer. A delivery that
+    /// cannot be written means its consumer is gone: what it held goes back to its group,
+    /// which may produce more. A peer whose send queue is full does not read what it is sent
+    /// and is disconnected, so that it cannot hold up every other peer of the hub.
+    fn write(&mut self, sender: &RouterSendHalf) {
+        let mut gone: Vec<Bytes> = Vec::new();
+        for reply in std::mem::take(&mut self.replies) {
+            let peer = reply.get(0).cloned().unwrap_or_default();
+            if let Err(error) = sender.try_send(reply) {
+                self.unwritable(peer, error, &mut gone);
             }
         }
-        let mut gone: Vec<Bytes> = Vec::new();
-        while !self.out.is_empty() {
+        while !self.out.is_empty() || !gone.is_empty() {
+            for peer in gone.drain(..) {
+                if self.outbox.leave(&peer, &mut self.out) {
+                    tracing::debug!(backend = BACKEND, peer = ?peer, "consumer gone while writing");
+                }
+            }
             for delivery in std::mem::take(&mut self.out) {
-                if gone.contains(&delivery.member) {
+                if gone.contains(&delivery.member) || self.cut.contains(&delivery.member) {
                     continue;
                 }
                 let frames = FromHub::Msg {
@@ -387,17 +493,47 @@ impl State {
                     message: delivery.message,
                 }
                 .frames_to(delivery.member.clone());
-                if sender.send(frames).await.is_err() {
-                    gone.push(delivery.member);
-                }
-            }
-            for peer in gone.drain(..) {
-                if self.outbox.leave(&peer, &mut self.out) {
-                    tracing::debug!(backend = BACKEND, peer = ?peer, "consumer gone while writing");
+                if let Err(error) = sender.try_send(frames) {
+                    self.unwritable(delivery.member, error, &mut gone);
                 }
             }
         }
+        for peer in self.evict.drain(..) {
+            if let Ok(identity) = PeerIdentity::try_from(peer) {
+                sender.disconnect(&identity);
+            }
+        }
+        for peer in self.cut.drain(..) {
+            if let Ok(identity) = PeerIdentity::try_from(peer) {
+                sender.disconnect_now(&identity);
+            }
+        }
     }
+
+    /// Records a peer that could not be written to.
+    fn unwritable(&mut self, peer: Bytes, error: TrySendError, gone: &mut Vec<Bytes>) {
+        if error == TrySendError::Full && !self.cut.contains(&peer) {
+            tracing::warn!(
+                backend = BACKEND,
+                peer = ?peer,
+                "peer disconnected: it does not read what it is sent (its send queue is full); \
+                 its unacked messages go back to its group"
+            );
+            self.cut.push(peer.clone());
+        }
+        if !gone.contains(&peer) {
+            gone.push(peer);
+        }
+    }
+}
+
+/// A retryable error for messages that were not queued.
+fn full(problem: &str, not_queued: usize) -> Error {
+    Error::new(
+        BACKEND,
+        ErrorKind::Full,
+        format!("full: {problem}; {not_queued} of the batch were not queued"),
+    )
 }
 
 /// The notice to a peer that settles or was expired while not a member.
