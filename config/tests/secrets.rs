@@ -271,3 +271,54 @@ fn a_store_url_per_service_overrides_the_shared_one() {
     let error = error_of("[services.order.store]\nurl = \"redis://x\"\n");
     common::assert_names(&error, "services.order.store.url", &["sqlite://"]);
 }
+
+/// Passwords holding `/`, `?`, `#` and `@` stay hidden on every backend: in the RabbitMQ
+/// URL, Kafka's SASL password option, and the ZeroMQ secret, through `Debug`, both dumps,
+/// and the error of a connection attempt that fails (RabbitMQ on a closed port).
+#[cfg(all(feature = "rabbitmq", feature = "kafka", feature = "zeromq"))]
+#[tokio::test]
+async fn passwords_with_url_characters_are_redacted_on_every_backend() {
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    for password in ["hunter2/s3c", "hunter2?s3c", "hunter2#s3c", "hunter2@s3c"] {
+        let backends = [
+            format!(
+                "[broker]\nkind = \"rabbitmq\"\n[broker.rabbitmq]\n\
+                 url = \"amqp://shop:{password}@127.0.0.1:{closed_port}/%2f\"\n\
+                 connect_timeout_ms = 500\n"
+            ),
+            format!(
+                "[broker]\nkind = \"kafka\"\n[broker.kafka.options]\n\
+                 \"sasl.mechanism\" = \"PLAIN\"\n\"sasl.username\" = \"shop\"\n\
+                 \"sasl.password\" = \"{password}\"\n"
+            ),
+            format!("[broker]\nkind = \"zeromq\"\n[broker.zeromq]\nsecret = \"{password}\"\n"),
+        ];
+        for text in backends {
+            // A raw `/`, `?` or `#` ends a URL's authority, so such a URL is invalid (the
+            // password must be percent-encoded): the error must not show it either.
+            let config = match load_from_str(&text, FILE) {
+                Ok(config) => config,
+                Err(error) => {
+                    assert!(text.contains("amqp://"), "{text}: {error}");
+                    assert_hidden(&error.to_string());
+                    assert_hidden(&format!("{error:?}"));
+                    continue;
+                }
+            };
+            assert_hidden(&format!("{config:?}"));
+            assert_hidden(&config.redacted_toml());
+            assert_hidden(&config.redacted_json().to_string());
+            if text.contains("rabbitmq") {
+                let error = courier_config::connect(&config)
+                    .await
+                    .err()
+                    .expect("nothing listens on the port");
+                assert_hidden(&error.to_string());
+                assert_hidden(&format!("{error:?}"));
+            }
+        }
+    }
+}

@@ -10,6 +10,7 @@
 //! picks the backend. To add a broker, read [`writing_a_backend`].
 
 mod broker;
+mod budget;
 mod capability;
 pub mod codec;
 mod delivery;
@@ -22,6 +23,7 @@ mod secret;
 mod shutdown;
 
 pub use broker::{Broker, Consumer, Producer, Subscription};
+pub use budget::ByteBudget;
 pub use capability::{Capabilities, Capability};
 pub use delivery::{Ack, Delivery};
 pub use error::{BoxError, Error, ErrorKind, Result};

@@ -332,3 +332,54 @@ async fn closed_broker_refuses_work() {
     let err = refused(broker.subscribe(Subscription::new(&topic, "g")).await);
     assert_eq!(err.kind(), ErrorKind::Closed, "{err}");
 }
+
+/// A consumer buffers at most `max_buffered_bytes` of deliveries ahead of `recv` (one larger
+/// delivery passes alone), however large the prefetch, and still delivers everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_buffers_no_more_bytes_than_its_budget() {
+    if !broker_present() {
+        return;
+    }
+    let vhost = Vhost::create();
+    let budget = 64 * 1024;
+    let broker = vhost
+        .connect(RabbitMqConfig {
+            max_buffered_bytes: budget,
+            ..vhost.config()
+        })
+        .await;
+    let topic = unique_name("budget");
+    broker.declare_group(&topic, "g").await.expect("declares");
+    let producer = broker.producer().await.expect("a producer");
+    let messages: Vec<Message> = (0..50)
+        .map(|i| Message::new(vec![u8::try_from(i).unwrap_or(0); 16 * 1024]))
+        .collect();
+    producer.send_batch(&topic, messages).await.expect("sends");
+    let mut consumer = broker
+        .consumer(Subscription::new(&topic, "g").with_prefetch(200))
+        .await
+        .expect("subscribes");
+    // RabbitMQ sends all 50 (prefetch 200); the consumer takes no more than its budget.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let buffered = consumer.buffered_bytes();
+    assert!(buffered > 0, "nothing buffered after 500 ms");
+    assert!(
+        buffered <= budget,
+        "{buffered} bytes buffered with a budget of {budget}"
+    );
+    let mut received = 0;
+    while received < 50 {
+        let batch = tokio::time::timeout(Duration::from_secs(10), consumer.recv_batch(64))
+            .await
+            .expect("deliveries keep coming")
+            .expect("receives");
+        for mut delivery in batch {
+            delivery.ack().await.expect("acks");
+            received += 1;
+        }
+    }
+    assert_eq!(consumer.buffered_bytes(), 0);
+    consumer.close().await.expect("closes");
+    producer.close().await.expect("closes");
+    broker.close().await.expect("closes");
+}

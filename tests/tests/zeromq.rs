@@ -95,7 +95,13 @@ async fn capabilities_are_what_the_backend_guarantees() {
 /// kept by the binding side before any consumer runs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connecting_process_produces_consumes_and_declares() {
-    let binder = ZmqBroker::connect(binding_config()).await.unwrap();
+    // Remote peers create their groups here (the default refuses it: zeromq_peers.rs).
+    let binder = ZmqBroker::connect(ZmqConfig {
+        allow_remote_declare: true,
+        ..binding_config()
+    })
+    .await
+    .unwrap();
     let endpoint = binder.local_endpoint("x").unwrap();
     let connector = ZmqBroker::connect(connecting_config(&endpoint))
         .await

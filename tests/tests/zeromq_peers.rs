@@ -111,12 +111,24 @@ async fn only_peers_that_know_the_secret_are_served() {
 
     // No secret at all: the first command is answered with an auth error.
     let mut raw = raw_dealer(&endpoint).await;
-    raw.send(frames(&[b"courier/1", b"PUBLISH", b"1", topic.as_bytes(), b"", b"", b"", b"x"]))
-        .await
-        .expect("sends");
+    raw.send(frames(&[
+        b"courier/1",
+        b"PUBLISH",
+        b"1",
+        topic.as_bytes(),
+        b"",
+        b"",
+        b"",
+        b"x",
+    ]))
+    .await
+    .expect("sends");
     let answer = recv_frames(&mut raw).await;
     assert_eq!(&answer[1][..], b"ERROR");
-    assert!(String::from_utf8_lossy(&answer[3]).starts_with("auth:"), "{answer:?}");
+    assert!(
+        String::from_utf8_lossy(&answer[3]).starts_with("auth:"),
+        "{answer:?}"
+    );
 
     // Nothing of the refused peers reached the group, and the hub still serves.
     let mut consumer = hub
@@ -124,7 +136,10 @@ async fn only_peers_that_know_the_secret_are_served() {
         .await
         .expect("subscribes");
     let extra = tokio::time::timeout(Duration::from_millis(300), consumer.recv()).await;
-    assert!(extra.is_err(), "a refused peer's message arrived: {extra:?}");
+    assert!(
+        extra.is_err(),
+        "a refused peer's message arrived: {extra:?}"
+    );
     consumer.close().await.expect("closes");
     round_trip(&hub, &hub, &topic).await;
     hub.close().await.expect("closes");
@@ -157,7 +172,10 @@ async fn remote_peers_cannot_create_groups_unless_allowed() {
         .declare_group(&topic, "made-up")
         .await
         .expect_err("a remote DECLARE is refused");
-    assert!(error.to_string().contains("allow_remote_declare"), "{error}");
+    assert!(
+        error.to_string().contains("allow_remote_declare"),
+        "{error}"
+    );
     let error = remote
         .subscribe(Subscription::new(&topic, "made-up"))
         .await
@@ -167,7 +185,10 @@ async fn remote_peers_cannot_create_groups_unless_allowed() {
 
     // Declared by the binding process: remote consumers join it.
     hub.declare_group(&topic, "g").await.expect("declares");
-    remote.declare_group(&topic, "g").await.expect("an existing group is fine");
+    remote
+        .declare_group(&topic, "g")
+        .await
+        .expect("an existing group is fine");
     round_trip(&remote, &remote, &topic).await;
     remote.close().await.expect("closes");
     hub.close().await.expect("closes");
@@ -215,7 +236,10 @@ async fn a_remote_producer_parks_no_more_than_its_allowance() {
     .expect("answered at once, not parked")
     .expect_err("more than the allowance");
     assert_eq!(error.kind(), ErrorKind::Full, "{error}");
-    assert!(error.to_string().contains("max_parked_bytes_per_peer"), "{error}");
+    assert!(
+        error.to_string().contains("max_parked_bytes_per_peer"),
+        "{error}"
+    );
     producer.close().await.expect("closes");
     remote.close().await.expect("closes");
     hub.close().await.expect("closes");
@@ -237,7 +261,12 @@ async fn a_peer_that_stops_reading_is_disconnected_and_stalls_nobody() {
     opening.extend(zmtp::ready_dealer());
     deaf.write_all(&opening).await.expect("greets");
     let ping = zmtp::message(&[b"courier/1", b"PING"]);
-    let chunk: Vec<u8> = ping.iter().copied().cycle().take(ping.len() * 10_000).collect();
+    let chunk: Vec<u8> = ping
+        .iter()
+        .copied()
+        .cycle()
+        .take(ping.len() * 10_000)
+        .collect();
     let flood = async {
         for _ in 0..600 {
             if deaf.write_all(&chunk).await.is_err() {
@@ -273,7 +302,10 @@ async fn a_peer_that_stops_reading_is_disconnected_and_stalls_nobody() {
         }
     })
     .await;
-    assert!(ended.is_ok(), "the peer that did not read is still connected after {total} bytes");
+    assert!(
+        ended.is_ok(),
+        "the peer that did not read is still connected after {total} bytes"
+    );
     hub.close().await.expect("closes");
 }
 

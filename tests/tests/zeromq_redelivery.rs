@@ -13,6 +13,8 @@ use courier_core::{Broker, Consumer, Delivery, ErrorKind, Message, Subscription}
 use courier_zeromq::{ZmqBroker, ZmqConfig};
 use zeromq::{DealerSocket, Socket, SocketRecv, SocketSend, ZmqMessage};
 
+/// Bare DEALER members and a restarted binding side join groups nobody declared there, so
+/// remote declarations are allowed (refused by default: zeromq_peers.rs).
 fn config() -> ZmqConfig {
     ZmqConfig {
         endpoint: "tcp://127.0.0.1:0".into(),
@@ -20,6 +22,7 @@ fn config() -> ZmqConfig {
         heartbeat_timeout_ms: 1000,
         connect_timeout_ms: 2000,
         linger_ms: 200,
+        allow_remote_declare: true,
         ..ZmqConfig::default()
     }
 }

@@ -61,6 +61,8 @@ mod broker;
 mod client;
 mod config;
 mod consumer;
+#[doc(hidden)]
+pub mod fuzzing;
 mod options;
 mod producer;
 mod topics;

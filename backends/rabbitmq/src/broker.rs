@@ -4,7 +4,8 @@ use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use courier_core::{
-    Broker, Capabilities, Capability, Consumer, ErrorKind, Producer, Result, Subscription,
+    Broker, ByteBudget, Capabilities, Capability, Consumer, ErrorKind, Producer, Result,
+    Subscription,
 };
 use tracing::info;
 
@@ -37,6 +38,7 @@ pub struct RabbitMqBroker {
     backoff: Backoff,
     mandatory: bool,
     max_payload: usize,
+    max_buffered_bytes: usize,
 }
 
 impl RabbitMqBroker {
@@ -95,7 +97,38 @@ impl RabbitMqBroker {
             backoff,
             mandatory: config.mandatory,
             max_payload: config.max_payload,
+            max_buffered_bytes: config.max_buffered_bytes,
         })
+    }
+}
+
+impl RabbitMqBroker {
+    /// Subscribes as [`Broker::subscribe`] does, returning the concrete consumer.
+    ///
+    /// # Errors
+    /// As for [`Broker::subscribe`]: the broker is unreachable or refuses the queue.
+    pub async fn consumer(&self, subscription: Subscription) -> Result<RabbitMqConsumer> {
+        let spec = self
+            .topology
+            .spec(&subscription.topic, &subscription.group)?;
+        let requeue = match spec.queue_type {
+            QueueType::Classic => Requeue::Republish(self.requeue.clone()),
+            QueueType::Quorum => Requeue::Native,
+        };
+        let acker = Arc::new(ConsumerAcker::new(spec.queue.clone(), requeue));
+        let subscriber = Subscriber {
+            connector: self.consuming.clone(),
+            spec,
+            topic: subscription.topic.as_str().into(),
+            prefetch: u16::try_from(subscription.prefetch.max(1)).unwrap_or(u16::MAX),
+            acker,
+            backoff: self.backoff,
+            budget: Arc::new(ByteBudget::new(self.max_buffered_bytes)),
+        };
+        let consumer = RabbitMqConsumer::open(subscriber).await?;
+        self.topology
+            .register(&subscription.topic, &subscription.group);
+        Ok(consumer)
     }
 }
 
@@ -147,26 +180,7 @@ impl Broker for RabbitMqBroker {
     }
 
     async fn subscribe(&self, subscription: Subscription) -> Result<Box<dyn Consumer>> {
-        let spec = self
-            .topology
-            .spec(&subscription.topic, &subscription.group)?;
-        let requeue = match spec.queue_type {
-            QueueType::Classic => Requeue::Republish(self.requeue.clone()),
-            QueueType::Quorum => Requeue::Native,
-        };
-        let acker = Arc::new(ConsumerAcker::new(spec.queue.clone(), requeue));
-        let subscriber = Subscriber {
-            connector: self.consuming.clone(),
-            spec,
-            topic: subscription.topic.as_str().into(),
-            prefetch: u16::try_from(subscription.prefetch.max(1)).unwrap_or(u16::MAX),
-            acker,
-            backoff: self.backoff,
-        };
-        let consumer = RabbitMqConsumer::open(subscriber).await?;
-        self.topology
-            .register(&subscription.topic, &subscription.group);
-        Ok(Box::new(consumer))
+        Ok(Box::new(self.consumer(subscription).await?))
     }
 
     async fn close(&self) -> Result<()> {

@@ -72,6 +72,12 @@ pub struct RabbitMqConfig {
     /// `max_message_size` (128 MiB by default on RabbitMQ 3.8 to 3.13, 16 MiB from 4.0).
     /// Default 134 217 728.
     pub max_payload: usize,
+    /// The most bytes of deliveries one consumer buffers ahead of `recv` (payloads plus 256
+    /// bytes each); one larger delivery passes alone. Default 64 MiB. RabbitMQ never has
+    /// more than `prefetch` unacked deliveries out on a subscription, so what the client
+    /// holds in all is at most `prefetch` deliveries of at most the broker's
+    /// `max_message_size`: lower the prefetch for large messages.
+    pub max_buffered_bytes: usize,
     /// Groups declared at connect (and again after every reconnection), per topic, so that
     /// messages sent before their first consumer starts are kept.
     pub groups: BTreeMap<String, Vec<String>>,
@@ -148,6 +154,7 @@ impl RabbitMqConfig {
             ("connect_timeout_ms", self.connect_timeout_ms),
             ("send_timeout_ms", self.send_timeout_ms),
             ("max_payload", self.max_payload as u64),
+            ("max_buffered_bytes", self.max_buffered_bytes as u64),
         ];
         if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return bad(key, "must be at least 1".into());
@@ -230,6 +237,7 @@ impl Default for RabbitMqConfig {
             mandatory: false,
             queue_expires_ms: None,
             max_payload: Self::DEFAULT_MAX_PAYLOAD,
+            max_buffered_bytes: 64 * 1024 * 1024,
             groups: BTreeMap::new(),
             queues: BTreeMap::new(),
         }
@@ -254,6 +262,7 @@ impl fmt::Debug for RabbitMqConfig {
             .field("mandatory", &self.mandatory)
             .field("queue_expires_ms", &self.queue_expires_ms)
             .field("max_payload", &self.max_payload)
+            .field("max_buffered_bytes", &self.max_buffered_bytes)
             .field("groups", &self.groups)
             .field("queues", &self.queues)
             .finish()

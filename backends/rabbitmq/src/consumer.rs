@@ -9,7 +9,7 @@
 use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
-use courier_core::{Ack, Consumer, Delivery, Error, ErrorKind, Result};
+use courier_core::{Ack, ByteBudget, Consumer, Delivery, Error, ErrorKind, Result};
 use futures::{FutureExt, StreamExt};
 use lapin::{
     Channel,
@@ -41,12 +41,15 @@ pub(crate) struct Subscriber {
     pub(crate) prefetch: u16,
     pub(crate) acker: Arc<ConsumerAcker>,
     pub(crate) backoff: Backoff,
+    /// Bytes of deliveries waiting for `recv` (`max_buffered_bytes`).
+    pub(crate) budget: Arc<ByteBudget>,
 }
 
 /// A consumer of one group's queue.
 pub struct RabbitMqConsumer {
     deliveries: mpsc::Receiver<Delivery>,
     acker: Arc<ConsumerAcker>,
+    budget: Arc<ByteBudget>,
     task: Option<JoinHandle<()>>,
     stop: Option<DropGuard>,
 }
@@ -67,16 +70,28 @@ impl RabbitMqConsumer {
         let (tx, deliveries) = mpsc::channel(usize::from(subscriber.prefetch).max(1) * 2);
         let stop = CancellationToken::new();
         let acker = subscriber.acker.clone();
+        let budget = subscriber.budget.clone();
         let task = tokio::spawn(subscriber.run(subscription, tx, stop.clone()));
         Ok(Self {
             deliveries,
             acker,
+            budget,
             task: Some(task),
             stop: Some(stop.drop_guard()),
         })
     }
 
+    /// The bytes of deliveries buffered ahead of `recv` (payloads plus
+    /// [`ByteBudget::OVERHEAD`] each): at most `max_buffered_bytes`, or one larger delivery.
+    pub fn buffered_bytes(&self) -> usize {
+        self.budget.used()
+    }
+
+    /// Whether `delivery`, just taken from the buffer, can still be settled; its bytes leave
+    /// the buffer either way.
     fn fresh(&self, delivery: &Delivery) -> bool {
+        self.budget
+            .release(ByteBudget::cost(delivery.message.payload.len()));
         !self.acker.is_stale(delivery.token())
     }
 }
@@ -125,7 +140,10 @@ impl Consumer for RabbitMqConsumer {
                 ));
             }
         }
-        while self.deliveries.try_recv().is_ok() {}
+        while let Ok(delivery) = self.deliveries.try_recv() {
+            self.budget
+                .release(ByteBudget::cost(delivery.message.payload.len()));
+        }
         Ok(())
     }
 }
@@ -261,6 +279,12 @@ impl Subscriber {
                 }
             }
             for delivery in self.convert(ready.drain(..), acker) {
+                let cost = ByteBudget::cost(delivery.message.payload.len());
+                tokio::select! {
+                    biased;
+                    () = stop.cancelled() => return false,
+                    () = self.budget.reserve(cost) => {}
+                }
                 tokio::select! {
                     biased;
                     () = stop.cancelled() => return false,

@@ -36,6 +36,8 @@ mod connector;
 mod consumer;
 mod endpoint;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod naming;
 mod producer;
 mod publisher;

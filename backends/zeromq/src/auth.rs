@@ -68,7 +68,9 @@ impl SharedSecret {
     }
 
     fn proof(&self, role: Role, first: &[u8], second: &[u8]) -> Bytes {
-        Bytes::from(hex::encode(self.mac(role, first, second).finalize().into_bytes()))
+        Bytes::from(hex::encode(
+            self.mac(role, first, second).finalize().into_bytes(),
+        ))
     }
 
     /// Whether `proof` (hex) is `role`'s proof over the two nonces, compared in constant time.
@@ -100,7 +102,10 @@ impl Challenge {
     ///
     /// # Errors
     /// A reason when the peer's nonce is not 32 to 128 hex digits.
-    pub(crate) fn answer(secret: &SharedSecret, peer_nonce: Bytes) -> Result<(Self, FromHub), String> {
+    pub(crate) fn answer(
+        secret: &SharedSecret,
+        peer_nonce: Bytes,
+    ) -> Result<(Self, FromHub), String> {
         let hex_digits = peer_nonce.iter().all(u8::is_ascii_hexdigit);
         if !hex_digits || !NONCE_DIGITS.contains(&peer_nonce.len()) {
             return Err("auth: a nonce is 32 to 128 hex digits".to_owned());
@@ -209,7 +214,11 @@ mod tests {
     fn proofs_verify_only_with_the_same_secret_role_and_nonces() {
         let secret = SharedSecret::new(b"s3cret");
         let (challenge, reply) = Challenge::answer(&secret, nonce()).expect("valid nonce");
-        let FromHub::Nonce { nonce: hub_nonce, proof } = reply else {
+        let FromHub::Nonce {
+            nonce: hub_nonce,
+            proof,
+        } = reply
+        else {
             panic!("a NONCE answer");
         };
         assert!(secret.verify(Role::Hub, &challenge.peer_nonce, &hub_nonce, &proof));
@@ -244,6 +253,9 @@ mod tests {
 
     #[test]
     fn the_secret_is_never_printed() {
-        assert_eq!(format!("{:?}", SharedSecret::new(b"hunter2")), "SharedSecret(***)");
+        assert_eq!(
+            format!("{:?}", SharedSecret::new(b"hunter2")),
+            "SharedSecret(***)"
+        );
     }
 }

@@ -245,7 +245,8 @@ impl Broker for ZmqBroker {
         if let Route::Local(hub) = route {
             // The hub refuses a HELLO for a group nobody declared (unless remote declarations
             // are allowed); this process may declare its own groups.
-            hub.declare(&subscription.topic, &subscription.group).await?;
+            hub.declare(&subscription.topic, &subscription.group)
+                .await?;
         }
         let params = ConsumerParams {
             endpoint: route.connect_to().to_owned(),

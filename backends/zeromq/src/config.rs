@@ -460,6 +460,9 @@ mod tests {
         let (key, problem) = missing.validate().unwrap_err();
         assert_eq!(key, "secret_file");
         assert!(problem.contains(&dir.display().to_string()), "{problem}");
-        assert_eq!(from_toml("secret = \"\"").validate().unwrap_err().0, "secret");
+        assert_eq!(
+            from_toml("secret = \"\"").validate().unwrap_err().0,
+            "secret"
+        );
     }
 }

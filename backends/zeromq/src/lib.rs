@@ -51,6 +51,8 @@ mod auth;
 mod broker;
 mod config;
 mod consumer;
+#[doc(hidden)]
+pub mod fuzzing;
 mod hub;
 mod link;
 mod producer;

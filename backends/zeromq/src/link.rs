@@ -174,8 +174,7 @@ impl Task {
                 let _ = request.reply.send(Ok(()));
                 continue;
             }
-            match connect(&self.endpoint, &self.settings.access, &self.cancel, None).await
-            {
+            match connect(&self.endpoint, &self.settings.access, &self.cancel, None).await {
                 Ok(mut dealer) => {
                     self.serve(&mut dealer, request).await;
                     if self.cancel.is_cancelled() {

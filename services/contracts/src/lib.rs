@@ -19,6 +19,8 @@ mod catalog;
 mod error;
 mod event;
 mod events;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod groups;
 mod intake;
 mod topics;

@@ -389,7 +389,11 @@ impl State {
                     members,
                     capacity = self.settings.capacity,
                     "sends to the topic wait: this group's outbox is full{}",
-                    if members == 0 { " and nobody consumes it" } else { "" }
+                    if members == 0 {
+                        " and nobody consumes it"
+                    } else {
+                        ""
+                    }
                 );
             }
         }

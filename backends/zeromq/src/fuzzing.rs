@@ -1,0 +1,47 @@
+//! Entry points for the fuzz targets and the corpus replay test: not part of the API.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::StreamExt;
+
+use crate::auth::{Challenge, SharedSecret};
+use crate::wire::{FromHub, ToHub, WireMessage};
+
+/// Reads `data` as a ZMTP byte stream after the greeting (frames and commands), as a socket
+/// reads what a peer sends, with a 1 MiB message limit. Never panics, never reserves more
+/// than the limit.
+pub fn zmtp_stream(data: &[u8]) {
+    let mut options = zeromq::SocketOptions::default();
+    options.max_message_size(1 << 20);
+    let mut stream = zeromq::__bench::zmq_framed_read_with_options(
+        futures::io::Cursor::new(data.to_vec()),
+        Arc::new(options),
+    );
+    futures::executor::block_on(async { while let Some(Ok(_)) = stream.next().await {} });
+}
+
+/// Splits `data` into frames at `0xFF` and reads them as a request to the binding side, as a
+/// reply to a peer, and as a handshake step. Never panics.
+pub fn courier_frames(data: &[u8]) {
+    let frames: Vec<Bytes> = data
+        .split(|b| *b == 0xFF)
+        .map(Bytes::copy_from_slice)
+        .collect();
+    if let Ok(ToHub::Publish { messages, .. }) = ToHub::parse(frames.clone()) {
+        for message in messages {
+            if let Ok(valid) = message.clone().validated() {
+                assert!(!valid.id.is_empty(), "a validated message has an id");
+            }
+            let _ = WireMessage::decode(message);
+        }
+    }
+    let _ = FromHub::parse(frames.clone());
+    let secret = SharedSecret::new(b"fuzz");
+    if let Some(first) = frames.first() {
+        if let Ok((challenge, _)) = Challenge::answer(&secret, first.clone()) {
+            let proof = frames.get(1).cloned().unwrap_or_default();
+            assert!(!challenge.accepts(&secret, &proof) || proof.len() == 64);
+        }
+    }
+}
