@@ -6,6 +6,19 @@
 /// The attempt number a backend carries with a re-published message, when the broker has no
 /// delivery counter of its own.
 pub const ATTEMPT: &str = "courier-attempt";
+/// The message id, where the broker has no id property of its own (Kafka).
+pub const ID: &str = "courier-id";
+/// The message key, where the broker has no key of its own (RabbitMQ).
+pub const KEY: &str = "courier-key";
+
+/// Reads an [`ATTEMPT`] header value: a positive decimal, 1 when absent or unreadable (so a
+/// forged or garbled value never skips the first attempt).
+pub fn parse_attempt(value: Option<&str>) -> u32 {
+    value
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .unwrap_or(1)
+        .max(1)
+}
 /// Content type of the payload; `application/json` for typed events.
 pub const CONTENT_TYPE: &str = "content-type";
 /// Set on a dead-lettered message: why it was dead-lettered (the handler's error).
@@ -26,4 +39,24 @@ pub const DLQ_SUFFIX: &str = ".dlq";
 /// The dead-letter topic of `topic`: `<topic>.dlq`.
 pub fn dlq_topic(topic: &str) -> String {
     format!("{topic}{DLQ_SUFFIX}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attempts_are_read_leniently() {
+        assert_eq!(parse_attempt(Some(" 3 ")), 3);
+        for garbled in [
+            None,
+            Some(""),
+            Some("-1"),
+            Some("0"),
+            Some("x"),
+            Some("99999999999"),
+        ] {
+            assert_eq!(parse_attempt(garbled), 1, "{garbled:?}");
+        }
+    }
 }

@@ -9,6 +9,7 @@
 //! This crate depends on no broker client. Services are written against it alone; a binary
 //! picks the backend. To add a broker, read [`writing_a_backend`].
 
+mod backoff;
 mod broker;
 mod budget;
 mod capability;
@@ -21,7 +22,9 @@ mod message;
 mod runtime;
 mod secret;
 mod shutdown;
+pub mod token;
 
+pub use backoff::Backoff;
 pub use broker::{Broker, Consumer, Producer, Subscription};
 pub use budget::ByteBudget;
 pub use capability::{Capabilities, Capability};

@@ -14,12 +14,15 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use bytes::Bytes;
-use courier_core::{Headers, Message, headers::ATTEMPT};
+use courier_core::{
+    Headers, Message,
+    headers::{ATTEMPT, parse_attempt},
+};
 use rdkafka::message::{Header, Headers as _, OwnedHeaders};
 use tracing::warn;
 
 /// The header carrying the message id.
-pub const ID_HEADER: &str = "courier-id";
+pub use courier_core::headers::ID as ID_HEADER;
 
 /// The Kafka headers of `message`: its own headers plus `courier-id`, and `courier-attempt`
 /// when `attempt` is given.
@@ -91,7 +94,7 @@ pub(crate) fn decode(record: &impl rdkafka::Message) -> Incoming {
                 .unwrap_or_default();
             match header.key {
                 ID_HEADER => id = Some(value).filter(|v| !v.is_empty()).or(id),
-                ATTEMPT => attempt = value.trim().parse::<u32>().unwrap_or(1).max(1),
+                ATTEMPT => attempt = parse_attempt(Some(&value)),
                 name => {
                     headers.insert(name.to_owned(), value);
                 }

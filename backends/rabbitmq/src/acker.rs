@@ -26,7 +26,7 @@ use std::{
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use courier_core::{Ack, Error, ErrorKind, Result};
+use courier_core::{Ack, Error, ErrorKind, Result, token};
 use futures::future::try_join_all;
 use lapin::{
     BasicProperties, Channel,
@@ -41,13 +41,9 @@ use crate::{
     wire,
 };
 
-const TAG_BITS: u32 = 48;
-const TAG_MASK: u64 = (1 << TAG_BITS) - 1;
-const GENERATION_MASK: u64 = 0xFFFF;
-
 /// The token of delivery `tag` on the channel of `generation`.
 pub(crate) fn token(generation: u64, tag: u64) -> u64 {
-    ((generation & GENERATION_MASK) << TAG_BITS) | (tag & TAG_MASK)
+    courier_core::token::pack(generation, tag)
 }
 
 /// What a requeue needs to publish a copy.
@@ -112,8 +108,7 @@ impl ConsumerAcker {
         }));
         self.generation.store(generation, Ordering::Release);
         drop(session);
-        self.lock_held()
-            .retain(|&t, _| t >> TAG_BITS == generation & GENERATION_MASK);
+        self.lock_held().retain(|&t, _| token::is_of(t, generation));
     }
 
     /// Forgets the current channel (it was lost): its deliveries become stale.
@@ -141,7 +136,7 @@ impl ConsumerAcker {
 
     /// Whether the delivery of `token` came from a channel that is gone.
     pub(crate) fn is_stale(&self, token: u64) -> bool {
-        token >> TAG_BITS != self.generation.load(Ordering::Acquire) & GENERATION_MASK
+        !token::is_of(token, self.generation.load(Ordering::Acquire))
     }
 
     /// Whether requeues publish copies (and so need the deliveries' content).
@@ -180,7 +175,7 @@ impl ConsumerAcker {
     /// The channel that delivered `token`, if it is still the current one.
     fn session_of(&self, token: u64) -> Result<Arc<Session>> {
         let session = self.current_session()?;
-        if session.generation & GENERATION_MASK == token >> TAG_BITS {
+        if token::is_of(token, session.generation) {
             Ok(session)
         } else {
             Err(channel_gone())
@@ -209,7 +204,7 @@ impl Ack for ConsumerAcker {
         self.take_held(token);
         session
             .channel
-            .basic_ack(token & TAG_MASK, BasicAckOptions::default())
+            .basic_ack(token::tag(token), BasicAckOptions::default())
             .await
             .map_err(|e| from_lapin(ErrorKind::Ack, "ack failed", e))
     }
@@ -222,8 +217,7 @@ impl Ack for ConsumerAcker {
             return Ok(());
         }
         let session = self.current_session()?;
-        let current = session.generation & GENERATION_MASK;
-        let is_current = |token: &&u64| **token >> TAG_BITS == current;
+        let is_current = |t: &&u64| token::is_of(**t, session.generation);
         if self.holds_content() {
             let mut held = self.lock_held();
             for token in tokens.iter().filter(is_current) {
@@ -233,7 +227,7 @@ impl Ack for ConsumerAcker {
         let acks = tokens.iter().filter(is_current).map(|token| {
             session
                 .channel
-                .basic_ack(token & TAG_MASK, BasicAckOptions::default())
+                .basic_ack(token::tag(*token), BasicAckOptions::default())
         });
         try_join_all(acks)
             .await
@@ -247,7 +241,7 @@ impl Ack for ConsumerAcker {
     async fn nack(&self, token: u64, requeue: bool) -> Result<()> {
         let session = self.session_of(token)?;
         let held = self.take_held(token);
-        let tag = token & TAG_MASK;
+        let tag = token::tag(token);
         if requeue {
             if let (Requeue::Republish(publisher), Some(held)) = (&self.requeue, held) {
                 match self.republish(publisher, held).await {
@@ -295,14 +289,6 @@ fn channel_gone() -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tokens_pack_generation_and_tag() {
-        let t = token(3, 42);
-        assert_eq!(t & TAG_MASK, 42);
-        assert_eq!(t >> TAG_BITS, 3);
-        assert_eq!(token(0x1_0003, 42), t, "generations wrap at 16 bits");
-    }
 
     #[test]
     fn deliveries_of_a_lost_channel_are_stale() {

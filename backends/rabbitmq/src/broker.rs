@@ -4,7 +4,7 @@ use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use courier_core::{
-    Broker, ByteBudget, Capabilities, Capability, Consumer, ErrorKind, Producer, Result,
+    Backoff, Broker, ByteBudget, Capabilities, Capability, Consumer, ErrorKind, Producer, Result,
     Subscription,
 };
 use tracing::info;
@@ -12,7 +12,7 @@ use tracing::info;
 use crate::{
     RabbitMqConfig,
     acker::{ConsumerAcker, Requeue},
-    connector::{Backoff, Connector},
+    connector::Connector,
     consumer::{RabbitMqConsumer, Subscriber},
     endpoint::Endpoint,
     error::{from_lapin, kind_of},
@@ -60,10 +60,10 @@ impl RabbitMqBroker {
             .iter()
             .flat_map(|(topic, groups)| groups.iter().map(move |g| (topic.clone(), g.clone())));
         let topology = Arc::new(Topology::new(naming, groups));
-        let backoff = Backoff {
-            initial: Duration::from_millis(config.reconnect_initial_ms),
-            max: Duration::from_millis(config.reconnect_max_ms),
-        };
+        let backoff = Backoff::exponential(
+            Duration::from_millis(config.reconnect_initial_ms),
+            Duration::from_millis(config.reconnect_max_ms),
+        );
         let connect_timeout = Duration::from_millis(config.connect_timeout_ms);
         let connector = |role| {
             Arc::new(Connector::new(

@@ -9,29 +9,12 @@ use std::{
     time::Duration,
 };
 
-use courier_core::{Error, ErrorKind, Result};
+use courier_core::{Backoff, Error, ErrorKind, Result};
 use lapin::{Channel, Connection, ConnectionProperties, DefaultConnectionBuilder};
 use tokio::sync::Mutex;
 use tracing::{info, warn};
 
 use crate::{BACKEND, endpoint::Endpoint, error::from_lapin, topology::Topology};
-
-/// Exponential backoff between reconnection attempts.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Backoff {
-    /// The first wait.
-    pub(crate) initial: Duration,
-    /// The longest wait.
-    pub(crate) max: Duration,
-}
-
-impl Backoff {
-    /// The wait before attempt `failures + 1`, after `failures` failed attempts (at least 1).
-    pub(crate) fn delay(&self, failures: u32) -> Duration {
-        let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(20));
-        self.initial.saturating_mul(factor).min(self.max)
-    }
-}
 
 /// Owns the connection of one role (publishing or consuming).
 ///
@@ -166,23 +149,5 @@ impl Connector {
                 ),
             )),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_and_caps() {
-        let b = Backoff {
-            initial: Duration::from_millis(100),
-            max: Duration::from_millis(1000),
-        };
-        assert_eq!(b.delay(1), Duration::from_millis(100));
-        assert_eq!(b.delay(2), Duration::from_millis(200));
-        assert_eq!(b.delay(4), Duration::from_millis(800));
-        assert_eq!(b.delay(5), Duration::from_millis(1000));
-        assert_eq!(b.delay(u32::MAX), Duration::from_millis(1000));
     }
 }

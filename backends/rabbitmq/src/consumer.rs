@@ -9,7 +9,7 @@
 use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
-use courier_core::{Ack, ByteBudget, Consumer, Delivery, Error, ErrorKind, Result};
+use courier_core::{Ack, Backoff, ByteBudget, Consumer, Delivery, Error, ErrorKind, Result};
 use futures::{FutureExt, StreamExt};
 use lapin::{
     Channel,
@@ -23,7 +23,7 @@ use tracing::{info, warn};
 use crate::{
     BACKEND,
     acker::{ConsumerAcker, Held, token},
-    connector::{Backoff, Connector},
+    connector::Connector,
     error::{from_lapin, kind_of},
     naming::QueueSpec,
     topology::declare_group,

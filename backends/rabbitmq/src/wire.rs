@@ -22,7 +22,7 @@ use lapin::{
 use crate::BACKEND;
 
 /// The AMQP header carrying the message key.
-pub const KEY_HEADER: &str = "courier-key";
+pub use courier_core::headers::KEY as KEY_HEADER;
 /// The header RabbitMQ quorum queues set to the number of earlier deliveries.
 pub(crate) const DELIVERY_COUNT: &str = "x-delivery-count";
 /// `delivery_mode` of persistent messages.
@@ -93,12 +93,7 @@ pub(crate) fn decode(
         for (name, value) in table {
             match name.as_str() {
                 KEY_HEADER => key = text(value),
-                headers::ATTEMPT => {
-                    attempt = text(value)
-                        .and_then(|t| t.trim().parse::<u32>().ok())
-                        .unwrap_or(1)
-                        .max(1);
-                }
+                headers::ATTEMPT => attempt = headers::parse_attempt(text(value).as_deref()),
                 DELIVERY_COUNT => delivery_count = integer(value),
                 other => {
                     if let Some(value) = text(value) {

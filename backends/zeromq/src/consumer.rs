@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use courier_core::{Ack, Consumer, Delivery, Error, ErrorKind, Result};
+use courier_core::{Ack, Consumer, Delivery, Error, ErrorKind, Result, token};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -18,10 +18,6 @@ use crate::session::{Access, Dealer, connect};
 use crate::socket::Intercept;
 use crate::wire::{FromHub, ToHub};
 
-/// Bits of a delivery token that carry the binding side's tag; the bits above carry the
-/// connection generation, so that a delivery from a lost connection is told apart.
-const TAG_BITS: u32 = 48;
-const TAG_MASK: u64 = (1 << TAG_BITS) - 1;
 /// Settlements written in one go.
 const SETTLE_BATCH: usize = 4096;
 
@@ -58,7 +54,7 @@ struct Shared {
 impl Shared {
     fn settle(&self, token: u64, op: Op) -> Result<()> {
         let generation = self.open_generation()?;
-        if token >> TAG_BITS != generation {
+        if !token::is_of(token, generation) {
             return Err(connection_lost());
         }
         self.settle.send((token, op)).map_err(|_| task_stopped())
@@ -71,7 +67,7 @@ impl Shared {
         let generation = self.open_generation()?;
         let mut lost = false;
         for &token in tokens {
-            if token >> TAG_BITS != generation {
+            if !token::is_of(token, generation) {
                 lost = true;
                 continue;
             }
@@ -196,7 +192,10 @@ impl ZmqConsumer {
     }
 
     fn current(&self, delivery: &Delivery) -> bool {
-        delivery.token() >> TAG_BITS == self.shared.generation.load(Ordering::Acquire)
+        token::is_of(
+            delivery.token(),
+            self.shared.generation.load(Ordering::Acquire),
+        )
     }
 }
 
@@ -458,11 +457,11 @@ impl Connection {
                     return None;
                 }
             };
-            if tag > TAG_MASK {
+            if tag > token::MAX_TAG {
                 tracing::warn!(backend = BACKEND, %topic, tag, "MSG ignored: its tag is above 2^48");
                 return None;
             }
-            let token = (generation << TAG_BITS) | tag;
+            let token = token::pack(generation, tag);
             match message.decode() {
                 Ok(message) => {
                     let delivery =
@@ -489,10 +488,10 @@ impl Connection {
     ) -> Result<()> {
         let (mut acks, mut nacks, mut rejects) = (Vec::new(), Vec::new(), Vec::new());
         for (token, op) in batch.drain(..) {
-            if token >> TAG_BITS != generation {
+            if !token::is_of(token, generation) {
                 continue;
             }
-            let tag = token & TAG_MASK;
+            let tag = token::tag(token);
             match op {
                 Op::Ack => acks.push(tag),
                 Op::Nack => nacks.push(tag),
@@ -530,10 +529,10 @@ mod tests {
     #[test]
     fn a_batch_queues_the_current_connections_acks_and_reports_the_lost_ones() {
         let (shared, mut settles) = shared(2);
-        let current = |tag: u64| (2 << TAG_BITS) | tag;
+        let current = |tag: u64| token::pack(2, tag);
         shared.ack_batch(&[current(1), current(2)]).expect("queued");
         let err = shared
-            .ack_batch(&[(1 << TAG_BITS) | 3, current(4)])
+            .ack_batch(&[token::pack(1, 3), current(4)])
             .expect_err("one came on a lost connection");
         assert_eq!(err.kind(), ErrorKind::Ack);
         let mut queued = Vec::new();

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::Backoff;
+
 /// How the runtime drives handlers. Deserialises from the `[runtime]` table of the config
 /// file; every field has a default.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -90,15 +92,13 @@ impl RuntimeSettings {
     /// The wait after failed attempt `attempt` (1-based): exponential, capped, with jitter
     /// when enabled.
     pub fn backoff(&self, attempt: u32) -> Duration {
-        let exponent = attempt.saturating_sub(1).min(63) as i32;
-        let raw = self.backoff_initial_ms as f64 * self.backoff_multiplier.powi(exponent);
-        let capped = raw.min(self.backoff_max_ms as f64);
-        let millis = if self.jitter {
-            capped * rand::random_range(0.5..=1.0)
-        } else {
-            capped
-        };
-        Duration::from_secs_f64(millis / 1000.0)
+        Backoff {
+            initial: Duration::from_millis(self.backoff_initial_ms),
+            max: Duration::from_millis(self.backoff_max_ms),
+            multiplier: self.backoff_multiplier,
+            jitter: self.jitter,
+        }
+        .delay(attempt)
     }
 
     /// The shutdown deadline as a duration.
