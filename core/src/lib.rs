@@ -19,8 +19,10 @@ mod error;
 pub mod headers;
 pub mod key_routing;
 mod message;
+mod overflow;
 mod runtime;
 mod secret;
+mod settle;
 mod shutdown;
 pub mod token;
 
@@ -31,11 +33,13 @@ pub use capability::{Capabilities, Capability};
 pub use delivery::{Ack, Delivery};
 pub use error::{BoxError, Error, ErrorKind, Result};
 pub use message::{Headers, Message, new_id};
+pub use overflow::Overflow;
 pub use runtime::{
     Context, Counts, FnHandler, Handler, HandlerError, JsonHandler, Metrics, Running, Runtime,
     RuntimeSettings, SubscriptionMetrics,
 };
 pub use secret::{Secret, redact_url};
+pub use settle::Settle;
 pub use shutdown::shutdown_signal;
 
 #[doc = include_str!("../docs/writing-a-backend.md")]

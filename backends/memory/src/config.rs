@@ -2,16 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// What `send` does when a group already holds `capacity` messages.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Overflow {
-    /// Wait until acks free room (backpressure on the producer).
-    #[default]
-    Block,
-    /// Return a retryable [`ErrorKind::Full`](courier_core::ErrorKind::Full) error at once.
-    Fail,
-}
+pub use courier_core::Overflow;
 
 /// Settings of the in-memory backend, the `[broker.memory]` table.
 ///

@@ -87,16 +87,7 @@ pub(crate) enum Take {
     Closed,
 }
 
-/// How a delivery is settled.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Settle {
-    /// Done: the message leaves the group.
-    Ack,
-    /// Back to the group for another attempt.
-    Requeue,
-    /// Rejected: the message leaves the group.
-    Reject,
-}
+pub(crate) use courier_core::Settle;
 
 /// Why a settle failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

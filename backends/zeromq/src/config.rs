@@ -10,16 +10,7 @@ use zeromq::Endpoint;
 
 use crate::auth::SharedSecret;
 
-/// What `send` does when a group's outbox already holds `capacity` messages.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Overflow {
-    /// Wait until acks free room (backpressure on the producer).
-    #[default]
-    Block,
-    /// Return a retryable [`ErrorKind::Full`](courier_core::ErrorKind::Full) error at once.
-    Fail,
-}
+pub use courier_core::Overflow;
 
 /// Settings of the ZeroMQ backend, the `[broker.zeromq]` table.
 ///

@@ -1,7 +1,6 @@
 //! A fast, non-cryptographic hasher for message keys and the outbox's maps, whose keys
-//! (delivery tags the hub counts itself, peer identities) are not chosen to collide on
-//! purpose: an attacker can only pick its own identity, and one slow bucket costs it its own
-//! speed.
+//! (delivery tags the hub counts itself, random peer identities the ROUTER assigns) cannot
+//! be chosen by a peer to collide.
 //!
 //! It is the multiply-rotate scheme of the Firefox/rustc `FxHasher`.
 

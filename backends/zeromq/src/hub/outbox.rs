@@ -456,16 +456,7 @@ fn dispatch(
     }
 }
 
-/// How [`Outbox::settle`] settles deliveries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Settle {
-    /// Done.
-    Ack,
-    /// Back to the group, attempt raised.
-    Requeue,
-    /// Dropped.
-    Reject,
-}
+pub(crate) use courier_core::Settle;
 
 #[cfg(test)]
 mod tests {
