@@ -1,23 +1,13 @@
-//! The broker: a registry of topics and their groups, shared by every producer and consumer.
+//! [`MemoryBroker`]: the [`Broker`] over a registry of topics and groups in this process.
 
-use std::{
-    collections::HashMap,
-    fmt,
-    hash::{BuildHasher, RandomState},
-    sync::{
-        Arc, PoisonError, RwLock,
-        atomic::{AtomicBool, Ordering},
-    },
-};
+use std::{fmt, sync::Arc};
 
 use async_trait::async_trait;
-use courier_core::{
-    Broker, Capabilities, Capability, Consumer, Error, Producer, Result, Subscription,
-};
+use courier_core::{Broker, Capabilities, Capability, Consumer, Producer, Result, Subscription};
 
 use crate::{
-    BACKEND, config::MemoryConfig, consumer::MemoryConsumer, group::Group,
-    producer::MemoryProducer, state::GroupStats,
+    BACKEND, config::MemoryConfig, consumer::MemoryConsumer, producer::MemoryProducer,
+    registry::Shared, state::GroupStats,
 };
 
 /// What the in-memory backend guarantees: everything but persistence and native
@@ -34,70 +24,6 @@ pub const CAPABILITIES: Capabilities = Capabilities::none()
     .with(Capability::AtLeastOnce)
     .with(Capability::ConfirmedSend)
     .with(Capability::Prefetch);
-
-/// State shared by the broker, its producers and its consumers.
-pub(crate) struct Shared {
-    pub(crate) config: MemoryConfig,
-    /// Topic name to its groups, in creation order (the order senders lock them in).
-    topics: RwLock<HashMap<String, Arc<[Arc<Group>]>>>,
-    closed: AtomicBool,
-    key_hasher: RandomState,
-}
-
-impl Shared {
-    /// The groups of `topic`, if it has any.
-    pub(crate) fn groups(&self, topic: &str) -> Option<Arc<[Arc<Group>]>> {
-        let topics = self.topics.read().unwrap_or_else(PoisonError::into_inner);
-        topics
-            .get(topic)
-            .filter(|groups| !groups.is_empty())
-            .cloned()
-    }
-
-    /// The routing hash of a message key.
-    pub(crate) fn hash_key(&self, key: &str) -> u64 {
-        self.key_hasher.hash_one(key)
-    }
-
-    /// # Errors
-    /// [`ErrorKind::Closed`](courier_core::ErrorKind::Closed) once the broker is closed.
-    pub(crate) fn check_open(&self) -> Result<()> {
-        if self.closed.load(Ordering::Acquire) {
-            return Err(Error::closed(BACKEND, "the broker"));
-        }
-        Ok(())
-    }
-
-    /// The group `group` of `topic`, created when missing.
-    fn declare(&self, topic: &str, group: &str) -> Result<Arc<Group>> {
-        self.check_open()?;
-        if let Some(found) = self.find(topic, group) {
-            return Ok(found);
-        }
-        let mut topics = self.topics.write().unwrap_or_else(PoisonError::into_inner);
-        // Checked again under the lock `close` reads the registry with, so every group created
-        // is either refused here or closed there.
-        self.check_open()?;
-        let groups = topics
-            .entry(topic.to_owned())
-            .or_insert_with(|| Arc::from([]));
-        if let Some(found) = groups.iter().find(|g| g.name == group) {
-            return Ok(found.clone());
-        }
-        let created = Arc::new(Group::new(Arc::from(topic), group, self.config.capacity));
-        let mut extended = groups.to_vec();
-        extended.push(created.clone());
-        *groups = Arc::from(extended);
-        Ok(created)
-    }
-
-    fn find(&self, topic: &str, group: &str) -> Option<Arc<Group>> {
-        self.groups(topic)?
-            .iter()
-            .find(|g| g.name == group)
-            .cloned()
-    }
-}
 
 /// The in-memory broker: per-topic, per-group queues inside this process.
 ///
@@ -136,12 +62,7 @@ impl MemoryBroker {
     /// [`MemoryConfig::validate`] rejects) counts as 1.
     pub fn new(config: MemoryConfig) -> Self {
         Self {
-            shared: Arc::new(Shared {
-                config,
-                topics: RwLock::new(HashMap::new()),
-                closed: AtomicBool::new(false),
-                key_hasher: RandomState::new(),
-            }),
+            shared: Arc::new(Shared::new(config)),
         }
     }
 
@@ -164,11 +85,10 @@ impl Default for MemoryBroker {
 
 impl fmt::Debug for MemoryBroker {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let topics = self.shared.topics.read().map_or(0, |topics| topics.len());
         f.debug_struct("MemoryBroker")
             .field("config", &self.shared.config)
-            .field("topics", &topics)
-            .field("closed", &self.shared.closed.load(Ordering::Relaxed))
+            .field("topics", &self.shared.topic_count())
+            .field("closed", &self.shared.is_closed())
             .finish()
     }
 }
@@ -203,18 +123,7 @@ impl Broker for MemoryBroker {
     }
 
     async fn close(&self) -> Result<()> {
-        self.shared.closed.store(true, Ordering::Release);
-        let groups: Vec<Arc<Group>> = {
-            let topics = self
-                .shared
-                .topics
-                .read()
-                .unwrap_or_else(PoisonError::into_inner);
-            topics.values().flat_map(|g| g.iter().cloned()).collect()
-        };
-        for group in groups {
-            group.close();
-        }
+        self.shared.close();
         Ok(())
     }
 }
@@ -223,12 +132,7 @@ impl Broker for MemoryBroker {
 impl MemoryBroker {
     /// Checks the bookkeeping of every group.
     pub(crate) fn check_invariants(&self) {
-        let topics = self
-            .shared
-            .topics
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
-        for group in topics.values().flat_map(|g| g.iter()) {
+        for group in self.shared.all_groups() {
             group.lock().check_invariants();
         }
     }

@@ -10,9 +10,9 @@ use courier_core::{Error, Message, Producer, Result};
 
 use crate::{
     BACKEND,
-    broker::Shared,
     config::Overflow,
     group::Group,
+    registry::Shared,
     state::{Body, Entry, Wakes},
 };
 

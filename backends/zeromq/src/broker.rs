@@ -2,7 +2,6 @@
 //! endpoint this process binds, a link per endpoint it connects to, and the route of every
 //! topic.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -10,7 +9,7 @@ use async_trait::async_trait;
 use courier_core::{
     Broker, Capabilities, Capability, Consumer, Error, ErrorKind, Producer, Result, Subscription,
 };
-use futures::future::{join_all, try_join_all};
+use futures::future::join_all;
 use tokio_util::sync::CancellationToken;
 
 use crate::BACKEND;
@@ -19,61 +18,9 @@ use crate::consumer::{ConsumerParams, ZmqConsumer};
 use crate::hub::{Hub, HubSettings};
 use crate::link::{Link, LinkSettings};
 use crate::producer::ZmqProducer;
+use crate::routes::{Inner, Route};
 use crate::session::Access;
 use crate::topology::Plan;
-
-/// Where a topic's messages go.
-#[derive(Clone, Debug)]
-pub(crate) enum Route {
-    /// This process binds the topic's endpoint.
-    Local(Arc<Hub>),
-    /// Another process does; this one connects.
-    Remote(Arc<Link>),
-}
-
-impl Route {
-    /// Where a consumer of the topic connects.
-    fn connect_to(&self) -> &str {
-        match self {
-            Self::Local(hub) => &hub.connect_to,
-            Self::Remote(link) => &link.endpoint,
-        }
-    }
-}
-
-/// What producers and consumers of one broker share.
-#[derive(Debug)]
-pub(crate) struct Inner {
-    config: ZmqConfig,
-    default_route: Route,
-    topic_routes: HashMap<String, Route>,
-    hubs: Vec<Arc<Hub>>,
-    links: Vec<Arc<Link>>,
-    shutdown: CancellationToken,
-    closed: AtomicBool,
-    /// How consumers and links reach binding sides.
-    access: Access,
-}
-
-impl Inner {
-    /// The route of `topic`.
-    pub(crate) fn route(&self, topic: &str) -> &Route {
-        self.topic_routes.get(topic).unwrap_or(&self.default_route)
-    }
-
-    /// Waits until every hub has handled what came before and every link has its answers.
-    pub(crate) async fn barrier(&self) -> Result<()> {
-        try_join_all(self.hubs.iter().map(|hub| hub.barrier())).await?;
-        try_join_all(self.links.iter().map(|link| link.barrier())).await?;
-        Ok(())
-    }
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
 
 /// The ZeroMQ backend: brokerless ROUTER/DEALER messaging with acks, held by the producer
 /// side.

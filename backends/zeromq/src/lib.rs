@@ -56,6 +56,7 @@ pub mod fuzzing;
 mod hub;
 mod link;
 mod producer;
+mod routes;
 mod session;
 mod socket;
 mod topology;

@@ -9,7 +9,7 @@ use courier_core::{Error, Message, Producer, Result};
 use futures::future::try_join_all;
 
 use crate::BACKEND;
-use crate::broker::{Inner, Route};
+use crate::routes::{Inner, Route};
 use crate::wire::WireMessage;
 
 /// Messages per `PUBLISH` request to another process; bigger batches become several
