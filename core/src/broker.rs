@@ -22,6 +22,11 @@ pub trait Producer: Send + Sync {
     /// use [`send_batch`](Producer::send_batch) or run sends concurrently, never await them one
     /// at a time.
     ///
+    /// # Cancel safety
+    /// Not cancel safe as to the outcome: a send dropped before it returns may or may not
+    /// have reached the broker (as with a send whose confirm was lost). Retrying it can
+    /// duplicate the message, never lose it; consumers deduplicate by id.
+    ///
     /// # Errors
     /// A retryable [`ErrorKind::Send`](crate::ErrorKind::Send) or
     /// [`ErrorKind::Connection`](crate::ErrorKind::Connection) when the backend did not confirm;
@@ -32,6 +37,9 @@ pub trait Producer: Send + Sync {
     /// confirmed. The default runs [`send`](Producer::send) concurrently; backends override it
     /// to take locks and allocate once per batch.
     ///
+    /// # Cancel safety
+    /// As for [`send`](Producer::send): some of the messages may have been sent.
+    ///
     /// # Errors
     /// The first error of any send; messages before and after it may have been sent.
     async fn send_batch(&self, topic: &str, messages: Vec<Message>) -> Result<()> {
@@ -41,11 +49,18 @@ pub trait Producer: Send + Sync {
 
     /// Waits until every message sent so far is confirmed.
     ///
+    /// # Cancel safety
+    /// Cancel safe: dropping it stops the wait only; the sends continue.
+    ///
     /// # Errors
     /// When the backend cannot confirm what is outstanding.
     async fn flush(&self) -> Result<()>;
 
     /// Flushes, then refuses further sends.
+    ///
+    /// # Cancel safety
+    /// Dropped before it returns, the producer may already refuse sends while messages are
+    /// still unconfirmed; call it again to wait for them.
     ///
     /// # Errors
     /// As for [`flush`](Producer::flush).
@@ -83,6 +98,10 @@ pub trait Consumer: Send {
     }
 
     /// Stops receiving. Deliveries not yet settled go back to the group.
+    ///
+    /// # Cancel safety
+    /// Dropped before it returns, the consumer may be half closed; deliveries not settled
+    /// still reach the group again once the connection or consumer is gone.
     ///
     /// # Errors
     /// When the backend fails to detach cleanly; unsettled deliveries still reach the group

@@ -116,6 +116,11 @@ impl Delivery {
 
     /// Marks the delivery done.
     ///
+    /// # Cancel safety
+    /// The delivery counts as settled as soon as this is called: dropped before it returns,
+    /// the ack may or may not reach the backend. If it does not, the message is delivered
+    /// again (at-least-once), never lost.
+    ///
     /// # Errors
     /// [`ErrorKind::AlreadySettled`](crate::ErrorKind::AlreadySettled) if it was acked or nacked
     /// before; otherwise what the backend's [`Ack::ack`] returns.
@@ -126,6 +131,9 @@ impl Delivery {
 
     /// Gives the delivery back to its group for another attempt (`requeue = true`) or
     /// rejects it (`requeue = false`).
+    ///
+    /// # Cancel safety
+    /// As for [`ack`](Delivery::ack).
     ///
     /// # Errors
     /// As for [`ack`](Delivery::ack).
@@ -146,6 +154,9 @@ impl Delivery {
     /// returned; the deliveries of the failed call count as settled here and are treated like
     /// a failed [`ack`](Delivery::ack): they reach their group again once their consumer is
     /// gone (at once where the failure was that it had closed).
+    ///
+    /// # Cancel safety
+    /// As for [`ack`](Delivery::ack), for each delivery.
     ///
     /// # Errors
     /// [`ErrorKind::AlreadySettled`](crate::ErrorKind::AlreadySettled) if any delivery was
