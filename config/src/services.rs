@@ -1,8 +1,8 @@
 //! The `[services.*]` sections: settings of the order, inventory and payment services.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, SocketAddr, ToSocketAddrs};
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, de::Error as _};
 
 use crate::catalog::default_catalog;
 
@@ -40,8 +40,10 @@ impl std::fmt::Debug for ServiceStore {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OrderSettings {
-    /// Address of the HTTP API (`POST /orders`, `GET /orders/{id}`). Default
+    /// Address of the HTTP API (`POST /orders`, `GET /orders/{id}`): `IP:port`, or
+    /// `host:port` with a host name resolved at load (`localhost:8080`). Default
     /// `127.0.0.1:8080`.
+    #[serde(deserialize_with = "listen_address")]
     pub listen: SocketAddr,
     /// The most lines an order may have. Default 100.
     pub max_lines: usize,
@@ -208,4 +210,25 @@ impl Services {
         }
         Ok(())
     }
+}
+
+/// Reads a listen address: `IP:port`, or `host:port` resolved now (its first address).
+fn listen_address<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SocketAddr, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    if let Ok(address) = text.parse::<SocketAddr>() {
+        return Ok(address);
+    }
+    let resolved = text.to_socket_addrs().map_err(|e| {
+        D::Error::custom(format!(
+            "`{text}` is not IP:port (127.0.0.1:8080, [::1]:8080) nor host:port that resolves \
+             (localhost:8080): {e}"
+        ))
+    })?;
+    let mut resolved: Vec<SocketAddr> = resolved.collect();
+    // Prefer IPv4, as most clients try `localhost` on 127.0.0.1 first.
+    resolved.sort_by_key(|a| !a.is_ipv4());
+    resolved
+        .into_iter()
+        .next()
+        .ok_or_else(|| D::Error::custom(format!("`{text}` resolves to no address")))
 }

@@ -114,7 +114,19 @@ fn wrong_types_name_the_expected_type() {
 #[test]
 fn a_malformed_listen_address_names_its_key() {
     let error = error_of("[services.order]\nlisten = \"localhost\"\n");
-    assert_names(&error, "services.order.listen", &["socket address"]);
+    assert_names(
+        &error,
+        "services.order.listen",
+        &["`localhost` is not IP:port", "host:port"],
+    );
+}
+
+#[test]
+fn a_listen_host_name_is_resolved() {
+    let config = config_of("[services.order]\nlisten = \"localhost:8081\"\n");
+    let listen = config.services.order.listen;
+    assert!(listen.ip().is_loopback(), "{listen}");
+    assert_eq!(listen.port(), 8081);
 }
 
 #[cfg(feature = "kafka")]
