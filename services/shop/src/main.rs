@@ -52,11 +52,15 @@ enum Command {
         #[arg(long, default_value = "memory", value_name = "memory|sqlite|URL")]
         store: String,
     },
-    /// Print the effective configuration, the backend's guarantees and the services' needs.
+    /// Print the effective configuration, the backend's guarantees and the services' needs
+    /// (connecting to the broker to read its guarantees, unless `--offline`).
     Config {
         /// The config file (else $COURIER_CONFIG, else config/courier.toml when present).
         #[arg(long, value_name = "PATH")]
         config: Option<PathBuf>,
+        /// Print the configuration only; do not connect to the broker.
+        #[arg(long)]
+        offline: bool,
     },
 }
 
@@ -93,10 +97,10 @@ async fn main() -> ExitCode {
             };
             demo(&config, options, json).await
         }
-        Command::Config { config } => {
+        Command::Config { config, offline } => {
             let config = courier_config::exit_on_error(courier_config::load(config.as_deref()));
             init_tracing();
-            show_config(&config).await
+            show_config(&config, offline).await
         }
     }
 }
@@ -125,20 +129,26 @@ async fn demo(config: &Config, options: DemoOptions, json: bool) -> ExitCode {
     }
 }
 
-async fn show_config(config: &Config) -> ExitCode {
+async fn show_config(config: &Config, offline: bool) -> ExitCode {
     println!("# The effective configuration (defaults, file, environment); secrets show as ***.");
     print!("{}", config.redacted_toml());
     let backend = config.broker.kind;
+    if offline {
+        return ExitCode::SUCCESS;
+    }
+    println!(
+        "\n# connecting to the {backend} broker to read its guarantees (--offline skips this)"
+    );
     let broker = match courier_config::connect(config).await {
         Ok(broker) => broker,
         Err(e) => {
-            println!("\n# backend {backend}: guarantees unknown, cannot connect: {e}");
+            println!("# backend {backend}: guarantees unknown, cannot connect: {e}");
             return ExitCode::FAILURE;
         }
     };
     let caps = broker.capabilities();
     let names: Vec<&str> = caps.iter().map(Capability::name).collect();
-    println!("\n# backend {backend} guarantees: {}", names.join(", "));
+    println!("# backend {backend} guarantees: {}", names.join(", "));
     if let Some(max) = caps.max_payload {
         println!("# largest payload: {max} bytes");
     }
