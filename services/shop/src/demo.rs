@@ -7,6 +7,7 @@ use std::{
 };
 
 use courier_config::Config;
+use courier_contracts::SagaTopics;
 use courier_core::{Error, ErrorKind, Result, Runtime};
 use courier_outbox::{Migration, Relay, RelayLatency, Store};
 use futures::{StreamExt, stream};
@@ -38,6 +39,9 @@ pub struct DemoOptions {
     /// folder), or a store URL (`sqlite://...`, `postgres://...`; `{service}` is replaced by
     /// the service's name).
     pub store: String,
+    /// Put before every configured topic name, so that the demo never consumes the events
+    /// of services running on the same broker (default `demo.`; empty: the configured names).
+    pub topic_prefix: String,
 }
 
 impl Default for DemoOptions {
@@ -49,6 +53,7 @@ impl Default for DemoOptions {
             in_flight: 256,
             progress: false,
             store: "memory".to_owned(),
+            topic_prefix: "demo.".to_owned(),
         }
     }
 }
@@ -106,7 +111,7 @@ pub async fn run_demo_with(config: &Config, options: DemoOptions) -> Result<Summ
             warn!("{warning}");
         }
     }
-    let topics = boot::saga_topics(config);
+    let topics = prefixed(boot::saga_topics(config), &options.topic_prefix);
     topics.declare_all(broker.as_ref()).await?;
     let catalog = Arc::new(boot::catalog(config));
     let producer = broker.producer().await?;
@@ -314,4 +319,17 @@ fn progress_bar(total: usize, visible: bool) -> ProgressBar {
         bar.set_style(style);
     }
     bar
+}
+
+/// `topics` with `prefix` before every name.
+fn prefixed(topics: SagaTopics, prefix: &str) -> SagaTopics {
+    let p = |name: String| format!("{prefix}{name}");
+    SagaTopics {
+        order_intake: p(topics.order_intake),
+        order_placed: p(topics.order_placed),
+        stock_reserved: p(topics.stock_reserved),
+        stock_rejected: p(topics.stock_rejected),
+        payment_succeeded: p(topics.payment_succeeded),
+        payment_failed: p(topics.payment_failed),
+    }
 }

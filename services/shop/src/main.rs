@@ -51,6 +51,10 @@ enum Command {
         /// URL such as `postgres://postgres@127.0.0.1:5432/shop`.
         #[arg(long, default_value = "memory", value_name = "memory|sqlite|URL")]
         store: String,
+        /// Put before every configured topic name, so that the demo never takes the events
+        /// of services running on the same broker; "" uses the configured names.
+        #[arg(long, default_value = "demo.", value_name = "PREFIX")]
+        topic_prefix: String,
     },
     /// Print the effective configuration, the backend's guarantees and the services' needs
     /// (connecting to the broker to read its guarantees, unless `--offline`).
@@ -84,6 +88,7 @@ async fn main() -> ExitCode {
             seed,
             timeout_secs,
             store,
+            topic_prefix,
         } => {
             let config = courier_config::exit_on_error(courier_config::load(config.as_deref()));
             init_tracing();
@@ -93,6 +98,7 @@ async fn main() -> ExitCode {
                 timeout: Duration::from_secs(timeout_secs),
                 progress: true,
                 store,
+                topic_prefix,
                 ..DemoOptions::default()
             };
             demo(&config, options, json).await
