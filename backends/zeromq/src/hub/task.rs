@@ -2,7 +2,7 @@
 //! from peers (read by the reader task), to the socket monitor's disconnect events and to a
 //! heartbeat tick, then writes what the outbox produced.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -55,7 +55,13 @@ struct State {
     evict: Vec<Bytes>,
     /// Connections to close at once: they do not read what they are sent.
     cut: Vec<Bytes>,
+    /// Topics without groups that a warning was logged for (at most [`WARNED_TOPICS`]).
+    warned: HashSet<String>,
 }
+
+/// Topics without groups warned about at most, so that random topic names cannot grow the
+/// set without bound.
+const WARNED_TOPICS: usize = 1024;
 
 /// Runs the hub until `shutdown` is cancelled or every command sender is gone.
 pub(super) async fn run(
@@ -81,6 +87,7 @@ pub(super) async fn run(
         replies: Vec::new(),
         evict: Vec::new(),
         cut: Vec::new(),
+        warned: HashSet::new(),
     };
     for (topic, group) in groups {
         state.outbox.declare(&topic, &group);
@@ -337,12 +344,7 @@ impl State {
             messages
         } else {
             if !self.outbox.has_groups(&topic) {
-                tracing::trace!(
-                    backend = BACKEND,
-                    topic,
-                    n = messages.len(),
-                    "no group on the topic: nothing kept"
-                );
+                self.warn_no_group(&topic, messages.len());
             }
             let room = self.outbox.room(&topic);
             if room >= messages.len() {
@@ -402,6 +404,26 @@ impl State {
             reply,
             bytes,
         });
+    }
+
+    /// Logs, once per topic, that messages sent to a topic without groups are dropped.
+    fn warn_no_group(&mut self, topic: &str, n: usize) {
+        if self.warned.len() < WARNED_TOPICS && self.warned.insert(topic.to_owned()) {
+            tracing::warn!(
+                backend = BACKEND,
+                topic,
+                n,
+                "messages sent to a topic without groups are dropped (logged once per topic): \
+                 declare the consumers' groups on the binding side before sending"
+            );
+        } else {
+            tracing::debug!(
+                backend = BACKEND,
+                topic,
+                n,
+                "no group on the topic: nothing kept"
+            );
+        }
     }
 
     /// Moves parked messages into outboxes that have room again.
