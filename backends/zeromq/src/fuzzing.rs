@@ -8,8 +8,8 @@ use futures::StreamExt;
 use crate::auth::{Challenge, SharedSecret};
 use crate::wire::{FromHub, ToHub, WireMessage};
 
-/// Reads `data` as a ZMTP byte stream after the greeting (frames and commands), as a socket
-/// reads what a peer sends, with a 1 MiB message limit. Never panics, never reserves more
+/// Reads `data` as a ZMTP byte stream from the greeting on (greeting, then frames and
+/// commands), as a socket reads what a peer sends, with a 1 MiB message limit. Never panics, never reserves more
 /// than the limit.
 pub fn zmtp_stream(data: &[u8]) {
     let mut options = zeromq::SocketOptions::default();
