@@ -5,7 +5,8 @@
 
 use std::time::Duration;
 
-use courier_core::{Broker, Message, Subscription};
+use courier_core::Broker;
+use courier_tests::support::round_trip as round_trip_through;
 use courier_tests::zmtp::greeting;
 use courier_zeromq::{ZmqBroker, ZmqConfig};
 use tokio::{
@@ -31,27 +32,8 @@ async fn send_and_wait(address: &str, bytes: &[u8]) {
 }
 
 async fn round_trip(broker: &ZmqBroker, topic: &str, n: usize) {
-    let mut consumer = broker
-        .subscribe(Subscription::new(topic, "g"))
-        .await
-        .expect("subscribes");
-    let producer = broker.producer().await.expect("a producer");
-    producer
-        .send(topic, Message::new(format!("still here {n}")))
-        .await
-        .expect("sends");
-    let mut delivery = tokio::time::timeout(Duration::from_secs(10), consumer.recv())
-        .await
-        .expect("delivered in time")
-        .expect("receives")
-        .expect("a delivery");
-    assert_eq!(
-        &delivery.message.payload[..],
-        format!("still here {n}").as_bytes()
-    );
-    delivery.ack().await.expect("acks");
-    consumer.close().await.expect("closes");
-    producer.close().await.expect("closes");
+    let payload = format!("still here {n}");
+    round_trip_through(broker, broker, topic, &format!("m-{n}"), &payload).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use courier_core::{Broker, ErrorKind, Message, Secret, Subscription};
-use courier_tests::support::unique_name;
+use courier_tests::support::{self, unique_name};
 use courier_tests::zmtp;
 use courier_zeromq::{Overflow, ZmqBroker, ZmqConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -57,26 +57,9 @@ async fn recv_frames(socket: &mut DealerSocket) -> Vec<Bytes> {
         .into_vec()
 }
 
-/// Sends one message through `producer_side` and receives it on `consumer_side`.
+/// One message through `producer_side` to a consumer on `consumer_side`.
 async fn round_trip(consumer_side: &ZmqBroker, producer_side: &ZmqBroker, topic: &str) {
-    let mut consumer = consumer_side
-        .subscribe(Subscription::new(topic, "g"))
-        .await
-        .expect("subscribes");
-    let producer = producer_side.producer().await.expect("a producer");
-    producer
-        .send(topic, Message::new("hello").with_id("m-1"))
-        .await
-        .expect("sends");
-    let mut delivery = tokio::time::timeout(Duration::from_secs(10), consumer.recv())
-        .await
-        .expect("delivered in time")
-        .expect("receives")
-        .expect("a delivery");
-    assert_eq!(delivery.message.id, "m-1");
-    delivery.ack().await.expect("acks");
-    consumer.close().await.expect("closes");
-    producer.close().await.expect("closes");
+    support::round_trip(consumer_side, producer_side, topic, "m-1", "hello").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
