@@ -9,8 +9,26 @@
 
 use std::{
     collections::HashMap,
-    hash::{BuildHasherDefault, Hasher},
+    hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState},
 };
+
+/// The one hasher of message keys, for routing (groups, runtime lanes). It is keyed with
+/// random keys per instance (SipHash, as `HashMap` uses), so keys chosen by an outside
+/// publisher cannot be made to collide on purpose.
+#[derive(Clone, Debug, Default)]
+pub struct KeyHasher(RandomState);
+
+impl KeyHasher {
+    /// A hasher with fresh random keys.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The routing hash of `key`.
+    pub fn hash(&self, key: &[u8]) -> u64 {
+        self.0.hash_one(key)
+    }
+}
 
 /// Builds [`U64Hasher`]s.
 pub type BuildU64Hasher = BuildHasherDefault<U64Hasher>;
@@ -144,6 +162,13 @@ mod tests {
         table.entry(7).held = 1;
         table.release(7);
         assert!(table.is_empty(), "no state without messages");
+    }
+
+    #[test]
+    fn one_hasher_gives_one_key_one_hash() {
+        let hasher = KeyHasher::new();
+        assert_eq!(hasher.hash(b"order-1"), hasher.clone().hash(b"order-1"));
+        assert_ne!(hasher.hash(b"order-1"), hasher.hash(b"order-2"));
     }
 
     #[test]

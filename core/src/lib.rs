@@ -9,6 +9,7 @@
 //! This crate depends on no broker client. Services are written against it alone; a binary
 //! picks the backend. To add a broker, read [`writing_a_backend`].
 
+pub mod backend;
 mod backoff;
 mod broker;
 mod budget;

@@ -12,7 +12,7 @@ use courier_tests::support::{self, unique_name};
 use courier_tests::zmtp;
 use courier_zeromq::{Overflow, ZmqBroker, ZmqConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::TcpSocket;
 use zeromq::{DealerSocket, Socket, SocketRecv, SocketSend, ZmqMessage};
 
 fn binding(secret: Option<&str>) -> ZmqConfig {
@@ -235,11 +235,17 @@ async fn a_peer_that_stops_reading_is_disconnected_and_stalls_nobody() {
     let endpoint = hub.local_endpoint(&topic).expect("bound");
     hub.declare_group(&topic, "g").await.expect("declares");
 
-    // A peer that sends PINGs and reads none of the PONGs: the socket buffers (tens of MB on
-    // loopback) and then the hub's queue to it fill up. It sends until its connection
-    // breaks, at most 6 million (100 MB).
-    let address = endpoint.trim_start_matches("tcp://").to_owned();
-    let mut deaf = TcpStream::connect(&address).await.expect("connects");
+    // A peer that sends PINGs and reads none of the PONGs: the socket buffers and then the
+    // hub's queue to it fill up. Its receive buffer is kept small so that happens after
+    // megabytes rather than the tens of MB loopback autotuning allows. It sends until its
+    // connection breaks, at most 6 million PINGs (100 MB).
+    let address: std::net::SocketAddr = endpoint
+        .trim_start_matches("tcp://")
+        .parse()
+        .expect("an address");
+    let socket = TcpSocket::new_v4().expect("a socket");
+    socket.set_recv_buffer_size(4096).expect("sets SO_RCVBUF");
+    let mut deaf = socket.connect(address).await.expect("connects");
     let mut opening = zmtp::greeting();
     opening.extend(zmtp::ready_dealer());
     deaf.write_all(&opening).await.expect("greets");

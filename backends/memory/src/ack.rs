@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use courier_core::{Ack, Result};
+use courier_core::{Ack, Result, backend::group::MemberId};
 
 use crate::{group::Group, state::Settle};
 
@@ -11,14 +11,13 @@ use crate::{group::Group, state::Settle};
 /// whole [`Ack::ack_batch`].
 pub(crate) struct MemoryAck {
     pub(crate) group: Arc<Group>,
-    pub(crate) slot: usize,
-    pub(crate) uid: u64,
+    pub(crate) member: MemberId,
 }
 
 #[async_trait]
 impl Ack for MemoryAck {
     async fn ack(&self, token: u64) -> Result<()> {
-        self.group.settle(self.slot, self.uid, token, Settle::Ack)
+        self.group.settle(self.member, &[token], Settle::Ack)
     }
 
     async fn nack(&self, token: u64, requeue: bool) -> Result<()> {
@@ -27,12 +26,12 @@ impl Ack for MemoryAck {
         } else {
             Settle::Reject
         };
-        self.group.settle(self.slot, self.uid, token, how)
+        self.group.settle(self.member, &[token], how)
     }
 
     /// Acks the batch under one lock of the group, waking waiters once.
     async fn ack_batch(&self, tokens: &[u64]) -> Result<()> {
-        self.group.ack_batch(self.slot, self.uid, tokens)
+        self.group.settle(self.member, tokens, Settle::Ack)
     }
 }
 

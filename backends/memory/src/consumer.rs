@@ -3,7 +3,7 @@
 use std::{pin::pin, sync::Arc};
 
 use async_trait::async_trait;
-use courier_core::{Ack, Consumer, Delivery, Message, Result};
+use courier_core::{Ack, Consumer, Delivery, Message, Result, backend::group::MemberId};
 use tokio::sync::Notify;
 
 use crate::{
@@ -28,8 +28,7 @@ enum Found {
 /// key and not yet taken, back to the front of the group in their original order.
 pub(crate) struct MemoryConsumer {
     group: Arc<Group>,
-    slot: usize,
-    uid: u64,
+    member: MemberId,
     /// Woken for messages routed to this consumer and for freed prefetch room.
     notify: Arc<Notify>,
     acker: Arc<dyn Ack>,
@@ -40,16 +39,14 @@ impl MemoryConsumer {
     /// Attaches a new consumer to `group`.
     pub(crate) fn attach(group: Arc<Group>, prefetch: usize) -> Self {
         let notify = Arc::new(Notify::new());
-        let (slot, uid) = group.lock().attach(prefetch, notify.clone());
+        let member = group.lock().attach(prefetch, notify.clone());
         let acker = Arc::new(MemoryAck {
             group: group.clone(),
-            slot,
-            uid,
+            member,
         });
         Self {
             group,
-            slot,
-            uid,
+            member,
             notify,
             acker,
             closed: false,
@@ -59,7 +56,7 @@ impl MemoryConsumer {
     /// One attempt to take up to `max` deliveries, under one lock. Copies of the messages are made after the lock is released.
     fn take(&self, max: usize) -> Found {
         let mut wakes = Wakes::default();
-        let taken = self.group.lock().take(self.slot, max, &mut wakes);
+        let taken = self.group.lock().take(self.member, max, &mut wakes);
         self.group.wake(wakes);
         match taken {
             Take::Taken(handouts) => Found::Deliveries(
@@ -86,7 +83,7 @@ impl MemoryConsumer {
             return;
         }
         let mut wakes = Wakes::default();
-        self.group.lock().detach(self.slot, self.uid, &mut wakes);
+        self.group.lock().detach(self.member, &mut wakes);
         self.group.wake(wakes);
     }
 }

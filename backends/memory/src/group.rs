@@ -6,7 +6,7 @@ use std::{
     sync::{Arc, Mutex, MutexGuard, PoisonError},
 };
 
-use courier_core::{Error, ErrorKind, Result};
+use courier_core::{Error, ErrorKind, Result, backend::group::MemberId};
 use tokio::sync::Notify;
 
 use crate::{
@@ -94,29 +94,16 @@ impl Group {
         }
     }
 
-    /// Settles a delivery of the consumer `(slot, uid)`.
+    /// Settles the deliveries `tokens` of consumer `id` under one lock, then wakes once.
+    /// Known tokens are settled even when some are unknown.
     ///
     /// # Errors
-    /// [`ErrorKind::Ack`] when the consumer has closed or the token is unknown.
-    pub(crate) fn settle(&self, slot: usize, uid: u64, token: u64, how: Settle) -> Result<()> {
-        let mut wakes = Wakes::default();
-        let settled = self.lock().settle(slot, uid, token, how, &mut wakes);
-        self.wake(wakes);
-        // A message that left the group is freed here, outside the lock.
-        settled.map(drop).map_err(|e| self.settle_error(e))
-    }
-
-    /// Acks the deliveries `tokens` of the consumer `(slot, uid)` under one lock, then wakes
-    /// once. Known tokens are acked even when some are unknown.
-    ///
-    /// # Errors
-    /// [`ErrorKind::Ack`] when the consumer has closed (nothing is acked) or a token is unknown.
-    pub(crate) fn ack_batch(&self, slot: usize, uid: u64, tokens: &[u64]) -> Result<()> {
+    /// [`ErrorKind::Ack`] when the consumer has closed (nothing is settled) or a token is
+    /// unknown.
+    pub(crate) fn settle(&self, id: MemberId, tokens: &[u64], how: Settle) -> Result<()> {
         let mut wakes = Wakes::default();
         let mut freed = Vec::with_capacity(tokens.len());
-        let settled = self
-            .lock()
-            .ack_batch(slot, uid, tokens, &mut wakes, &mut freed);
+        let settled = self.lock().settle(id, tokens, how, &mut wakes, &mut freed);
         self.wake(wakes);
         // The messages that left the group are freed here, outside the lock.
         drop(freed);
@@ -125,7 +112,7 @@ impl Group {
 
     fn settle_error(&self, error: SettleError) -> Error {
         let why = match error {
-            SettleError::ConsumerClosed => {
+            SettleError::MemberGone => {
                 "the consumer has closed; the message went back to its group"
             }
             SettleError::UnknownToken => "no unsettled delivery has this token",

@@ -3,14 +3,13 @@
 
 use std::{
     collections::HashMap,
-    hash::{BuildHasher, RandomState},
     sync::{
         Arc, PoisonError, RwLock,
         atomic::{AtomicBool, Ordering},
     },
 };
 
-use courier_core::{Error, Result};
+use courier_core::{Error, Result, key_routing::KeyHasher};
 
 use crate::{BACKEND, config::MemoryConfig, group::Group};
 
@@ -20,7 +19,7 @@ pub(crate) struct Shared {
     /// Topic name to its groups, in creation order (the order senders lock them in).
     topics: RwLock<HashMap<String, Arc<[Arc<Group>]>>>,
     closed: AtomicBool,
-    key_hasher: RandomState,
+    key_hasher: KeyHasher,
 }
 
 impl Shared {
@@ -30,7 +29,7 @@ impl Shared {
             config,
             topics: RwLock::new(HashMap::new()),
             closed: AtomicBool::new(false),
-            key_hasher: RandomState::new(),
+            key_hasher: KeyHasher::new(),
         }
     }
 
@@ -45,7 +44,7 @@ impl Shared {
 
     /// The routing hash of a message key.
     pub(crate) fn hash_key(&self, key: &str) -> u64 {
-        self.key_hasher.hash_one(key)
+        self.key_hasher.hash(key.as_bytes())
     }
 
     /// # Errors

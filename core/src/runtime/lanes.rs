@@ -1,15 +1,12 @@
 //! One subscription's receive loop and its lanes: bounded concurrency, one key per lane.
 
-use std::{
-    hash::{BuildHasher, RandomState},
-    sync::Arc,
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use tokio::{sync::mpsc, task::JoinSet, time::Instant};
 use tracing::{error, warn};
 
 use super::worker::Worker;
+use crate::key_routing::KeyHasher;
 use crate::{Consumer, Delivery, Result};
 
 /// Receives from `consumer` and hands each delivery to one of `concurrency` lanes; a lane runs
@@ -32,7 +29,7 @@ pub(crate) async fn drive(
         senders.push(tx);
         tasks.spawn(run_lane(rx, worker.clone()));
     }
-    let hasher = RandomState::new();
+    let hasher = KeyHasher::new();
     let mut next = 0usize;
     let mut failures = 0u32;
     let shutdown = worker.shutdown.clone();
@@ -63,7 +60,7 @@ pub(crate) async fn drive(
         worker.metrics.received(deliveries.len() as u64);
         for delivery in deliveries {
             let lane = match &delivery.message.key {
-                Some(key) => hasher.hash_one(key) as usize % lanes,
+                Some(key) => hasher.hash(key.as_bytes()) as usize % lanes,
                 None => {
                     next = next.wrapping_add(1);
                     next % lanes

@@ -554,7 +554,7 @@ fn config_toml(
     catalog: &[CatalogItem],
 ) -> String {
     let mut toml = format!(
-        "{broker_section}\n\n[store]\nurl = {store_url:?}\nrelay_poll_ms = 200\n\n[topics]\norder_intake = {:?}\norder_placed = {:?}\n\
+        "{broker_section}\n\n[store]\nurl = {store_url:?}\nrelay_poll_ms = 200\nmax_connections = 4\n\n[topics]\norder_intake = {:?}\norder_placed = {:?}\n\
          stock_reserved = {:?}\nstock_rejected = {:?}\npayment_succeeded = {:?}\n\
          payment_failed = {:?}\n\n[runtime]\nbackoff_initial_ms = 20\nbackoff_max_ms = 1000\n\
          shutdown_deadline_ms = 5000\n\n[services.order]\nlisten = \"127.0.0.1:{port}\"\n\n\

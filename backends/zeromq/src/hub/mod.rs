@@ -6,7 +6,6 @@
 //! announce their group and credit with `HELLO`, and settle with `ACK`/`NACK`/`REJECT`.
 
 mod gate;
-mod hash;
 mod outbox;
 mod task;
 

@@ -293,9 +293,9 @@ impl State {
                     tracing::debug!(backend = BACKEND, peer = ?peer, topic, group, prefetch, "consumer joined");
                 }
             }
-            ToHub::Ack(mut tags) => self.settle(peer, &mut tags, Settle::Ack),
-            ToHub::Nack(mut tags) => self.settle(peer, &mut tags, Settle::Requeue),
-            ToHub::Reject(mut tags) => self.settle(peer, &mut tags, Settle::Reject),
+            ToHub::Ack(tags) => self.settle(peer, &tags, Settle::Ack),
+            ToHub::Nack(tags) => self.settle(peer, &tags, Settle::Requeue),
+            ToHub::Reject(tags) => self.settle(peer, &tags, Settle::Reject),
             ToHub::Ping => self.reply(peer, FromHub::Pong),
             ToHub::Bye => {
                 self.outbox.leave(&peer, &mut self.out);
@@ -324,7 +324,7 @@ impl State {
     /// Settles deliveries of a member. A peer that is no longer a member (it fell silent
     /// past the heartbeat timeout, so its deliveries went back to the group) is told, so that
     /// it reconnects instead of settling into the void.
-    fn settle(&mut self, peer: Bytes, tags: &mut [u64], how: Settle) {
+    fn settle(&mut self, peer: Bytes, tags: &[u64], how: Settle) {
         if self.outbox.is_member(&peer) {
             self.outbox.settle(&peer, tags, how, &mut self.out);
         } else {

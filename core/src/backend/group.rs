@@ -1,0 +1,550 @@
+//! One group of one topic, free of locks and sockets: the messages it holds and the members
+//! that compete for them.
+//!
+//! Every message of the topic reaches the group once and is delivered to one member at a
+//! time. A member takes at most its `prefetch` of unsettled deliveries. A keyed message is
+//! pinned to the member that holds earlier messages of its key (delivered and unsettled, or
+//! routed to it and not yet taken), so that one key's messages are handled in send order
+//! across competing members; messages without key, and keys nobody holds, go to whoever takes
+//! next. A requeued delivery, and what a member held when it leaves, go back to the front with
+//! the next attempt number. Nothing leaves the group until a member acks or rejects it.
+//!
+//! Two ways to hand messages out, one per transport:
+//! - pull: a member asks for up to `n` ([`Group::take`]), as an in-process consumer does;
+//! - push: the group hands messages round-robin to members with room ([`Group::dispatch`]),
+//!   as a binding side does for its remote peers.
+//!
+//! The group tells its caller whom to wake through [`Member::wake`] and the `bool`s its
+//! methods return; it never blocks.
+
+use std::collections::{HashMap, VecDeque};
+
+use crate::key_routing::{BuildU64Hasher, KeyTable};
+use crate::settle::Settle;
+
+#[cfg(test)]
+mod tests;
+
+/// What a backend keeps per member; the group calls [`wake`](Self::wake) when something
+/// arrives that only this member may take, or when its prefetch room frees up after it found
+/// none.
+pub trait Member {
+    /// Wakes the member's waiting receiver; nothing by default (push transports dispatch
+    /// after every change instead).
+    fn wake(&self) {}
+}
+
+/// Names one member of a [`Group`]; a slot is reused once its member left, the id is not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MemberId {
+    slot: usize,
+    uid: u64,
+}
+
+/// A message held by a group, with its key hash and the number of its next delivery.
+#[derive(Debug)]
+struct Entry<M> {
+    message: M,
+    key: Option<u64>,
+    attempt: u32,
+}
+
+/// One member as the group sees it.
+#[derive(Debug)]
+struct Slot<M, D> {
+    uid: u64,
+    data: D,
+    prefetch: usize,
+    /// Routed to it by key and not yet taken, in send order; taken before the shared queue.
+    routed: VecDeque<Entry<M>>,
+    /// Delivered and not settled, by token.
+    unacked: HashMap<u64, Entry<M>, BuildU64Hasher>,
+    /// Set when it found no prefetch room: its next settle wakes it.
+    waiting_for_room: bool,
+}
+
+impl<M, D> Slot<M, D> {
+    fn room(&self) -> usize {
+        self.prefetch.saturating_sub(self.unacked.len())
+    }
+}
+
+/// What a member's [`take`](Group::take) found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Take {
+    /// This many deliveries were handed out, at least one.
+    Taken(usize),
+    /// Nothing to take now; `full` when the member is at its prefetch bound.
+    Idle {
+        /// The member has no prefetch room: only a settle can help.
+        full: bool,
+    },
+    /// The member has left.
+    Gone,
+}
+
+/// Why a settle failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SettleError {
+    /// The member has left; its unsettled deliveries went back to the group.
+    MemberGone,
+    /// No unsettled delivery of the member has this token.
+    UnknownToken,
+}
+
+/// Sizes of a group's queues.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GroupStats {
+    /// Messages in the shared queue, waiting for any member.
+    pub shared: usize,
+    /// Messages routed by key to one member and not yet taken by it.
+    pub routed: usize,
+    /// Messages delivered and not yet settled.
+    pub unacked: usize,
+    /// Members of the group.
+    pub members: usize,
+}
+
+/// The messages and members of one group; `M` is the message as the backend stores it, `D`
+/// what it keeps per member. See the module documentation.
+#[derive(Debug)]
+pub struct Group<M, D> {
+    /// The shared queue, oldest first.
+    shared: VecDeque<Entry<M>>,
+    keys: KeyTable<usize>,
+    slots: Vec<Option<Slot<M, D>>>,
+    free_slots: Vec<usize>,
+    members: usize,
+    next_uid: u64,
+    next_token: u64,
+    /// Messages held: shared + every routed + every unacked.
+    held: usize,
+    /// Messages routed to members, over all members.
+    routed: usize,
+    /// Where the next [`dispatch`](Self::dispatch) round starts.
+    cursor: usize,
+}
+
+impl<M, D> Default for Group<M, D> {
+    fn default() -> Self {
+        Self {
+            shared: VecDeque::new(),
+            keys: KeyTable::default(),
+            slots: Vec::new(),
+            free_slots: Vec::new(),
+            members: 0,
+            next_uid: 0,
+            next_token: 1,
+            held: 0,
+            routed: 0,
+            cursor: 0,
+        }
+    }
+}
+
+impl<M, D: Member> Group<M, D> {
+    /// An empty group without members.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Messages the group holds: waiting, routed or unsettled.
+    pub fn held(&self) -> usize {
+        self.held
+    }
+
+    /// How many members the group has.
+    pub fn members(&self) -> usize {
+        self.members
+    }
+
+    /// Whether the shared queue holds a message some member could take.
+    pub fn has_shared(&self) -> bool {
+        !self.shared.is_empty()
+    }
+
+    /// Sizes of the queues.
+    pub fn stats(&self) -> GroupStats {
+        let mut stats = GroupStats {
+            shared: self.shared.len(),
+            members: self.members,
+            ..GroupStats::default()
+        };
+        for slot in self.slots.iter().flatten() {
+            stats.routed += slot.routed.len();
+            stats.unacked += slot.unacked.len();
+        }
+        stats
+    }
+
+    /// What the backend keeps for member `id`, while it is a member.
+    pub fn member(&self, id: MemberId) -> Option<&D> {
+        self.slot(id).map(|s| &s.data)
+    }
+
+    /// Mutable access to what the backend keeps for member `id`.
+    pub fn member_mut(&mut self, id: MemberId) -> Option<&mut D> {
+        match self.slots.get_mut(id.slot) {
+            Some(Some(slot)) if slot.uid == id.uid => Some(&mut slot.data),
+            _ => None,
+        }
+    }
+
+    /// Every member with what the backend keeps for it.
+    pub fn iter_members(&self) -> impl Iterator<Item = (MemberId, &D)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, s)| s.as_ref().map(|s| (MemberId { slot, uid: s.uid }, &s.data)))
+    }
+
+    /// Adds a message at the back: straight to its key's member when the key is pinned and
+    /// nothing of it waits in the shared queue (waking that member), else to the shared queue.
+    /// Returns whether the shared queue was empty before: a waiting member should be woken.
+    pub fn push(&mut self, message: M, key: Option<u64>) -> bool {
+        self.held += 1;
+        let entry = Entry {
+            message,
+            key,
+            attempt: 1,
+        };
+        if let Some(hash) = key {
+            let state = self.keys.entry(hash);
+            if state.queued == 0 {
+                if let Some(owner) = state.owner.and_then(|o| live(&mut self.slots, o)) {
+                    state.held += 1;
+                    route(owner, entry, false);
+                    self.routed += 1;
+                    return false;
+                }
+            }
+            state.queued += 1;
+        }
+        let was_empty = self.shared.is_empty();
+        self.shared.push_back(entry);
+        was_empty
+    }
+
+    /// Adds a member that holds at most `prefetch` (at least 1) unsettled deliveries.
+    pub fn join(&mut self, prefetch: usize, data: D) -> MemberId {
+        let uid = self.next_uid;
+        self.next_uid += 1;
+        self.members += 1;
+        let slot = Slot {
+            uid,
+            data,
+            prefetch: prefetch.max(1),
+            routed: VecDeque::new(),
+            unacked: HashMap::default(),
+            waiting_for_room: false,
+        };
+        let index = match self.free_slots.pop() {
+            Some(index) => {
+                self.slots[index] = Some(slot);
+                index
+            }
+            None => {
+                self.slots.push(Some(slot));
+                self.slots.len() - 1
+            }
+        };
+        MemberId { slot: index, uid }
+    }
+
+    /// Removes member `id`: its unsettled deliveries (in delivery order, with the next
+    /// attempt number) and then what was routed to it go back to the front of the shared
+    /// queue, and its keys are no longer pinned to it. Returns what the backend kept for it,
+    /// or `None` when it had already left.
+    pub fn leave(&mut self, id: MemberId) -> Option<D> {
+        let place = self.slots.get_mut(id.slot)?;
+        if place.as_ref().is_none_or(|s| s.uid != id.uid) {
+            return None;
+        }
+        let slot = place.take()?;
+        self.free_slots.push(id.slot);
+        self.members -= 1;
+        self.routed -= slot.routed.len();
+        let mut unacked: Vec<(u64, Entry<M>)> = slot.unacked.into_iter().collect();
+        unacked.sort_unstable_by_key(|(token, _)| *token);
+        let back: Vec<Entry<M>> = unacked
+            .into_iter()
+            .map(|(_, entry)| next_attempt(entry))
+            .chain(slot.routed)
+            .collect();
+        for entry in back.into_iter().rev() {
+            if let Some(hash) = entry.key {
+                self.keys.returned(hash);
+            }
+            self.shared.push_front(entry);
+        }
+        Some(slot.data)
+    }
+
+    /// Hands member `id` up to `max` (at least 1) deliveries within its prefetch room: first
+    /// what was routed to it, then from the shared queue. A keyed message of the shared queue
+    /// whose key is pinned to another member moves to that member on the way.
+    ///
+    /// `deliver(token, attempt, message)` is called for each, in order, and returns the
+    /// message the group keeps until it is settled (for example a shared copy of it).
+    pub fn take(
+        &mut self,
+        id: MemberId,
+        max: usize,
+        mut deliver: impl FnMut(u64, u32, M) -> M,
+    ) -> Take {
+        let Some(slot) = self.slot_mut(id) else {
+            return Take::Gone;
+        };
+        let room = slot.room().min(max.max(1));
+        slot.waiting_for_room = room == 0;
+        if room == 0 {
+            return Take::Idle { full: true };
+        }
+        let mut taken = 0;
+        while taken < room {
+            let Some(entry) = self.next_for(id.slot) else {
+                break;
+            };
+            self.hand_out(id.slot, entry, |_, token, attempt, message| {
+                deliver(token, attempt, message)
+            });
+            taken += 1;
+        }
+        if taken == 0 {
+            Take::Idle { full: false }
+        } else {
+            Take::Taken(taken)
+        }
+    }
+
+    /// Hands out what members with room can take, one message at a time round-robin, each
+    /// member first getting what is routed to it. `deliver(member, data, token, attempt,
+    /// message)` is called for each and returns the message the group keeps until it is
+    /// settled. Returns how many were handed out.
+    pub fn dispatch(&mut self, mut deliver: impl FnMut(MemberId, &D, u64, u32, M) -> M) -> usize {
+        let count = self.slots.len();
+        let mut handed = 0;
+        // Slots in a row that took nothing: after a whole round of them, stop.
+        let mut idle = 0;
+        let mut index = self.cursor % count.max(1);
+        while idle < count && (!self.shared.is_empty() || self.routed > 0) {
+            let uid = match &self.slots[index] {
+                Some(slot) if slot.room() > 0 => Some(slot.uid),
+                _ => None,
+            };
+            let entry = uid.and_then(|_| self.next_for(index));
+            match (uid, entry) {
+                (Some(uid), Some(entry)) => {
+                    let member = MemberId { slot: index, uid };
+                    self.hand_out(index, entry, |data, token, attempt, message| {
+                        deliver(member, data, token, attempt, message)
+                    });
+                    idle = 0;
+                    handed += 1;
+                }
+                _ => idle += 1,
+            }
+            index = (index + 1) % count;
+        }
+        self.cursor = index;
+        handed
+    }
+
+    /// Settles the deliveries `tokens` of member `id`: `Ack` and `Reject` drop them (moved
+    /// into `freed`, for the caller to drop outside any lock), `Requeue` puts them back with
+    /// the next attempt number, in their original order — at the front of what is routed to
+    /// the member when it still holds later messages of their key, else at the front of the
+    /// shared queue. Known tokens are settled even when others are not. Returns whether the
+    /// shared queue went from empty to not: a waiting member should be woken.
+    ///
+    /// # Errors
+    /// [`SettleError::MemberGone`] when the member left (nothing is settled: its deliveries
+    /// are back in the group), [`SettleError::UnknownToken`] when a token is not an unsettled
+    /// delivery of the member (already settled, or never handed out).
+    pub fn settle(
+        &mut self,
+        id: MemberId,
+        tokens: &[u64],
+        how: Settle,
+        freed: &mut Vec<M>,
+    ) -> Result<bool, SettleError> {
+        let Self {
+            slots,
+            keys,
+            shared,
+            held,
+            routed,
+            ..
+        } = self;
+        let slot = match slots.get_mut(id.slot) {
+            Some(Some(slot)) if slot.uid == id.uid => slot,
+            _ => return Err(SettleError::MemberGone),
+        };
+        let mut unknown = false;
+        let mut requeued: Vec<(u64, Entry<M>)> = Vec::new();
+        let mut settled = 0;
+        for &token in tokens {
+            let Some(entry) = slot.unacked.remove(&token) else {
+                unknown = true;
+                continue;
+            };
+            settled += 1;
+            if how == Settle::Requeue {
+                requeued.push((token, entry));
+                continue;
+            }
+            if let Some(hash) = entry.key {
+                keys.release(hash);
+            }
+            freed.push(entry.message);
+        }
+        if settled > 0 && std::mem::take(&mut slot.waiting_for_room) {
+            slot.data.wake();
+        }
+        let was_empty = shared.is_empty();
+        // Newest first, each to the front: the oldest ends up first.
+        requeued.sort_unstable_by_key(|(token, _)| std::cmp::Reverse(*token));
+        for (_, entry) in requeued {
+            let entry = next_attempt(entry);
+            if let Some(hash) = entry.key {
+                let state = keys.entry(hash);
+                if state.held > 1 && state.owner == Some(id.slot) {
+                    route(slot, entry, true);
+                    *routed += 1;
+                    continue;
+                }
+                keys.returned(hash);
+            }
+            shared.push_front(entry);
+        }
+        if how != Settle::Requeue {
+            *held -= settled;
+        }
+        if unknown {
+            return Err(SettleError::UnknownToken);
+        }
+        Ok(was_empty && !shared.is_empty())
+    }
+
+    fn slot(&self, id: MemberId) -> Option<&Slot<M, D>> {
+        match self.slots.get(id.slot) {
+            Some(Some(slot)) if slot.uid == id.uid => Some(slot),
+            _ => None,
+        }
+    }
+
+    fn slot_mut(&mut self, id: MemberId) -> Option<&mut Slot<M, D>> {
+        match self.slots.get_mut(id.slot) {
+            Some(Some(slot)) if slot.uid == id.uid => Some(slot),
+            _ => None,
+        }
+    }
+
+    /// The next message for the live slot `index`: what is routed to it, else the oldest
+    /// shared message it may take. Shared messages pinned to another member are routed to it
+    /// on the way; an unpinned key is pinned to `index`.
+    fn next_for(&mut self, index: usize) -> Option<Entry<M>> {
+        let slot = self.slots[index].as_mut()?;
+        if let Some(entry) = slot.routed.pop_front() {
+            self.routed -= 1;
+            return Some(entry);
+        }
+        while let Some(entry) = self.shared.pop_front() {
+            let Some(hash) = entry.key else {
+                return Some(entry);
+            };
+            let state = self.keys.dequeued(hash);
+            state.held += 1;
+            match state.owner {
+                Some(owner) if owner != index => {
+                    if let Some(other) = live(&mut self.slots, owner) {
+                        route(other, entry, false);
+                        self.routed += 1;
+                        continue;
+                    }
+                    // Unreachable while the key table is consistent; never lose the message.
+                    state.owner = Some(index);
+                }
+                Some(_) => {}
+                None => state.owner = Some(index),
+            }
+            return Some(entry);
+        }
+        None
+    }
+
+    /// Records `entry` as delivered to the live slot `index` under a new token; `deliver`
+    /// gets the member's data, the token, the attempt and the message, and returns the
+    /// message to keep until it is settled.
+    fn hand_out(
+        &mut self,
+        index: usize,
+        entry: Entry<M>,
+        deliver: impl FnOnce(&D, u64, u32, M) -> M,
+    ) {
+        let token = self.next_token;
+        self.next_token += 1;
+        let Some(slot) = self.slots[index].as_mut() else {
+            // Unreachable: callers pass a live slot. Never lose the message.
+            self.shared.push_front(entry);
+            return;
+        };
+        let Entry {
+            message,
+            key,
+            attempt,
+        } = entry;
+        let message = deliver(&slot.data, token, attempt, message);
+        slot.unacked.insert(
+            token,
+            Entry {
+                message,
+                key,
+                attempt,
+            },
+        );
+    }
+
+    /// Checks the bookkeeping; for tests of this module and of backends.
+    ///
+    /// # Panics
+    /// When a count disagrees with the queues.
+    pub fn check_invariants(&self) {
+        let stats = self.stats();
+        assert_eq!(
+            self.held,
+            stats.shared + stats.routed + stats.unacked,
+            "held counts every message"
+        );
+        assert_eq!(
+            self.routed, stats.routed,
+            "routed counts every routed message"
+        );
+        if self.held == 0 {
+            assert!(self.keys.is_empty(), "no key state without messages");
+        }
+    }
+}
+
+/// The slot at `index` when a member is in it.
+fn live<M, D>(slots: &mut [Option<Slot<M, D>>], index: usize) -> Option<&mut Slot<M, D>> {
+    slots.get_mut(index).and_then(Option::as_mut)
+}
+
+/// Adds `entry` to what is routed to `slot` (at the front for a requeue), waking the member
+/// when it had nothing routed.
+fn route<M, D: Member>(slot: &mut Slot<M, D>, entry: Entry<M>, front: bool) {
+    if slot.routed.is_empty() {
+        slot.data.wake();
+    }
+    if front {
+        slot.routed.push_front(entry);
+    } else {
+        slot.routed.push_back(entry);
+    }
+}
+
+fn next_attempt<M>(mut entry: Entry<M>) -> Entry<M> {
+    entry.attempt = entry.attempt.saturating_add(1);
+    entry
+}
