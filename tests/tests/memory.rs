@@ -1,13 +1,15 @@
 //! The conformance suite on the in-memory backend: directly, behind `Arc<dyn Broker>`, with a
 //! small capacity that makes producers wait (backpressure), as a stress run, and broken on
-//! purpose to prove that each test notices when its guarantee is missing.
+//! purpose to prove that each case notices when its guarantee is missing.
+//!
+//! Every case is a test of its own: `cargo test -p courier-tests --test memory -- --list`.
 
-use std::{sync::Arc, time::Duration};
+use std::{process::ExitCode, sync::Arc, time::Duration};
 
 use courier_core::Broker;
 use courier_memory::{MemoryBroker, MemoryConfig, Overflow};
 use courier_tests::{
-    conformance::{SuiteOptions, run_all, run_selected_with, run_stress},
+    conformance::{Configuration, Fixture, SuiteOptions, Trials, run_selected_quietly},
     faulty::{Fault, FaultyBroker},
 };
 use futures::future::join_all;
@@ -15,50 +17,43 @@ use futures::future::join_all;
 /// Memory gives every guarantee the suite checks, so nothing may be skipped.
 const SKIPPED_ON_MEMORY: &[&str] = &[];
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn suite_on_memory() {
-    let broker = Arc::new(MemoryBroker::new(MemoryConfig::default()));
-    let report = run_all(broker).await;
-    report.assert_passed();
-    report.assert_skipped_exactly(SKIPPED_ON_MEMORY);
-}
+fn main() -> ExitCode {
+    let default = Configuration::new("suite_on_memory", || async {
+        Fixture::new(Arc::new(MemoryBroker::new(MemoryConfig::default())))
+    })
+    .expect_skipped(SKIPPED_ON_MEMORY);
+    let as_dyn = Configuration::new("suite_on_memory_as_dyn_broker", || async {
+        let broker = Arc::new(MemoryBroker::default()) as Arc<dyn Broker>;
+        Fixture::new(broker)
+    })
+    .expect_skipped(SKIPPED_ON_MEMORY);
+    // With 64 messages per group and `Overflow::Block`, every case that sends more than that
+    // only passes if producers wait for consumers instead of failing or losing messages.
+    let small_capacity = Configuration::new("suite_on_memory_with_small_capacity", || async {
+        Fixture::new(Arc::new(MemoryBroker::new(MemoryConfig {
+            capacity: 64,
+            overflow: Overflow::Block,
+        })))
+    })
+    .expect_skipped(SKIPPED_ON_MEMORY);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn suite_on_memory_as_dyn_broker() {
-    let broker = Arc::new(MemoryBroker::default()) as Arc<dyn Broker>;
-    let report = run_all(broker).await;
-    report.assert_passed();
-    report.assert_skipped_exactly(SKIPPED_ON_MEMORY);
-}
-
-/// With 64 messages per group and `Overflow::Block`, every test that sends more than that
-/// only passes if producers wait for consumers instead of failing or losing messages.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn suite_on_memory_with_small_capacity() {
-    let broker = Arc::new(MemoryBroker::new(MemoryConfig {
-        capacity: 64,
-        overflow: Overflow::Block,
-    }));
-    let report = run_all(broker).await;
-    report.assert_passed();
-    report.assert_skipped_exactly(SKIPPED_ON_MEMORY);
-}
-
-/// Four copies of the whole suite at once on one broker, each on its own topics.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stress_on_memory() {
-    let broker = Arc::new(MemoryBroker::default()) as Arc<dyn Broker>;
-    let report = run_stress(broker, 4).await;
-    report.assert_passed();
-    assert!(
-        report.skipped().is_empty(),
-        "memory skipped tests under stress:\n{report}"
-    );
+    let mut trials = Trials::new();
+    // The long runs first, so the short ones fill the other thread meanwhile.
+    trials
+        // Four copies of the whole suite at once on one broker, each on its own topics.
+        .stress("stress_on_memory", 4, &default)
+        .test(
+            "suite_catches_broken_guarantees",
+            suite_catches_broken_guarantees,
+        )
+        .suite(&default)
+        .suite(&as_dyn)
+        .suite(&small_capacity);
+    trials.run()
 }
 
 /// Each fault, injected into a memory broker that still claims every capability, must make
 /// the tests of the guarantee it breaks fail.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn suite_catches_broken_guarantees() {
     let cases: &[(Fault, &[&str])] = &[
         (
@@ -128,7 +123,7 @@ async fn suite_catches_broken_guarantees() {
     let runs = cases.iter().flat_map(|&(fault, names)| {
         names.iter().map(move |&name| async move {
             let broker = Arc::new(FaultyBroker::new(Arc::new(MemoryBroker::default()), fault));
-            (fault, run_selected_with(broker, &[name], options).await)
+            (fault, run_selected_quietly(broker, &[name], options).await)
         })
     });
     let mut unnoticed = Vec::new();

@@ -1,44 +1,69 @@
 //! The conformance suite on RabbitMQ (classic and quorum queues), and the backend's own
 //! behaviour against the real broker at 127.0.0.1:5672.
+//!
+//! Every case is a test of its own: `cargo test -p courier-tests --test rabbitmq -- --list`.
+//! Without the broker the trials are ignored with a notice, or fail in CI.
+//! `RUST_LOG=warn` shows the backend's logs (off otherwise: nothing captures the output).
 
 mod rabbitmq_common;
 
-use std::{collections::BTreeMap, sync::Arc, time::Duration};
+use std::{collections::BTreeMap, process::ExitCode, sync::Arc, time::Duration};
 
 use courier_core::{Broker, Consumer, Delivery, ErrorKind, Message, Secret, Subscription};
 use courier_rabbitmq::{QueueType, RabbitMqBroker, RabbitMqConfig};
-use courier_tests::{conformance::run_all, support::unique_name};
+use courier_tests::{
+    conformance::{Configuration, Fixture, Trials},
+    support::unique_name,
+};
 use rabbitmq_common::{ADDRESS, Vhost, broker_present};
 
 /// RabbitMQ cannot keep per-key order once a group has several consumers.
 const SKIPPED_ON_RABBITMQ: &[&str] = &["per_key_order_across_consumers"];
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn suite_on_rabbitmq() {
-    if !broker_present() {
-        return;
-    }
-    let vhost = Vhost::create();
-    let broker = Arc::new(vhost.connect(vhost.config()).await);
-    let report = run_all(broker.clone()).await;
-    broker.close().await.expect("close");
-    report.assert_passed();
-    report.assert_skipped_exactly(SKIPPED_ON_RABBITMQ);
+fn main() -> ExitCode {
+    // Before `broker_present` sets its own (at `warn`, for captured output).
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+    let classic = Configuration::new("suite_on_rabbitmq", || on_own_vhost(QueueType::Classic))
+        .expect_skipped(SKIPPED_ON_RABBITMQ);
+    let quorum = Configuration::new("suite_on_rabbitmq_quorum_queues", || {
+        on_own_vhost(QueueType::Quorum)
+    })
+    .expect_skipped(SKIPPED_ON_RABBITMQ);
+
+    let mut trials = Trials::new();
+    courier_tests::async_tests!(&mut trials, unreachable_broker_and_bad_config_fail_fast);
+    trials
+        .needs_broker(broker_present)
+        .suite(&classic)
+        .suite(&quorum);
+    courier_tests::async_tests!(
+        &mut trials,
+        wrong_password_is_a_connection_error_that_hides_it,
+        topic_without_groups_drops_unless_mandatory,
+        configured_groups_keep_messages_sent_before_any_consumer,
+        attempts_count_disconnects_and_requeues,
+        bad_names_and_sizes_are_errors_not_panics,
+        closed_broker_refuses_work,
+        a_consumer_buffers_no_more_bytes_than_its_budget,
+    );
+    trials.run()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn suite_on_rabbitmq_quorum_queues() {
-    if !broker_present() {
-        return;
-    }
+/// A broker with `queue_type` on a virtual host of its own, deleted after the run.
+async fn on_own_vhost(queue_type: QueueType) -> Fixture {
+    // Fails the trial with the reason when the broker is absent (only reached in CI: elsewhere
+    // the trials are ignored then).
+    assert!(broker_present(), "RabbitMQ is absent");
     let vhost = Vhost::create();
     let mut config = vhost.config();
-    config.queue_type = QueueType::Quorum;
-    let broker = Arc::new(vhost.connect(config).await);
-    let report = run_all(broker.clone()).await;
-    broker.close().await.expect("close");
-    report.assert_passed();
-    report.assert_skipped_exactly(SKIPPED_ON_RABBITMQ);
+    config.queue_type = queue_type;
+    let broker = vhost.connect(config).await;
+    Fixture::new(Arc::new(broker)).keeping(vhost)
 }
 
 fn refused(subscribed: courier_core::Result<Box<dyn Consumer>>) -> courier_core::Error {
@@ -55,7 +80,6 @@ async fn recv(consumer: &mut Box<dyn Consumer>, what: &str) -> Delivery {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_password_is_a_connection_error_that_hides_it() {
     if !broker_present() {
         return;
@@ -92,7 +116,6 @@ async fn wrong_password_is_a_connection_error_that_hides_it() {
     assert!(!format!("{err:?}").contains("also-wrong"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_broker_and_bad_config_fail_fast() {
     let closed_port = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -132,7 +155,6 @@ async fn unreachable_broker_and_bad_config_fail_fast() {
     assert!(err.message().contains("confirm_window"), "{err}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn topic_without_groups_drops_unless_mandatory() {
     if !broker_present() {
         return;
@@ -164,7 +186,6 @@ async fn topic_without_groups_drops_unless_mandatory() {
     strict.close().await.ok();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn configured_groups_keep_messages_sent_before_any_consumer() {
     if !broker_present() {
         return;
@@ -193,7 +214,6 @@ async fn configured_groups_keep_messages_sent_before_any_consumer() {
     broker.close().await.ok();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attempts_count_disconnects_and_requeues() {
     if !broker_present() {
         return;
@@ -267,7 +287,6 @@ async fn attempts_on(queue_type: QueueType) {
     broker.close().await.ok();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_names_and_sizes_are_errors_not_panics() {
     if !broker_present() {
         return;
@@ -306,7 +325,6 @@ async fn bad_names_and_sizes_are_errors_not_panics() {
     broker.close().await.ok();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closed_broker_refuses_work() {
     if !broker_present() {
         return;
@@ -335,7 +353,6 @@ async fn closed_broker_refuses_work() {
 
 /// A consumer buffers at most `max_buffered_bytes` of deliveries ahead of `recv` (one larger
 /// delivery passes alone), however large the prefetch, and still delivers everything.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consumer_buffers_no_more_bytes_than_its_budget() {
     if !broker_present() {
         return;

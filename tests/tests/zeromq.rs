@@ -1,13 +1,50 @@
-//! The ZeroMQ backend: the conformance suite over TCP on loopback, and its topology — a
-//! process that binds an endpoint and one that connects to it, bounded outboxes, start-up
-//! errors.
+//! The ZeroMQ backend: the conformance suite over TCP on loopback (once, and three copies at
+//! once on one broker: no cross-talk between topics and groups sharing one ROUTER socket), and
+//! its topology — a process that binds an endpoint and one that connects to it, bounded
+//! outboxes, start-up errors.
+//!
+//! Every case is a test of its own: `cargo test -p courier-tests --test zeromq -- --list`.
+//! `RUST_LOG=warn` shows the backend's logs (off otherwise: nothing captures the output).
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::{process::ExitCode, sync::Arc, time::Duration};
 
 use courier_core::{Broker, Capability, ErrorKind, Message, Subscription};
-use courier_tests::conformance;
+use courier_tests::conformance::{Configuration, Fixture, Trials};
 use courier_zeromq::{Overflow, ZmqBroker, ZmqConfig};
+
+fn main() -> ExitCode {
+    if let Ok(filter) = std::env::var("RUST_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
+    // The capabilities rule nothing out of the suite.
+    let tcp = Configuration::new("suite_on_zeromq", || async {
+        let broker = ZmqBroker::connect(binding_config())
+            .await
+            .expect("bind a loopback port");
+        let endpoint = broker.local_endpoint("any").expect("bound here");
+        assert!(endpoint.starts_with("tcp://127.0.0.1:"), "{endpoint}");
+        Fixture::new(Arc::new(broker))
+    });
+    let mut trials = Trials::new();
+    trials.stress("stress_on_zeromq", 3, &tcp).suite(&tcp);
+    courier_tests::async_tests!(
+        &mut trials,
+        capabilities_are_what_the_backend_guarantees,
+        a_connecting_process_produces_consumes_and_declares,
+        nothing_bound_means_a_retryable_error,
+        a_second_process_cannot_bind_the_same_endpoint,
+        an_invalid_config_names_the_key,
+        full_outboxes_fail_or_block_as_configured,
+        configured_groups_keep_messages_from_the_start,
+        a_topic_table_gives_a_topic_its_own_endpoint,
+    );
+    #[cfg(unix)]
+    trials.test("ipc_endpoints_work_like_tcp", ipc_endpoints_work_like_tcp);
+    trials.run()
+}
 
 /// A broker that binds a free loopback port, with short heartbeats (silent peers are
 /// noticed within 3 s, and a loaded test machine does not make live ones look silent).
@@ -46,22 +83,6 @@ fn topic(name: &str) -> String {
     courier_tests::support::unique_name(name)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn conformance_suite_over_tcp_loopback() {
-    let broker = ZmqBroker::connect(binding_config())
-        .await
-        .expect("bind a loopback port");
-    let endpoint = broker.local_endpoint("any").expect("bound here");
-    assert!(endpoint.starts_with("tcp://127.0.0.1:"), "{endpoint}");
-    let broker: Arc<dyn Broker> = Arc::new(broker);
-    let report = conformance::run_all(broker.clone()).await;
-    broker.close().await.expect("close");
-    report.assert_passed();
-    // The capabilities rule nothing out of the suite.
-    report.assert_skipped_exactly(&[]);
-}
-
-#[tokio::test]
 async fn capabilities_are_what_the_backend_guarantees() {
     let broker = ZmqBroker::connect(binding_config()).await.unwrap();
     let caps = broker.capabilities();
@@ -93,7 +114,6 @@ async fn capabilities_are_what_the_backend_guarantees() {
 /// One process binds; another connects: its producer's messages reach the binding side's
 /// consumers, its consumers receive the binding side's messages, and a group it declares is
 /// kept by the binding side before any consumer runs.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connecting_process_produces_consumes_and_declares() {
     // Remote peers create their groups here (the default refuses it: zeromq_peers.rs).
     let binder = ZmqBroker::connect(ZmqConfig {
@@ -166,7 +186,6 @@ async fn a_connecting_process_produces_consumes_and_declares() {
 
 /// A send to an endpoint nobody binds fails with a retryable connection error, in bounded
 /// time, and so does a subscription.
-#[tokio::test]
 async fn nothing_bound_means_a_retryable_error() {
     // A port that was free a moment ago and is not bound by anyone now.
     let port = free_port();
@@ -199,7 +218,6 @@ async fn nothing_bound_means_a_retryable_error() {
     broker.close().await.unwrap();
 }
 
-#[tokio::test]
 async fn a_second_process_cannot_bind_the_same_endpoint() {
     let first = ZmqBroker::connect(binding_config()).await.unwrap();
     let endpoint = first.local_endpoint("t").unwrap();
@@ -215,7 +233,6 @@ async fn a_second_process_cannot_bind_the_same_endpoint() {
     first.close().await.unwrap();
 }
 
-#[tokio::test]
 async fn an_invalid_config_names_the_key() {
     let error = ZmqBroker::connect(ZmqConfig {
         endpoint: "localhost:5600".into(),
@@ -229,7 +246,6 @@ async fn an_invalid_config_names_the_key() {
 
 /// With `overflow = "fail"`, a full outbox refuses the rest of a batch with a retryable
 /// `Full`; with `"block"`, the send waits until an ack frees room.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_outboxes_fail_or_block_as_configured() {
     let failing = ZmqBroker::connect(ZmqConfig {
         capacity: 3,
@@ -294,7 +310,6 @@ async fn full_outboxes_fail_or_block_as_configured() {
 }
 
 /// Groups listed in the binding side's configuration keep messages from start-up.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn configured_groups_keep_messages_from_the_start() {
     let t = topic("configured");
     let mut config = binding_config();
@@ -323,7 +338,6 @@ async fn configured_groups_keep_messages_from_the_start() {
 }
 
 /// A topic with its own endpoint gets its own ROUTER; other topics stay on the default one.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_topic_table_gives_a_topic_its_own_endpoint() {
     let own = topic("own");
     let port = free_port();
@@ -364,7 +378,6 @@ fn free_port() -> u16 {
 
 /// The same over an `ipc://` endpoint (a Unix domain socket).
 #[cfg(unix)]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ipc_endpoints_work_like_tcp() {
     let path = std::env::temp_dir().join(format!("{}.sock", topic("courier-zmq")));
     let broker = ZmqBroker::connect(ZmqConfig {
@@ -386,19 +399,4 @@ async fn ipc_endpoints_work_like_tcp() {
     consumer.close().await.unwrap();
     broker.close().await.unwrap();
     let _ = std::fs::remove_file(&path);
-}
-
-/// Several copies of the whole suite at once on one broker: no cross-talk between topics and
-/// groups sharing one ROUTER socket.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn conformance_suite_three_copies_at_once() {
-    // Warnings (lost connections, refused settlements) show with a failure.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
-        .with_test_writer()
-        .try_init();
-    let broker: Arc<dyn Broker> = Arc::new(ZmqBroker::connect(binding_config()).await.unwrap());
-    let report = conformance::run_stress(broker.clone(), 3).await;
-    broker.close().await.unwrap();
-    report.assert_passed();
 }

@@ -15,8 +15,8 @@ use tokio::sync::{mpsc, watch};
 
 use super::{
     harness::{
-        Context, Ctx, Members, Received, TestResult, ensure, expect_exactly, expect_per_key_order,
-        expect_silence, fail, intact, lock, send_batch, seq_of,
+        Context, Ctx, DELIBERATE_PANIC, Members, Received, TestResult, ensure, expect_exactly,
+        expect_per_key_order, expect_silence, fail, intact, lock, send_batch, seq_of,
     },
     ordering::keyed,
 };
@@ -558,7 +558,7 @@ pub(super) async fn runtime_handler_panic(ctx: Ctx) -> TestResult {
         let tx = tx.clone();
         async move {
             if m.payload.starts_with(b"boom") {
-                panic!("boom in {}", cx.message_id);
+                panic!("boom in {} {DELIBERATE_PANIC}", cx.message_id);
             }
             let _ = tx.send((cx.message_id.clone(), cx.attempt));
             Ok::<(), HandlerError>(())
