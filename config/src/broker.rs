@@ -2,52 +2,123 @@
 
 use std::{fmt, str::FromStr};
 
-use serde::{Deserialize, Serialize};
+use courier_core::backend::BackendConfig;
+use serde::{Deserialize, Serialize, ser::SerializeStruct};
 
-/// The backend that carries the messages: `broker.kind`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BrokerKind {
+/// Declares the backends from one line each: the `broker.kind` variant, the field (its
+/// `[broker.<name>]` table), the name (in the config file, and the cargo feature of
+/// `courier-config` that compiles the backend in) and the table's type, which implements
+/// [`BackendConfig`]. [`BrokerKind`], the tables of [`BrokerSection`], validation,
+/// `shop config` output and [`connect`](crate::connect) all come from the list below.
+macro_rules! backends {
+    ($($(#[doc = $doc:literal])* $variant:ident $field:ident $name:literal $table:path;)+) => {
+        /// The backend that carries the messages: `broker.kind`. The first listed is the
+        /// default.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum BrokerKind {
+            $(
+                $(#[doc = $doc])*
+                #[serde(rename = $name)]
+                $variant,
+            )+
+        }
+
+        impl BrokerKind {
+            /// Every backend, in the order they are listed as valid choices.
+            pub const ALL: &'static [BrokerKind] = &[$(Self::$variant),+];
+
+            /// Its name in the config file, which is also the cargo feature of
+            /// `courier-config` that compiles it in.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $name,)+
+                }
+            }
+
+            /// Whether this build includes the backend (its cargo feature is on).
+            pub fn is_compiled_in(self) -> bool {
+                match self {
+                    $(Self::$variant => cfg!(feature = $name),)+
+                }
+            }
+        }
+
+        /// The `[broker]` section.
+        #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct BrokerSection {
+            /// The backend, one of [`BrokerKind::ALL`]; `memory` by default.
+            pub kind: BrokerKind,
+            /// Refuse to start a service when the backend lacks a guarantee the service needs
+            /// (otherwise start with a warning). Default `false`.
+            pub strict: bool,
+            $(
+                #[doc = concat!("`[broker.", $name, "]`.")]
+                #[cfg(feature = $name)]
+                pub $field: $table,
+                #[doc = concat!("`[broker.", $name, "]` (the `", $name, "` feature is off).")]
+                #[cfg(not(feature = $name))]
+                #[serde(skip_serializing)]
+                pub $field: CompiledOut,
+            )+
+        }
+
+        impl BrokerSection {
+            /// The table of backend `kind`; `None` when this build does not include it.
+            pub fn backend(&self, kind: BrokerKind) -> Option<&dyn BackendConfig> {
+                match kind {
+                    $(
+                        #[cfg(feature = $name)]
+                        BrokerKind::$variant => Some(&self.$field),
+                    )+
+                    #[allow(unreachable_patterns)]
+                    _ => None,
+                }
+            }
+
+            /// Adds the table of backend `kind` to `out`, named as in the file; nothing when
+            /// this build does not include it.
+            pub(crate) fn serialize_table<S: SerializeStruct>(
+                &self,
+                kind: BrokerKind,
+                out: &mut S,
+            ) -> Result<(), S::Error> {
+                match kind {
+                    $(
+                        #[cfg(feature = $name)]
+                        BrokerKind::$variant => out.serialize_field($name, &self.$field),
+                    )+
+                    #[allow(unreachable_patterns)]
+                    _ => Ok(()),
+                }
+            }
+        }
+    };
+}
+
+backends! {
     /// In-process queues (`memory`), the default.
-    #[default]
-    Memory,
+    Memory memory "memory" courier_memory::MemoryConfig;
     /// RabbitMQ (`rabbitmq`).
-    RabbitMq,
-    /// Kafka (`kafka`).
-    Kafka,
+    RabbitMq rabbitmq "rabbitmq" courier_rabbitmq::RabbitMqConfig;
+    /// Kafka (`kafka`), with `[broker.kafka.options]` passed to librdkafka.
+    Kafka kafka "kafka" courier_kafka::KafkaConfig;
     /// ZeroMQ (`zeromq`).
-    ZeroMq,
+    ZeroMq zeromq "zeromq" courier_zeromq::ZmqConfig;
+}
+
+impl Default for BrokerKind {
+    fn default() -> Self {
+        Self::ALL[0]
+    }
 }
 
 impl BrokerKind {
-    /// Every backend, in the order they are listed as valid choices.
-    pub const ALL: [BrokerKind; 4] = [Self::Memory, Self::RabbitMq, Self::Kafka, Self::ZeroMq];
-
-    /// Its name in the config file, which is also the cargo feature of `courier-config` that
-    /// compiles it in: `memory`, `rabbitmq`, `kafka`, `zeromq`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Memory => "memory",
-            Self::RabbitMq => "rabbitmq",
-            Self::Kafka => "kafka",
-            Self::ZeroMq => "zeromq",
-        }
-    }
-
-    /// Whether this build includes the backend (its cargo feature is on).
-    pub fn is_compiled_in(self) -> bool {
-        match self {
-            Self::Memory => cfg!(feature = "memory"),
-            Self::RabbitMq => cfg!(feature = "rabbitmq"),
-            Self::Kafka => cfg!(feature = "kafka"),
-            Self::ZeroMq => cfg!(feature = "zeromq"),
-        }
-    }
-
     /// The backends this build includes.
     pub fn compiled_in() -> Vec<BrokerKind> {
         Self::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .filter(|k| k.is_compiled_in())
             .collect()
     }
@@ -64,7 +135,8 @@ impl FromStr for BrokerKind {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|k| k.name().eq_ignore_ascii_case(s.trim()))
             .ok_or_else(|| {
                 let names: Vec<_> = Self::ALL.iter().map(|k| k.name()).collect();
@@ -90,71 +162,13 @@ impl<'de> Deserialize<'de> for CompiledOut {
     }
 }
 
-/// The `[broker]` section.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct BrokerSection {
-    /// The backend: `memory` (default), `rabbitmq`, `kafka` or `zeromq`.
-    pub kind: BrokerKind,
-    /// Refuse to start a service when the backend lacks a guarantee the service needs
-    /// (otherwise start with a warning). Default `false`.
-    pub strict: bool,
-    /// `[broker.memory]`.
-    #[cfg(feature = "memory")]
-    pub memory: courier_memory::MemoryConfig,
-    /// `[broker.memory]` (the `memory` feature is off).
-    #[cfg(not(feature = "memory"))]
-    #[serde(skip_serializing)]
-    pub memory: CompiledOut,
-    /// `[broker.rabbitmq]`.
-    #[cfg(feature = "rabbitmq")]
-    pub rabbitmq: courier_rabbitmq::RabbitMqConfig,
-    /// `[broker.rabbitmq]` (the `rabbitmq` feature is off).
-    #[cfg(not(feature = "rabbitmq"))]
-    #[serde(skip_serializing)]
-    pub rabbitmq: CompiledOut,
-    /// `[broker.kafka]`, with `[broker.kafka.options]` passed to librdkafka.
-    #[cfg(feature = "kafka")]
-    pub kafka: courier_kafka::KafkaConfig,
-    /// `[broker.kafka]` (the `kafka` feature is off).
-    #[cfg(not(feature = "kafka"))]
-    #[serde(skip_serializing)]
-    pub kafka: CompiledOut,
-    /// `[broker.zeromq]`.
-    #[cfg(feature = "zeromq")]
-    pub zeromq: courier_zeromq::ZmqConfig,
-    /// `[broker.zeromq]` (the `zeromq` feature is off).
-    #[cfg(not(feature = "zeromq"))]
-    #[serde(skip_serializing)]
-    pub zeromq: CompiledOut,
-}
-
-impl BrokerSection {
-    /// Runs the `validate()` of the table of `kind`, as `(key within the table, problem)`;
-    /// `Ok` for a backend this build does not include.
-    pub(crate) fn validate_backend(&self, kind: BrokerKind) -> Result<(), (String, String)> {
-        match kind {
-            #[cfg(feature = "memory")]
-            BrokerKind::Memory => self.memory.validate(),
-            #[cfg(feature = "rabbitmq")]
-            BrokerKind::RabbitMq => self.rabbitmq.validate(),
-            #[cfg(feature = "kafka")]
-            BrokerKind::Kafka => self.kafka.validate(),
-            #[cfg(feature = "zeromq")]
-            BrokerKind::ZeroMq => self.zeromq.validate(),
-            #[allow(unreachable_patterns)]
-            _ => Ok(()),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn kinds_round_trip_by_name() {
-        for kind in BrokerKind::ALL {
+        for &kind in BrokerKind::ALL {
             assert_eq!(kind.name().parse::<BrokerKind>(), Ok(kind));
             assert_eq!(kind.to_string(), kind.name());
         }

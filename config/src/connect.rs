@@ -1,4 +1,4 @@
-//! [`connect`]: the one place that knows every backend.
+//! [`connect`]: connects the backend the configuration selects, through the registry.
 
 use std::sync::Arc;
 
@@ -18,25 +18,9 @@ use crate::{BrokerKind, Config};
 pub async fn connect(config: &Config) -> Result<Arc<dyn Broker>> {
     let kind = config.broker.kind;
     info!(backend = kind.name(), "connecting to the message broker");
-    match kind {
-        #[cfg(feature = "memory")]
-        BrokerKind::Memory => Ok(Arc::new(courier_memory::MemoryBroker::new(
-            config.broker.memory.clone(),
-        ))),
-        #[cfg(feature = "rabbitmq")]
-        BrokerKind::RabbitMq => Ok(Arc::new(
-            courier_rabbitmq::RabbitMqBroker::connect(config.broker.rabbitmq.clone()).await?,
-        )),
-        #[cfg(feature = "kafka")]
-        BrokerKind::Kafka => Ok(Arc::new(
-            courier_kafka::KafkaBroker::connect(config.broker.kafka.clone()).await?,
-        )),
-        #[cfg(feature = "zeromq")]
-        BrokerKind::ZeroMq => Ok(Arc::new(
-            courier_zeromq::ZmqBroker::connect(config.broker.zeromq.clone()).await?,
-        )),
-        #[allow(unreachable_patterns)]
-        other => Err(not_compiled_in(other)),
+    match config.broker.backend(kind) {
+        Some(backend) => backend.connect().await,
+        None => Err(not_compiled_in(kind)),
     }
 }
 

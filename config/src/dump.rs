@@ -28,20 +28,7 @@ impl Serialize for ShownBroker<'_> {
         let mut out = serializer.serialize_struct("broker", 3)?;
         out.serialize_field("kind", &broker.kind)?;
         out.serialize_field("strict", &broker.strict)?;
-        #[allow(unused_imports)]
-        use crate::BrokerKind;
-        match broker.kind {
-            #[cfg(feature = "memory")]
-            BrokerKind::Memory => out.serialize_field("memory", &broker.memory)?,
-            #[cfg(feature = "rabbitmq")]
-            BrokerKind::RabbitMq => out.serialize_field("rabbitmq", &broker.rabbitmq)?,
-            #[cfg(feature = "kafka")]
-            BrokerKind::Kafka => out.serialize_field("kafka", &broker.kafka)?,
-            #[cfg(feature = "zeromq")]
-            BrokerKind::ZeroMq => out.serialize_field("zeromq", &broker.zeromq)?,
-            #[allow(unreachable_patterns)]
-            _ => {}
-        }
+        broker.serialize_table(broker.kind, &mut out)?;
         out.end()
     }
 }

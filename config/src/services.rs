@@ -1,5 +1,6 @@
 //! The `[services.*]` sections: settings of the order, inventory and payment services.
 
+use courier_core::InvalidSetting;
 use std::net::{Ipv4Addr, SocketAddr, ToSocketAddrs};
 
 use serde::{Deserialize, Deserializer, Serialize, de::Error as _};
@@ -149,15 +150,15 @@ impl Services {
     ///
     /// # Errors
     /// The first bad setting found.
-    pub fn validate(&self) -> Result<(), (String, String)> {
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
         let catalog = &self.inventory.catalog;
         for (i, item) in catalog.iter().enumerate() {
             let key = |field: &str| format!("inventory.catalog[{i}].{field}");
             if item.sku.trim().is_empty() {
-                return Err((key("sku"), "the SKU is empty".into()));
+                return Err(InvalidSetting::new(key("sku"), "the SKU is empty"));
             }
             if let Some(first) = catalog[..i].iter().position(|o| o.sku == item.sku) {
-                return Err((
+                return Err(InvalidSetting::new(
                     key("sku"),
                     format!(
                         "duplicate SKU {:?}: already listed at services.inventory.catalog[{first}]",
@@ -166,10 +167,10 @@ impl Services {
                 ));
             }
             if item.name.trim().is_empty() {
-                return Err((key("name"), "the name is empty".into()));
+                return Err(InvalidSetting::new(key("name"), "the name is empty"));
             }
             if item.price_minor < 0 {
-                return Err((
+                return Err(InvalidSetting::new(
                     key("price_minor"),
                     format!("the price must not be negative (got {})", item.price_minor),
                 ));
@@ -188,7 +189,7 @@ impl Services {
             ),
         ] {
             if value == 0 {
-                return Err((key.into(), "must be at least 1".into()));
+                return Err(InvalidSetting::new(key, "must be at least 1"));
             }
         }
         for (name, store) in [
@@ -198,14 +199,17 @@ impl Services {
         ] {
             if let Some(url) = &store.url {
                 if let Err(e) = courier_outbox::dialect_of(url) {
-                    return Err((format!("{name}.store.url"), e.to_string()));
+                    return Err(InvalidSetting::new(
+                        format!("{name}.store.url"),
+                        e.to_string(),
+                    ));
                 }
             }
         }
         if self.payment.decline_above_minor < 0 {
-            return Err((
-                "payment.decline_above_minor".into(),
-                "must not be negative".into(),
+            return Err(InvalidSetting::new(
+                "payment.decline_above_minor",
+                "must not be negative",
             ));
         }
         Ok(())

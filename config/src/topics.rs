@@ -1,5 +1,6 @@
 //! The `[topics]` section: the name on the broker of each logical topic of the services.
 
+use courier_core::InvalidSetting;
 use serde::{Deserialize, Serialize};
 
 /// The name on the broker of each logical topic. Each can be renamed, so that
@@ -57,24 +58,21 @@ impl Topics {
     ///
     /// # Errors
     /// The first bad name found.
-    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
         self.check(|_| false)
     }
 
     /// As [`validate`](Self::validate); of two logical topics with one name, the one for
     /// which `chosen` is true is reported (the one the user set rather than a default).
-    pub(crate) fn check(
-        &self,
-        chosen: impl Fn(&str) -> bool,
-    ) -> Result<(), (&'static str, String)> {
+    pub(crate) fn check(&self, chosen: impl Fn(&str) -> bool) -> Result<(), InvalidSetting> {
         let pairs = self.pairs();
         for (i, (key, name)) in pairs.iter().enumerate() {
             if name.trim().is_empty() {
-                return Err((key, "the topic name is empty".into()));
+                return Err(InvalidSetting::new(*key, "the topic name is empty"));
             }
             if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                return Err((
-                    key,
+                return Err(InvalidSetting::new(
+                    *key,
                     format!("the topic name {name:?} contains spaces or control characters"),
                 ));
             }
@@ -84,7 +82,7 @@ impl Topics {
                 } else {
                     (*key, *other)
                 };
-                return Err((
+                return Err(InvalidSetting::new(
                     key,
                     format!(
                         "the name {name:?} is also the name of topics.{other}; \
@@ -96,8 +94,8 @@ impl Topics {
                 .iter()
                 .find(|(_, n)| name.strip_suffix(DLQ_SUFFIX) == Some(*n))
             {
-                return Err((
-                    key,
+                return Err(InvalidSetting::new(
+                    *key,
                     format!(
                         "the name {name:?} is the dead-letter topic of topics.{other}; \
                          pick another name"
@@ -126,17 +124,17 @@ mod tests {
             payment_failed: "payments.succeeded".into(),
             ..Topics::default()
         };
-        let (key, problem) = topics.validate().expect_err("duplicate");
+        let InvalidSetting { key, problem } = topics.validate().expect_err("duplicate");
         assert_eq!(key, "payment_failed");
         assert!(problem.contains("topics.payment_succeeded"), "{problem}");
         topics.payment_failed = " ".into();
-        assert_eq!(topics.validate().expect_err("empty").0, "payment_failed");
+        assert_eq!(topics.validate().expect_err("empty").key, "payment_failed");
         topics.payment_failed = "orders.placed.dlq".into();
         assert!(
             topics
                 .validate()
                 .expect_err("dlq")
-                .1
+                .problem
                 .contains("dead-letter")
         );
     }

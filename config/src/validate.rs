@@ -5,6 +5,7 @@ use crate::{
     key::{self, Origins},
     secrets::Secrets,
 };
+use courier_core::InvalidSetting;
 
 /// The first bad value of `config`.
 pub(crate) fn validate(
@@ -40,23 +41,40 @@ pub(crate) fn validate(
         if backend != kind && !origins.contains(&table) {
             continue;
         }
-        if let Err((field, problem)) = config.broker.validate_backend(backend) {
+        let checked = config.broker.backend(backend).map(|b| b.validate());
+        if let Some(Err(InvalidSetting { key, problem })) = checked {
             let mut path = table;
-            path.extend(key::segments(&field));
+            path.extend(key::segments(&key));
             return Err(error(path, problem));
         }
     }
-    if let Err((field, problem)) = config.runtime.validate() {
+    if let Err(InvalidSetting {
+        key: field,
+        problem,
+    }) = config.runtime.validate()
+    {
         return Err(error(key::segments(&format!("runtime.{field}")), problem));
     }
     let set_by_user = |field: &str| origins.contains(&key::segments(&format!("topics.{field}")));
-    if let Err((field, problem)) = config.topics.check(set_by_user) {
+    if let Err(InvalidSetting {
+        key: field,
+        problem,
+    }) = config.topics.check(set_by_user)
+    {
         return Err(error(key::segments(&format!("topics.{field}")), problem));
     }
-    if let Err((field, problem)) = config.store.validate() {
+    if let Err(InvalidSetting {
+        key: field,
+        problem,
+    }) = config.store.validate()
+    {
         return Err(error(key::segments(&format!("store.{field}")), problem));
     }
-    if let Err((field, problem)) = config.services.validate() {
+    if let Err(InvalidSetting {
+        key: field,
+        problem,
+    }) = config.services.validate()
+    {
         return Err(error(key::segments(&format!("services.{field}")), problem));
     }
     Ok(())

@@ -40,7 +40,7 @@ fn the_backend_kind_comes_from_the_environment() {
     Jail::expect_with(|jail| {
         jail.clear_env();
         jail.create_file("app.toml", FILE)?;
-        for kind in BrokerKind::ALL {
+        for &kind in BrokerKind::ALL {
             jail.set_env("COURIER_BROKER__KIND", kind.name());
             match load(Some(Path::new("app.toml"))) {
                 Ok(config) => {

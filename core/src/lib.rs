@@ -27,6 +27,7 @@ mod settle;
 mod shutdown;
 pub mod token;
 
+pub use backend::InvalidSetting;
 pub use backoff::Backoff;
 pub use broker::{Broker, Consumer, Producer, Subscription};
 pub use budget::ByteBudget;

@@ -1,5 +1,6 @@
 //! [`StoreSettings`]: how a store connects, relays and prunes.
 
+use courier_core::InvalidSetting;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -58,11 +59,11 @@ impl StoreSettings {
             .replace("{service}", service)
     }
 
-    /// The first setting out of range, as `(key, problem)`.
+    /// The first setting out of range, as an [`InvalidSetting`].
     ///
     /// # Errors
     /// A zero where at least one is needed.
-    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
         let positive = [
             ("max_connections", u64::from(self.max_connections)),
             ("connect_timeout_ms", self.connect_timeout_ms),
@@ -72,14 +73,14 @@ impl StoreSettings {
         ];
         for (key, value) in positive {
             if value == 0 {
-                return Err((key, "must be at least 1".into()));
+                return Err(InvalidSetting::new(key, "must be at least 1"));
             }
         }
         if let Err(e) = crate::dialect_of(&self.url) {
-            return Err(("url", e.to_string()));
+            return Err(InvalidSetting::new("url", e.to_string()));
         }
         if self.relay_batch > 10_000 {
-            return Err(("relay_batch", "must be at most 10000".into()));
+            return Err(InvalidSetting::new("relay_batch", "must be at most 10000"));
         }
         Ok(())
     }

@@ -1,5 +1,6 @@
 //! [`Store`]: a service's database, with its outbox and inbox.
 
+use courier_core::InvalidSetting;
 use std::{
     sync::{Arc, Once},
     time::Duration,
@@ -104,7 +105,7 @@ impl Store {
         }
         let mut checked = settings.clone();
         checked.url = url.to_owned();
-        if let Err((key, problem)) = checked.validate() {
+        if let Err(InvalidSetting { key, problem }) = checked.validate() {
             return Err(bad(format!("store.{key} {problem}")));
         }
         let dialect = dialect_of(url)?;

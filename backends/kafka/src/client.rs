@@ -1,6 +1,7 @@
 //! The librdkafka client settings derived from a [`KafkaConfig`], and turning librdkafka
 //! errors into courier errors without leaking credentials.
 
+use courier_core::InvalidSetting;
 use std::{collections::BTreeMap, time::Duration};
 
 use courier_core::{Error, ErrorKind, Result};
@@ -24,14 +25,16 @@ impl ClientSettings {
     /// [`ErrorKind::Config`] naming the bad key.
     pub(crate) fn new(config: KafkaConfig) -> Result<Self> {
         let secrets = options::sensitive_values(&config.options);
-        config.validate().map_err(|(key, problem)| {
-            let problem = options::redact_values(&problem, secrets.iter().map(String::as_str));
-            Error::new(
-                BACKEND,
-                ErrorKind::Config,
-                format!("broker.kafka.{key} {problem}"),
-            )
-        })?;
+        config
+            .validate()
+            .map_err(|InvalidSetting { key, problem }| {
+                let problem = options::redact_values(&problem, secrets.iter().map(String::as_str));
+                Error::new(
+                    BACKEND,
+                    ErrorKind::Config,
+                    format!("broker.kafka.{key} {problem}"),
+                )
+            })?;
         let mut options = config.options.clone();
         if let Some(path) = &config.password_file {
             let password = std::fs::read_to_string(path).map_err(|e| {

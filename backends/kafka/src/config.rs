@@ -1,5 +1,6 @@
 //! [`KafkaConfig`]: the `[broker.kafka]` table.
 
+use courier_core::InvalidSetting;
 use std::{collections::BTreeMap, fmt, path::PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -151,7 +152,7 @@ impl KafkaConfig {
         (self.max_message_bytes as usize).saturating_sub(RECORD_OVERHEAD)
     }
 
-    /// The first setting that is out of range, as `(key, problem)`; `key` is relative to the
+    /// The first setting that is out of range, as an [`InvalidSetting`]; `key` is relative to the
     /// `[broker.kafka]` table, for example `partitions` or `options."sasl.mechanism"`.
     ///
     /// # Errors
@@ -161,8 +162,8 @@ impl KafkaConfig {
     /// librdkafka does not know or whose value it refuses; an option courier sets itself
     /// (`bootstrap.servers`, `group.id`, `enable.idempotence`, `acks`, `enable.auto.commit`,
     /// `enable.auto.offset.store`, `auto.offset.reset`, `transactional.id`).
-    pub fn validate(&self) -> Result<(), (String, String)> {
-        validate_brokers(&self.brokers).map_err(|p| ("brokers".to_owned(), p))?;
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        validate_brokers(&self.brokers).map_err(|p| InvalidSetting::new("brokers", p))?;
         let positive = [
             ("partitions", self.partitions),
             ("replication_factor", u32::from(self.replication_factor)),
@@ -174,45 +175,50 @@ impl KafkaConfig {
             ("request_timeout_ms", self.request_timeout_ms),
         ];
         if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
-            return Err(((*key).to_owned(), "must be at least 1".into()));
+            return Err(InvalidSetting::new((*key).to_owned(), "must be at least 1"));
         }
         if i32::try_from(self.partitions).is_err() {
-            return Err(("partitions".into(), "must be at most 2147483647".into()));
+            return Err(InvalidSetting::new(
+                "partitions",
+                "must be at most 2147483647",
+            ));
         }
         if !(131_072..=1_000_000_000).contains(&self.max_message_bytes) {
-            return Err((
-                "max_message_bytes".into(),
-                "must be between 131072 and 1000000000".into(),
+            return Err(InvalidSetting::new(
+                "max_message_bytes",
+                "must be between 131072 and 1000000000",
             ));
         }
         if self.session_timeout_ms < 1_000 {
-            return Err((
-                "session_timeout_ms".into(),
-                "must be at least 1000 (heartbeats go every tenth of it)".into(),
+            return Err(InvalidSetting::new(
+                "session_timeout_ms",
+                "must be at least 1000 (heartbeats go every tenth of it)",
             ));
         }
         if !self.group_id.contains("{group}") {
-            return Err((
-                "group_id".into(),
-                "must contain `{group}` (for example `{topic}.{group}` or `{group}`)".into(),
+            return Err(InvalidSetting::new(
+                "group_id",
+                "must contain `{group}` (for example `{topic}.{group}` or `{group}`)",
             ));
         }
         if let Some(path) = &self.password_file {
             if self.options.contains_key("sasl.password") {
-                return Err((
-                    "password_file".into(),
-                    "conflicts with options.\"sasl.password\"; set only one".into(),
+                return Err(InvalidSetting::new(
+                    "password_file",
+                    "conflicts with options.\"sasl.password\"; set only one",
                 ));
             }
             if let Err(e) = std::fs::metadata(path) {
-                return Err((
-                    "password_file".into(),
+                return Err(InvalidSetting::new(
+                    "password_file",
                     format!("cannot be read ({}): {e}", path.display()),
                 ));
             }
         }
-        options::validate(&self.options)
-            .map_err(|(name, problem)| (format!("options.\"{name}\""), problem))
+        options::validate(&self.options).map_err(|e| InvalidSetting {
+            key: format!("options.\"{}\"", e.key),
+            problem: e.problem,
+        })
     }
 }
 
@@ -249,7 +255,10 @@ mod tests {
             group_id: "{topic}".into(),
             ..KafkaConfig::default()
         };
-        assert_eq!(without_group.validate().expect_err("invalid").0, "group_id");
+        assert_eq!(
+            without_group.validate().expect_err("invalid").key,
+            "group_id"
+        );
     }
 
     #[test]
@@ -260,7 +269,7 @@ mod tests {
 
     #[test]
     fn validate_names_the_bad_key() {
-        let bad = |c: KafkaConfig| c.validate().expect_err("invalid").0;
+        let bad = |c: KafkaConfig| c.validate().expect_err("invalid").key;
         let base = KafkaConfig::default;
         assert_eq!(
             bad(KafkaConfig {

@@ -65,6 +65,7 @@ mod consumer;
 pub mod fuzzing;
 mod options;
 mod producer;
+mod registration;
 mod topics;
 mod wire;
 

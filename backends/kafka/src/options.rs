@@ -1,6 +1,7 @@
 //! The pass-through table of librdkafka properties: parsing, checking, and keeping the
 //! sensitive ones out of sight.
 
+use courier_core::InvalidSetting;
 use std::{collections::BTreeMap, fmt};
 
 use rdkafka::{ClientConfig, error::KafkaError};
@@ -66,11 +67,11 @@ pub(crate) fn sensitive_values(options: &BTreeMap<String, String>) -> Vec<String
 ///
 /// # Errors
 /// `(name, problem)` for the first bad option.
-pub(crate) fn validate(options: &BTreeMap<String, String>) -> Result<(), (String, String)> {
+pub(crate) fn validate(options: &BTreeMap<String, String>) -> Result<(), InvalidSetting> {
     let secrets = sensitive_values(options);
     for (name, value) in options {
         if let Some((_, why)) = RESERVED.iter().find(|(r, _)| r == name) {
-            return Err((
+            return Err(InvalidSetting::new(
                 name.clone(),
                 format!("is managed by courier and cannot be set: {why}"),
             ));
@@ -84,7 +85,7 @@ pub(crate) fn validate(options: &BTreeMap<String, String>) -> Result<(), (String
                 }
                 _ => "is not accepted by librdkafka".to_owned(),
             };
-            return Err((name.clone(), problem));
+            return Err(InvalidSetting::new(name.clone(), problem));
         }
     }
     Ok(())
@@ -179,7 +180,7 @@ mod tests {
     fn a_bad_sensitive_option_is_named_without_its_value() {
         let mut options = BTreeMap::new();
         options.insert("ssl.key.password".to_owned(), "\u{0}".to_owned());
-        let (name, problem) = validate(&options).expect_err("a NUL byte is refused");
+        let InvalidSetting { key: name, problem } = validate(&options).expect_err("a NUL byte is refused");
         assert_eq!(name, "ssl.key.password");
         assert!(!problem.contains('\u{0}'), "{problem}");
     }

@@ -1,5 +1,6 @@
 //! Settings of the in-memory backend: [`MemoryConfig`] and [`Overflow`].
 
+use courier_core::InvalidSetting;
 use serde::{Deserialize, Serialize};
 
 pub use courier_core::Overflow;
@@ -29,12 +30,12 @@ impl MemoryConfig {
     /// Checks the settings.
     ///
     /// # Errors
-    /// `(key, problem)` for the first bad value: `capacity` when it is 0.
-    pub fn validate(&self) -> Result<(), (String, String)> {
+    /// [`InvalidSetting`] for the first bad value: `capacity` when it is 0.
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
         if self.capacity == 0 {
-            return Err((
-                "capacity".to_owned(),
-                "must be at least 1 (it is the most messages a group may hold)".to_owned(),
+            return Err(InvalidSetting::new(
+                "capacity",
+                "must be at least 1 (it is the most messages a group may hold)",
             ));
         }
         Ok(())

@@ -50,6 +50,7 @@ mod config;
 mod consumer;
 mod group;
 mod producer;
+mod registration;
 mod registry;
 mod state;
 

@@ -1,5 +1,6 @@
 //! Settings of the RabbitMQ backend, the `[broker.rabbitmq]` table: [`RabbitMqConfig`].
 
+use courier_core::InvalidSetting;
 use std::{collections::BTreeMap, fmt, path::PathBuf};
 
 use courier_core::{Secret, redact_url};
@@ -97,12 +98,12 @@ impl RabbitMqConfig {
     /// Checks the settings.
     ///
     /// # Errors
-    /// `(key, problem)` for the first bad value: a malformed `url`, a scheme other than
+    /// [`InvalidSetting`] for the first bad value: a malformed `url`, a scheme other than
     /// `amqp`/`amqps`, both `password` and `password_file`, TLS files with an `amqp://` URL or
     /// a certificate without its key, a zero `confirm_window`, timeout or `max_payload`,
     /// reconnect delays out of order, and empty or over-long topic, group or queue names.
-    pub fn validate(&self) -> Result<(), (String, String)> {
-        let bad = |key: &str, problem: String| Err((key.to_owned(), problem));
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        let bad = |key: &str, problem: String| Err(InvalidSetting::new(key.to_owned(), problem));
         let url = match url::Url::parse(&self.url) {
             Ok(url) => url,
             Err(e) => {
@@ -183,11 +184,11 @@ impl RabbitMqConfig {
         for (topic, groups) in &self.groups {
             let key = format!("groups.{topic}");
             if let Err(problem) = naming::check_name("topic", topic) {
-                return Err((key, problem));
+                return Err(InvalidSetting::new(key, problem));
             }
             for group in groups {
                 if let Err(problem) = naming::check_name("group", group) {
-                    return Err((key, problem));
+                    return Err(InvalidSetting::new(key, problem));
                 }
             }
         }
@@ -199,18 +200,18 @@ impl RabbitMqConfig {
                     .into_iter()
                     .find_map(|(what, name)| naming::check_name(what, name).err())
                 {
-                    return Err((key, problem));
+                    return Err(InvalidSetting::new(key, problem));
                 }
                 if let Some(queue) = &spec.queue {
                     if let Err(problem) = naming::check_queue_name(queue) {
-                        return Err((format!("{key}.queue"), problem));
+                        return Err(InvalidSetting::new(format!("{key}.queue"), problem));
                     }
                 }
                 if !spec.durable && spec.queue_type.unwrap_or(self.queue_type) == QueueType::Quorum
                 {
-                    return Err((
+                    return Err(InvalidSetting::new(
                         format!("{key}.durable"),
-                        "must be true for a quorum queue".into(),
+                        "must be true for a quorum queue",
                     ));
                 }
             }
@@ -274,7 +275,7 @@ mod tests {
     use super::*;
 
     fn key_of(config: RabbitMqConfig) -> String {
-        config.validate().expect_err("invalid").0
+        config.validate().expect_err("invalid").key
     }
 
     #[test]
@@ -290,12 +291,14 @@ mod tests {
         };
         assert_eq!(key_of(url("not a url")), "url");
         assert_eq!(key_of(url("http://h/")), "url");
-        let (_, problem) = url("kafka://u:secret@h/").validate().expect_err("scheme");
+        let InvalidSetting { problem, .. } =
+            url("kafka://u:secret@h/").validate().expect_err("scheme");
         assert!(
             problem.contains("amqp, amqps") && !problem.contains("secret"),
             "{problem}"
         );
-        let (_, problem) = url("amqp://u:secret@[::1/").validate().expect_err("bad");
+        let InvalidSetting { problem, .. } =
+            url("amqp://u:secret@[::1/").validate().expect_err("bad");
         assert!(!problem.contains("secret"), "{problem}");
         assert_eq!(
             key_of(RabbitMqConfig {

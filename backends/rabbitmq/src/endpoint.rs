@@ -41,7 +41,7 @@ impl Endpoint {
     pub(crate) fn resolve(config: &RabbitMqConfig) -> Result<Self> {
         config
             .validate()
-            .map_err(|(key, problem)| config_error(&key, &problem))?;
+            .map_err(|e| e.to_error(BACKEND, "broker.rabbitmq"))?;
         let display = redact_url(&config.url);
         let url = url::Url::parse(&config.url)
             .map_err(|e| config_error("url", &format!("is not a valid URL ({e}): {display}")))?;

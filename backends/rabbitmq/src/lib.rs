@@ -41,6 +41,7 @@ pub mod fuzzing;
 mod naming;
 mod producer;
 mod publisher;
+mod registration;
 mod topology;
 mod wire;
 

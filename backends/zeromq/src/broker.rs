@@ -2,6 +2,7 @@
 //! endpoint this process binds, a link per endpoint it connects to, and the route of every
 //! topic.
 
+use courier_core::InvalidSetting;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -46,12 +47,9 @@ impl ZmqBroker {
     /// [`ErrorKind::Connection`] when an endpoint cannot be bound (for example because
     /// another process binds it).
     pub async fn connect(config: ZmqConfig) -> Result<Self> {
-        config.validate().map_err(|(key, problem)| {
-            Error::new(BACKEND, ErrorKind::Config, format!("{key}: {problem}"))
-        })?;
-        let secret = config.shared_secret().map_err(|(key, problem)| {
-            Error::new(BACKEND, ErrorKind::Config, format!("{key}: {problem}"))
-        })?;
+        let invalid = |e: InvalidSetting| e.to_error(BACKEND, "broker.zeromq");
+        config.validate().map_err(invalid)?;
+        let secret = config.shared_secret().map_err(invalid)?;
         let shutdown = CancellationToken::new();
         let hub_settings = HubSettings {
             capacity: config.capacity,

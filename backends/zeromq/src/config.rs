@@ -1,5 +1,6 @@
 //! Settings of the ZeroMQ backend: [`ZmqConfig`], [`TopicConfig`] and [`Overflow`].
 
+use courier_core::InvalidSetting;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -116,27 +117,28 @@ impl ZmqConfig {
     /// Checks the settings.
     ///
     /// # Errors
-    /// `(key, problem)` for the first bad value, with the key inside `[broker.zeromq]`:
+    /// [`InvalidSetting`] for the first bad value, with the key inside `[broker.zeromq]`:
     /// a malformed endpoint (`endpoint`, `topics."t".endpoint`), an endpoint bound by one topic
     /// and connected by another (`topics."t".bind`), groups on a connecting side
     /// (`topics."t".groups`), a zero capacity, or heartbeat settings out of range.
-    pub fn validate(&self) -> Result<(), (String, String)> {
-        check_endpoint(&self.endpoint, self.bind).map_err(|p| ("endpoint".to_owned(), p))?;
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        check_endpoint(&self.endpoint, self.bind)
+            .map_err(|p| InvalidSetting::new("endpoint", p))?;
         if self.capacity == 0 {
-            return Err((
-                "capacity".to_owned(),
-                "must be at least 1 (it is the most messages a group's outbox holds)".to_owned(),
+            return Err(InvalidSetting::new(
+                "capacity",
+                "must be at least 1 (it is the most messages a group's outbox holds)",
             ));
         }
         if self.heartbeat_interval_ms < 10 {
-            return Err((
-                "heartbeat_interval_ms".to_owned(),
+            return Err(InvalidSetting::new(
+                "heartbeat_interval_ms",
                 format!("must be at least 10, not {}", self.heartbeat_interval_ms),
             ));
         }
         if self.heartbeat_timeout_ms < 2 * self.heartbeat_interval_ms {
-            return Err((
-                "heartbeat_timeout_ms".to_owned(),
+            return Err(InvalidSetting::new(
+                "heartbeat_timeout_ms",
                 format!(
                     "must be at least twice heartbeat_interval_ms ({}), not {}",
                     self.heartbeat_interval_ms, self.heartbeat_timeout_ms
@@ -144,36 +146,37 @@ impl ZmqConfig {
             ));
         }
         if self.max_message_bytes < 1024 {
-            return Err((
-                "max_message_bytes".to_owned(),
+            return Err(InvalidSetting::new(
+                "max_message_bytes",
                 format!("must be at least 1024, not {}", self.max_message_bytes),
             ));
         }
         self.shared_secret()?;
         if self.connect_timeout_ms == 0 {
-            return Err((
-                "connect_timeout_ms".to_owned(),
-                "must be at least 1".to_owned(),
+            return Err(InvalidSetting::new(
+                "connect_timeout_ms",
+                "must be at least 1",
             ));
         }
         let mut sides: Vec<(Endpoint, bool, String)> = Vec::new();
         sides.push((
-            parse_endpoint(&self.endpoint).map_err(|p| ("endpoint".to_owned(), p))?,
+            parse_endpoint(&self.endpoint).map_err(|p| InvalidSetting::new("endpoint", p))?,
             self.bind,
             "endpoint".to_owned(),
         ));
         for (topic, settings) in &self.topics {
             let key = |field: &str| format!("topics.\"{topic}\".{field}");
             if topic.is_empty() {
-                return Err(("topics".to_owned(), "a topic name is empty".to_owned()));
+                return Err(InvalidSetting::new("topics", "a topic name is empty"));
             }
             let (endpoint, bind) = self.route_of(settings);
-            check_endpoint(endpoint, bind).map_err(|p| (key("endpoint"), p))?;
-            let parsed = parse_endpoint(endpoint).map_err(|p| (key("endpoint"), p))?;
+            check_endpoint(endpoint, bind).map_err(|p| InvalidSetting::new(key("endpoint"), p))?;
+            let parsed =
+                parse_endpoint(endpoint).map_err(|p| InvalidSetting::new(key("endpoint"), p))?;
             if let Some((_, other_bind, other_key)) =
                 sides.iter().find(|(e, b, _)| *e == parsed && *b != bind)
             {
-                return Err((
+                return Err(InvalidSetting::new(
                     key("bind"),
                     format!(
                         "{endpoint} is {} here but {} by {other_key}: one endpoint is one socket, \
@@ -185,7 +188,7 @@ impl ZmqConfig {
             }
             sides.push((parsed, bind, key("endpoint")));
             if !settings.groups.is_empty() && !bind {
-                return Err((
+                return Err(InvalidSetting::new(
                     key("groups"),
                     "groups are kept by the process that binds the topic's endpoint: list them \
                      in that process's settings (this one connects, bind = false)"
@@ -193,7 +196,7 @@ impl ZmqConfig {
                 ));
             }
             if settings.groups.iter().any(String::is_empty) {
-                return Err((key("groups"), "a group name is empty".to_owned()));
+                return Err(InvalidSetting::new(key("groups"), "a group name is empty"));
             }
         }
         Ok(())
@@ -202,29 +205,29 @@ impl ZmqConfig {
     /// The shared secret from [`secret`](Self::secret) or [`secret_file`](Self::secret_file).
     ///
     /// # Errors
-    /// `(key, problem)` when both are set, the file cannot be read, or the secret is empty.
-    pub(crate) fn shared_secret(&self) -> Result<Option<SharedSecret>, (String, String)> {
+    /// [`InvalidSetting`] when both are set, the file cannot be read, or the secret is empty.
+    pub(crate) fn shared_secret(&self) -> Result<Option<SharedSecret>, InvalidSetting> {
         match (&self.secret, &self.secret_file) {
-            (Some(_), Some(_)) => Err((
-                "secret_file".to_owned(),
-                "set either secret or secret_file, not both".to_owned(),
+            (Some(_), Some(_)) => Err(InvalidSetting::new(
+                "secret_file",
+                "set either secret or secret_file, not both",
             )),
             (Some(secret), None) if secret.is_empty() => {
-                Err(("secret".to_owned(), "is empty".to_owned()))
+                Err(InvalidSetting::new("secret", "is empty"))
             }
             (Some(secret), None) => Ok(Some(SharedSecret::new(secret.expose().as_bytes()))),
             (None, Some(path)) => {
                 let text = std::fs::read(path).map_err(|e| {
-                    (
-                        "secret_file".to_owned(),
+                    InvalidSetting::new(
+                        "secret_file",
                         format!("cannot read {}: {e}", path.display()),
                     )
                 })?;
                 let secret = text.strip_suffix(b"\n").unwrap_or(&text);
                 let secret = secret.strip_suffix(b"\r").unwrap_or(secret);
                 if secret.is_empty() {
-                    return Err((
-                        "secret_file".to_owned(),
+                    return Err(InvalidSetting::new(
+                        "secret_file",
                         format!("{} is empty", path.display()),
                     ));
                 }
@@ -359,7 +362,7 @@ mod tests {
             endpoint: "127.0.0.1:5600".into(),
             ..ZmqConfig::default()
         };
-        assert_eq!(config.validate().unwrap_err().0, "endpoint");
+        assert_eq!(config.validate().unwrap_err().key, "endpoint");
 
         let config = from_toml(
             r#"
@@ -368,7 +371,7 @@ mod tests {
             "#,
         );
         assert_eq!(
-            config.validate().unwrap_err().0,
+            config.validate().unwrap_err().key,
             "topics.\"orders.placed\".endpoint"
         );
     }
@@ -380,7 +383,7 @@ mod tests {
             bind: false,
             ..ZmqConfig::default()
         };
-        let (key, problem) = config.validate().unwrap_err();
+        let InvalidSetting { key, problem } = config.validate().unwrap_err();
         assert_eq!(key, "endpoint");
         assert!(problem.contains("port 0"), "{problem}");
     }
@@ -395,7 +398,7 @@ mod tests {
             bind = false
             "#,
         );
-        assert_eq!(config.validate().unwrap_err().0, "topics.\"a\".bind");
+        assert_eq!(config.validate().unwrap_err().key, "topics.\"a\".bind");
     }
 
     #[test]
@@ -408,7 +411,7 @@ mod tests {
             groups = ["g"]
             "#,
         );
-        assert_eq!(config.validate().unwrap_err().0, "topics.\"a\".groups");
+        assert_eq!(config.validate().unwrap_err().key, "topics.\"a\".groups");
     }
 
     #[test]
@@ -417,12 +420,12 @@ mod tests {
             heartbeat_timeout_ms: 1500,
             ..ZmqConfig::default()
         };
-        assert_eq!(config.validate().unwrap_err().0, "heartbeat_timeout_ms");
+        assert_eq!(config.validate().unwrap_err().key, "heartbeat_timeout_ms");
         let config = ZmqConfig {
             capacity: 0,
             ..ZmqConfig::default()
         };
-        assert_eq!(config.validate().unwrap_err().0, "capacity");
+        assert_eq!(config.validate().unwrap_err().key, "capacity");
     }
 
     #[test]
@@ -442,17 +445,17 @@ mod tests {
             secret: Some(Secret::new("x")),
             ..config
         };
-        assert_eq!(both.validate().unwrap_err().0, "secret_file");
+        assert_eq!(both.validate().unwrap_err().key, "secret_file");
         std::fs::remove_file(&dir).unwrap();
         let missing = ZmqConfig {
             secret_file: Some(dir.clone()),
             ..ZmqConfig::default()
         };
-        let (key, problem) = missing.validate().unwrap_err();
+        let InvalidSetting { key, problem } = missing.validate().unwrap_err();
         assert_eq!(key, "secret_file");
         assert!(problem.contains(&dir.display().to_string()), "{problem}");
         assert_eq!(
-            from_toml("secret = \"\"").validate().unwrap_err().0,
+            from_toml("secret = \"\"").validate().unwrap_err().key,
             "secret"
         );
     }

@@ -56,6 +56,7 @@ pub mod fuzzing;
 mod hub;
 mod link;
 mod producer;
+mod registration;
 mod routes;
 mod session;
 mod socket;

@@ -125,13 +125,9 @@ impl Runtime {
     /// [`ErrorKind::Config`] for invalid settings; otherwise the broker's error when a producer
     /// (for dead-letters) or a subscription cannot be opened. Nothing runs then.
     pub async fn start(self) -> Result<Running> {
-        self.settings.validate().map_err(|(key, problem)| {
-            Error::new(
-                "core",
-                ErrorKind::Config,
-                format!("runtime.{key} {problem}"),
-            )
-        })?;
+        self.settings
+            .validate()
+            .map_err(|e| e.to_error("core", "runtime"))?;
         let producer = self.broker.producer().await?;
         let shutdown = CancellationToken::new();
         let mut consumers = Vec::with_capacity(self.registrations.len());

@@ -1,5 +1,6 @@
 //! [`RuntimeSettings`]: attempts, backoff, concurrency, prefetch and the shutdown deadline.
 
+use crate::InvalidSetting;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -56,12 +57,12 @@ impl RuntimeSettings {
         Duration::from_millis(self.dead_letter_timeout_ms)
     }
 
-    /// The first setting that is out of range, as `(key, problem)`.
+    /// The first setting that is out of range, as an [`InvalidSetting`].
     ///
     /// # Errors
     /// `max_attempts`, `concurrency` or `prefetch` of 0, a multiplier below 1, or an initial
     /// backoff above the maximum.
-    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
         let positive = [
             ("max_attempts", self.max_attempts as usize),
             ("concurrency", self.concurrency),
@@ -72,16 +73,16 @@ impl RuntimeSettings {
             ),
         ];
         if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
-            return Err((key, "must be at least 1".into()));
+            return Err(InvalidSetting::new(*key, "must be at least 1"));
         }
         if !(self.backoff_multiplier >= 1.0 && self.backoff_multiplier.is_finite()) {
-            return Err((
+            return Err(InvalidSetting::new(
                 "backoff_multiplier",
-                "must be a number of at least 1.0".into(),
+                "must be a number of at least 1.0",
             ));
         }
         if self.backoff_initial_ms > self.backoff_max_ms {
-            return Err((
+            return Err(InvalidSetting::new(
                 "backoff_initial_ms",
                 format!("must not exceed backoff_max_ms ({})", self.backoff_max_ms),
             ));
@@ -147,7 +148,7 @@ mod tests {
             prefetch: 0,
             ..Default::default()
         };
-        assert_eq!(s.validate().expect_err("invalid").0, "prefetch");
+        assert_eq!(s.validate().expect_err("invalid").key, "prefetch");
         assert!(RuntimeSettings::default().validate().is_ok());
     }
 }

@@ -1,6 +1,7 @@
 //! Consumers closing and dropping, prefetch, cancel safety, closing producers and the broker,
 //! configuration.
 
+use courier_core::InvalidSetting;
 use std::time::Duration;
 
 use courier_core::{Broker, Capability, ErrorKind, Message};
@@ -272,7 +273,7 @@ fn config_parses_validates_and_defaults() {
         capacity: 0,
         ..MemoryConfig::default()
     };
-    let (key, problem) = zero.validate().unwrap_err();
+    let InvalidSetting { key, problem } = zero.validate().unwrap_err();
     assert_eq!(key, "capacity");
     assert!(problem.contains("at least 1"));
     assert_eq!(serde_json::to_string(&Overflow::Fail).unwrap(), "\"fail\"");
