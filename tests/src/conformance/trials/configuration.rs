@@ -30,7 +30,8 @@ impl Configuration {
 
     /// Declares the cases the backend knows it cannot run. They are listed as ignored; a
     /// trial of their own checks that the broker's capabilities rule out exactly these, so a
-    /// capability lost by mistake fails the run instead of quietly skipping more.
+    /// capability lost by mistake fails the run instead of quietly skipping more. Run anyway
+    /// (`--include-ignored`), such a case fails when the broker lacks what it needs.
     #[must_use]
     pub fn expect_skipped(mut self, cases: &[&'static str]) -> Self {
         self.expected_skips = cases.to_vec();
