@@ -180,7 +180,8 @@ mod tests {
     fn a_bad_sensitive_option_is_named_without_its_value() {
         let mut options = BTreeMap::new();
         options.insert("ssl.key.password".to_owned(), "\u{0}".to_owned());
-        let InvalidSetting { key: name, problem } = validate(&options).expect_err("a NUL byte is refused");
+        let InvalidSetting { key: name, problem } =
+            validate(&options).expect_err("a NUL byte is refused");
         assert_eq!(name, "ssl.key.password");
         assert!(!problem.contains('\u{0}'), "{problem}");
     }

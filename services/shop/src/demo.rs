@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
-use crate::{DEFAULT_SEED, Summary, boot, demo_orders, summary::percentile_ms};
+use crate::{DEFAULT_SEED, Summary, demo_orders, saga_config, summary::percentile_ms};
 
 /// How a demo runs.
 #[derive(Clone, Debug)]
@@ -111,9 +111,9 @@ pub async fn run_demo_with(config: &Config, options: DemoOptions) -> Result<Summ
             warn!("{warning}");
         }
     }
-    let topics = prefixed(boot::saga_topics(config), &options.topic_prefix);
+    let topics = prefixed(saga_config::saga_topics(config), &options.topic_prefix);
     topics.declare_all(broker.as_ref()).await?;
-    let catalog = Arc::new(boot::catalog(config));
+    let catalog = Arc::new(saga_config::catalog(config));
     let producer = broker.producer().await?;
     let stores = DemoStores::open(config, &options.store).await?;
 

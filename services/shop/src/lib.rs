@@ -16,10 +16,9 @@
 //! # }
 //! ```
 
-#[path = "../../boot.rs"]
-mod boot;
 mod demo;
 mod generator;
+pub mod saga_config;
 mod summary;
 
 pub use demo::{DemoOptions, run_demo, run_demo_with};

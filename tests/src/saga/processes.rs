@@ -88,10 +88,12 @@ fn build() -> Result<PathBuf, String> {
         .args(["build", "--profile", &profile])
         .args([
             "-p",
+            "shop",
+            "--bin",
             "order-service",
-            "-p",
+            "--bin",
             "inventory-service",
-            "-p",
+            "--bin",
             "payment-service",
         ])
         .env("CARGO_TARGET_DIR", target_dir)

@@ -10,9 +10,6 @@
 //! SIGTERM, then finishes what is in flight and flushes. A bad configuration exits with
 //! code 2 and one line on standard error.
 
-#[path = "../../boot.rs"]
-mod boot;
-
 use std::{path::PathBuf, process::ExitCode, sync::Arc};
 
 use clap::Parser;
@@ -31,17 +28,26 @@ struct Args {
 async fn main() -> ExitCode {
     let args = Args::parse();
     let config = courier_config::exit_on_error(courier_config::load(args.config.as_deref()));
-    boot::init_tracing();
-    let stop = boot::Stop::listen();
-    let store = boot::open_store(&config, "payment-service", STORE_PREFIX, MIGRATIONS, &stop).await;
+    courier_service::init_tracing();
+    let stop = courier_service::Stop::listen();
+    let store =
+        courier_service::open_store(&config, "payment-service", STORE_PREFIX, MIGRATIONS, &stop)
+            .await;
     let gateway = SimulatedGateway::new(config.services.payment.decline_above_minor);
     let service = Arc::new(PaymentService::new(
         Arc::new(gateway),
         store.clone(),
-        boot::saga_topics(&config),
+        shop::saga_config::saga_topics(&config),
     ));
-    let broker = boot::connect(&config, "payment-service", NEEDS, &stop).await;
-    boot::run_handlers("payment-service", &config, broker, store, stop, |runtime| {
+    let broker = courier_service::connect(
+        &config,
+        "payment-service",
+        NEEDS,
+        &shop::saga_config::saga_groups(&config),
+        &stop,
+    )
+    .await;
+    courier_service::run_handlers("payment-service", &config, broker, store, stop, |runtime| {
         service.register(runtime);
     })
     .await

@@ -8,9 +8,6 @@
 //! Runs until SIGINT or SIGTERM, then stops taking requests and messages, finishes what is in
 //! flight and flushes. A bad configuration exits with code 2 and one line on standard error.
 
-#[path = "../../boot.rs"]
-mod boot;
-
 use std::{path::PathBuf, process::ExitCode, sync::Arc, time::Duration};
 
 use clap::Parser;
@@ -31,10 +28,19 @@ struct Args {
 async fn main() -> ExitCode {
     let args = Args::parse();
     let config = courier_config::exit_on_error(courier_config::load(args.config.as_deref()));
-    boot::init_tracing();
-    let stop = boot::Stop::listen();
-    let store = boot::open_store(&config, "order-service", STORE_PREFIX, MIGRATIONS, &stop).await;
-    let broker = boot::connect(&config, "order-service", NEEDS, &stop).await;
+    courier_service::init_tracing();
+    let stop = courier_service::Stop::listen();
+    let store =
+        courier_service::open_store(&config, "order-service", STORE_PREFIX, MIGRATIONS, &stop)
+            .await;
+    let broker = courier_service::connect(
+        &config,
+        "order-service",
+        NEEDS,
+        &shop::saga_config::saga_groups(&config),
+        &stop,
+    )
+    .await;
     let listen = config.services.order.listen;
     let listener = match tokio::net::TcpListener::bind(listen).await {
         Ok(l) => l,
@@ -57,14 +63,14 @@ async fn main() -> ExitCode {
     let service = Arc::new(
         OrderService::new(
             store.clone(),
-            boot::saga_topics(&config),
-            Arc::new(boot::catalog(&config)),
+            shop::saga_config::saga_topics(&config),
+            Arc::new(shop::saga_config::catalog(&config)),
         )
         .with_max_lines(o.max_lines),
     );
     let deadline_ms = config.runtime.shutdown_deadline_ms;
     let signal = stop.clone();
-    boot::run_service(
+    courier_service::run_service(
         "order-service",
         deadline_ms,
         broker.clone(),
@@ -74,7 +80,7 @@ async fn main() -> ExitCode {
             let mut runtime = Runtime::new(broker.clone(), config.runtime.clone());
             service.register(&mut runtime);
             let router = http::router(service, runtime.metrics().clone(), &limits);
-            let Some(running) = boot::start(runtime, &stop).await? else {
+            let Some(running) = courier_service::start(runtime, &stop).await? else {
                 return Ok(());
             };
             let http_stop = running.shutdown_token();

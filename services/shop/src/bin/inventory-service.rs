@@ -8,9 +8,6 @@
 //! Runs until SIGINT or SIGTERM, then finishes what is in flight and flushes. A bad
 //! configuration exits with code 2 and one line on standard error.
 
-#[path = "../../boot.rs"]
-mod boot;
-
 use std::{path::PathBuf, process::ExitCode, sync::Arc};
 
 use clap::Parser;
@@ -29,9 +26,9 @@ struct Args {
 async fn main() -> ExitCode {
     let args = Args::parse();
     let config = courier_config::exit_on_error(courier_config::load(args.config.as_deref()));
-    boot::init_tracing();
-    let stop = boot::Stop::listen();
-    let store = boot::open_store(
+    courier_service::init_tracing();
+    let stop = courier_service::Stop::listen();
+    let store = courier_service::open_store(
         &config,
         "inventory-service",
         STORE_PREFIX,
@@ -39,19 +36,29 @@ async fn main() -> ExitCode {
         &stop,
     )
     .await;
-    let catalog = boot::catalog(&config);
-    let service =
-        match InventoryService::new(store.clone(), boot::saga_topics(&config), catalog.items())
-            .await
-        {
-            Ok(service) => Arc::new(service),
-            Err(e) => {
-                eprintln!("error: inventory-service: seeding the stock failed: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
-    let broker = boot::connect(&config, "inventory-service", NEEDS, &stop).await;
-    boot::run_handlers(
+    let catalog = shop::saga_config::catalog(&config);
+    let service = match InventoryService::new(
+        store.clone(),
+        shop::saga_config::saga_topics(&config),
+        catalog.items(),
+    )
+    .await
+    {
+        Ok(service) => Arc::new(service),
+        Err(e) => {
+            eprintln!("error: inventory-service: seeding the stock failed: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let broker = courier_service::connect(
+        &config,
+        "inventory-service",
+        NEEDS,
+        &shop::saga_config::saga_groups(&config),
+        &stop,
+    )
+    .await;
+    courier_service::run_handlers(
         "inventory-service",
         &config,
         broker,

@@ -1,0 +1,41 @@
+//! # courier-service
+//!
+//! What a service binary does around its handlers, written once: listen for SIGINT/SIGTERM
+//! from the first moment ([`Stop`]), log to standard error ([`init_tracing`]), open its store
+//! ([`open_store`]), connect the configured broker with the service's needs checked and its
+//! groups declared ([`connect`]), then run handlers with the outbox relay until a signal and
+//! shut down within the deadline ([`run_handlers`], [`run_service`]).
+//!
+//! Service libraries depend on `courier-core` alone; their binaries depend on this crate,
+//! which brings the config loader and every compiled-in backend.
+//!
+//! ```no_run
+//! use std::process::ExitCode;
+//! use courier_core::Capability;
+//!
+//! const NEEDS: &[Capability] = &[Capability::AtLeastOnce];
+//!
+//! # async fn run() -> ExitCode {
+//! let config = courier_config::exit_on_error(courier_config::load(None));
+//! courier_service::init_tracing();
+//! let stop = courier_service::Stop::listen();
+//! let store = courier_service::open_store(&config, "shipping", "shipping", &[], &stop).await;
+//! let groups = [("orders.placed".to_owned(), "shipping".to_owned())];
+//! let broker = courier_service::connect(&config, "shipping", NEEDS, &groups, &stop).await;
+//! courier_service::run_handlers("shipping", &config, broker, store, stop, |runtime| {
+//!     // runtime.subscribe(...) for each handler
+//!     let _ = runtime;
+//! })
+//! .await
+//! # }
+//! ```
+
+mod connect;
+mod run;
+mod stop;
+mod tracing_setup;
+
+pub use connect::{connect, open_store};
+pub use run::{run_handlers, run_service, run_until_stopped, start};
+pub use stop::Stop;
+pub use tracing_setup::init_tracing;

@@ -1,0 +1,140 @@
+//! A service's lifetime: its runtime started unless a signal comes first, run until a signal,
+//! its relay and clients closed within the shutdown deadline.
+
+use std::{
+    future::Future,
+    process::{ExitCode, exit},
+    sync::Arc,
+};
+
+use courier_config::Config;
+use courier_core::{Broker, Running, Runtime};
+use courier_outbox::{Relay, Store};
+use tokio_util::sync::CancellationToken;
+
+use crate::Stop;
+
+/// Starts `runtime` (subscribing every handler) unless a signal comes first, then runs it
+/// until a signal; `Ok(None)` when stopped during start-up.
+///
+/// # Errors
+/// What starting the runtime returns.
+pub async fn start(runtime: Runtime, stop: &Stop) -> courier_core::Result<Option<Running>> {
+    match stop.before(runtime.start()).await {
+        Some(running) => running.map(Some),
+        None => {
+            tracing::info!("stopped while starting");
+            Ok(None)
+        }
+    }
+}
+
+/// [`start`]s `runtime`, logs that `service` runs, and runs it until a signal, then shuts it
+/// down gracefully.
+///
+/// # Errors
+/// What starting or shutting down the runtime returns.
+pub async fn run_until_stopped(
+    service: &str,
+    backend: &str,
+    runtime: Runtime,
+    stop: Stop,
+) -> courier_core::Result<()> {
+    let Some(running) = start(runtime, &stop).await? else {
+        return Ok(());
+    };
+    tracing::info!(backend, "{service} running");
+    running.run_until(stop.requested()).await
+}
+
+/// The lifetime of a service that only handles messages: its relay, a runtime on `broker`
+/// with the handlers `register` adds, run until a signal (see [`run_service`]).
+pub async fn run_handlers(
+    service: &str,
+    config: &Config,
+    broker: Arc<dyn Broker>,
+    store: Store,
+    stop: Stop,
+    register: impl FnOnce(&mut Runtime),
+) -> ExitCode {
+    let deadline_ms = config.runtime.shutdown_deadline_ms;
+    let settings = config.runtime.clone();
+    let signal = stop.clone();
+    run_service(
+        service,
+        deadline_ms,
+        broker.clone(),
+        store,
+        &signal,
+        || async move {
+            let mut runtime = Runtime::new(broker.clone(), settings);
+            register(&mut runtime);
+            run_until_stopped(service, broker.name(), runtime, stop).await
+        },
+    )
+    .await
+}
+
+/// Runs a service's lifetime: the relay of `store`'s outbox runs on a producer of `broker`,
+/// and `body` runs until the service has shut down; then the relay sends what is left, the
+/// producer, the broker and the store are closed, and the outcome becomes the exit code
+/// (failure with one line on standard error).
+///
+/// Everything after the signal fits in `shutdown_deadline_ms` (plus a second): when the
+/// broker is gone or failing, what could not be settled is logged as such and the process
+/// exits anyway; the broker delivers the unsettled messages again and unsent outbox rows wait
+/// in the store for the next start.
+pub async fn run_service<F, Fut>(
+    service: &str,
+    shutdown_deadline_ms: u64,
+    broker: Arc<dyn Broker>,
+    store: Store,
+    stop: &Stop,
+    body: F,
+) -> ExitCode
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = courier_core::Result<()>>,
+{
+    let deadline = std::time::Duration::from_millis(shutdown_deadline_ms);
+    let work = async {
+        let producer = broker.producer().await?;
+        let relay_stop = CancellationToken::new();
+        let relay = Relay::new(store.clone(), producer.clone()).spawn(relay_stop.clone());
+        let stopped = body().await;
+        relay_stop.cancel();
+        let _ = relay.await;
+        producer.close().await?;
+        broker.close().await?;
+        store.close().await;
+        stopped
+    };
+    let budget = async {
+        stop.clone().requested().await;
+        tokio::time::sleep(deadline + std::time::Duration::from_secs(1)).await;
+    };
+    let result = tokio::select! {
+        result = work => result,
+        () = budget => {
+            tracing::warn!(
+                deadline_ms = shutdown_deadline_ms,
+                "shutdown did not finish within the deadline (is the broker down?); \
+                 unsettled deliveries come again, unsent outbox rows wait for the next start"
+            );
+            // Exit now: dropping clients of an unreachable broker can block (librdkafka's
+            // destroy waits for its outstanding requests).
+            tracing::info!("{service} stopped");
+            exit(0);
+        }
+    };
+    match result {
+        Ok(()) => {
+            tracing::info!("{service} stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {service}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
