@@ -89,18 +89,12 @@ async fn check_needs_warns_or_refuses_by_strictness() {
     );
 
     let strict = config_of("[broker]\nkind = \"memory\"\nstrict = true\n");
-    let needs = [Capability::Persistence, Capability::NativeDeadLetter];
+    let needs = [Capability::Persistence];
     let error = check_needs(&strict, caps, "inventory", &needs).expect_err("strict refuses");
     assert_eq!(error.exit_code(), 2);
     assert_eq!(error.key(), Some("broker.strict"));
     let line = error.to_string();
-    for piece in [
-        "\"inventory\"",
-        "\"memory\"",
-        "persistence",
-        "native dead-lettering",
-        "strict",
-    ] {
+    for piece in ["\"inventory\"", "\"memory\"", "persistence", "strict"] {
         assert!(line.contains(piece), "{line} lacks {piece}");
     }
     assert!(check_needs(&strict, caps, "inventory", &[Capability::FanOut]).is_ok());

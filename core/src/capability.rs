@@ -34,13 +34,11 @@ pub enum Capability {
     ConfirmedSend,
     /// A consumer never holds more than `prefetch` unacked deliveries.
     Prefetch,
-    /// The broker itself can route rejected messages to a dead-letter target.
-    NativeDeadLetter,
 }
 
 impl Capability {
     /// Every capability, in declaration order.
-    pub const ALL: [Capability; 13] = [
+    pub const ALL: [Capability; 12] = [
         Self::Persistence,
         Self::DetachedRetention,
         Self::FanOut,
@@ -53,7 +51,6 @@ impl Capability {
         Self::AtLeastOnce,
         Self::ConfirmedSend,
         Self::Prefetch,
-        Self::NativeDeadLetter,
     ];
 
     /// A short human name, such as `per-key order`.
@@ -71,7 +68,6 @@ impl Capability {
             Self::AtLeastOnce => "at-least-once delivery",
             Self::ConfirmedSend => "confirmed send",
             Self::Prefetch => "prefetch bound",
-            Self::NativeDeadLetter => "native dead-lettering",
         }
     }
 

@@ -19,6 +19,22 @@ use crate::{
     topics::Topics,
 };
 
+/// The guarantees of this backend (see the crate documentation); `max_payload` follows the
+/// configuration.
+pub const CAPABILITIES: Capabilities = Capabilities::none()
+    .with(Capability::Persistence)
+    .with(Capability::DetachedRetention)
+    .with(Capability::FanOut)
+    .with(Capability::CompetingConsumers)
+    .with(Capability::PerKeyOrder)
+    .with(Capability::PerKeyOrderAcrossConsumers)
+    .with(Capability::RedeliveryOnNack)
+    .with(Capability::RedeliveryOnDisconnect)
+    .with(Capability::AttemptCount)
+    .with(Capability::AtLeastOnce)
+    .with(Capability::ConfirmedSend)
+    .with(Capability::Prefetch);
+
 /// A connection to a Kafka cluster (or a Kafka-compatible broker such as tansu).
 ///
 /// A topic is a Kafka topic, created with `partitions` partitions when missing; a group is a
@@ -110,20 +126,7 @@ impl Broker for KafkaBroker {
     }
 
     fn capabilities(&self) -> Capabilities {
-        let mut capabilities = Capabilities::of(&[
-            Capability::Persistence,
-            Capability::DetachedRetention,
-            Capability::FanOut,
-            Capability::CompetingConsumers,
-            Capability::PerKeyOrder,
-            Capability::PerKeyOrderAcrossConsumers,
-            Capability::RedeliveryOnNack,
-            Capability::RedeliveryOnDisconnect,
-            Capability::AttemptCount,
-            Capability::AtLeastOnce,
-            Capability::ConfirmedSend,
-            Capability::Prefetch,
-        ]);
+        let mut capabilities = CAPABILITIES;
         capabilities.max_payload = Some(self.settings.config.max_payload());
         capabilities
     }

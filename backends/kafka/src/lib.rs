@@ -69,7 +69,7 @@ mod registration;
 mod topics;
 mod wire;
 
-pub use broker::KafkaBroker;
+pub use broker::{CAPABILITIES, KafkaBroker};
 pub use config::KafkaConfig;
 pub use consumer::KafkaConsumer;
 pub use producer::KafkaProducer;

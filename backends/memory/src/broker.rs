@@ -10,8 +10,7 @@ use crate::{
     registry::Shared, state::GroupStats,
 };
 
-/// What the in-memory backend guarantees: everything but persistence and native
-/// dead-lettering.
+/// What the in-memory backend guarantees: everything but persistence.
 pub const CAPABILITIES: Capabilities = Capabilities::none()
     .with(Capability::DetachedRetention)
     .with(Capability::FanOut)

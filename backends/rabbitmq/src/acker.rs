@@ -1,4 +1,4 @@
-//! Settling deliveries: [`ConsumerAcker`], shared by a consumer and its deliveries.
+//! Settling deliveries: [`RabbitMqAck`], shared by a consumer and its deliveries.
 //!
 //! A delivery's token packs the generation of the channel that delivered it (16 bits; a new
 //! channel after every reconnection) with its delivery tag (48 bits). A delivery from a channel
@@ -72,7 +72,7 @@ struct Session {
 
 /// Settles the deliveries of one consumer.
 #[derive(Debug)]
-pub(crate) struct ConsumerAcker {
+pub(crate) struct RabbitMqAck {
     queue: String,
     requeue: Requeue,
     session: RwLock<Option<Arc<Session>>>,
@@ -81,7 +81,7 @@ pub(crate) struct ConsumerAcker {
     closed: AtomicBool,
 }
 
-impl ConsumerAcker {
+impl RabbitMqAck {
     /// An acker for the consumer of `queue`.
     pub(crate) fn new(queue: String, requeue: Requeue) -> Self {
         Self {
@@ -198,7 +198,7 @@ impl ConsumerAcker {
 }
 
 #[async_trait]
-impl Ack for ConsumerAcker {
+impl Ack for RabbitMqAck {
     async fn ack(&self, token: u64) -> Result<()> {
         let session = self.session_of(token)?;
         self.take_held(token);
@@ -292,7 +292,7 @@ mod tests {
 
     #[test]
     fn deliveries_of_a_lost_channel_are_stale() {
-        let acker = ConsumerAcker::new("q".into(), Requeue::Native);
+        let acker = RabbitMqAck::new("q".into(), Requeue::Native);
         assert!(acker.is_stale(token(1, 1)));
         acker.generation.store(1, Ordering::Release);
         assert!(!acker.is_stale(token(1, 1)));
@@ -304,7 +304,7 @@ mod tests {
 
     #[test]
     fn a_batch_without_a_channel_is_refused_and_an_empty_one_is_not() {
-        let acker = ConsumerAcker::new("q".into(), Requeue::Native);
+        let acker = RabbitMqAck::new("q".into(), Requeue::Native);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("runtime");

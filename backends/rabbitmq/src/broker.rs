@@ -11,7 +11,7 @@ use tracing::info;
 
 use crate::{
     RabbitMqConfig,
-    acker::{ConsumerAcker, Requeue},
+    acker::{RabbitMqAck, Requeue},
     connector::Connector,
     consumer::{RabbitMqConsumer, Subscriber},
     endpoint::Endpoint,
@@ -21,6 +21,21 @@ use crate::{
     publisher::{Publisher, PublisherSettings},
     topology::{Topology, declare_group},
 };
+
+/// The guarantees of this backend (see the crate documentation); `max_payload` follows the
+/// configuration.
+pub const CAPABILITIES: Capabilities = Capabilities::none()
+    .with(Capability::Persistence)
+    .with(Capability::DetachedRetention)
+    .with(Capability::FanOut)
+    .with(Capability::CompetingConsumers)
+    .with(Capability::PerKeyOrder)
+    .with(Capability::RedeliveryOnNack)
+    .with(Capability::RedeliveryOnDisconnect)
+    .with(Capability::AttemptCount)
+    .with(Capability::AtLeastOnce)
+    .with(Capability::ConfirmedSend)
+    .with(Capability::Prefetch);
 
 /// A connection to RabbitMQ: a topic is a durable fanout exchange, a group a durable queue
 /// bound to it (see the crate documentation for names and the wire format).
@@ -115,7 +130,7 @@ impl RabbitMqBroker {
             QueueType::Classic => Requeue::Republish(self.requeue.clone()),
             QueueType::Quorum => Requeue::Native,
         };
-        let acker = Arc::new(ConsumerAcker::new(spec.queue.clone(), requeue));
+        let acker = Arc::new(RabbitMqAck::new(spec.queue.clone(), requeue));
         let subscriber = Subscriber {
             connector: self.consuming.clone(),
             spec,
@@ -139,19 +154,7 @@ impl Broker for RabbitMqBroker {
     }
 
     fn capabilities(&self) -> Capabilities {
-        let mut caps = Capabilities::of(&[
-            Capability::Persistence,
-            Capability::DetachedRetention,
-            Capability::FanOut,
-            Capability::CompetingConsumers,
-            Capability::PerKeyOrder,
-            Capability::RedeliveryOnNack,
-            Capability::RedeliveryOnDisconnect,
-            Capability::AttemptCount,
-            Capability::AtLeastOnce,
-            Capability::ConfirmedSend,
-            Capability::Prefetch,
-        ]);
+        let mut caps = CAPABILITIES;
         caps.max_payload = Some(self.max_payload);
         caps
     }

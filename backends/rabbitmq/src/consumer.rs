@@ -22,7 +22,7 @@ use tracing::{info, warn};
 
 use crate::{
     BACKEND,
-    acker::{ConsumerAcker, Held, token},
+    acker::{Held, RabbitMqAck, token},
     connector::Connector,
     error::{from_lapin, kind_of},
     naming::QueueSpec,
@@ -39,7 +39,7 @@ pub(crate) struct Subscriber {
     pub(crate) spec: QueueSpec,
     pub(crate) topic: Arc<str>,
     pub(crate) prefetch: u16,
-    pub(crate) acker: Arc<ConsumerAcker>,
+    pub(crate) acker: Arc<RabbitMqAck>,
     pub(crate) backoff: Backoff,
     /// Bytes of deliveries waiting for `recv` (`max_buffered_bytes`).
     pub(crate) budget: Arc<ByteBudget>,
@@ -48,7 +48,7 @@ pub(crate) struct Subscriber {
 /// A consumer of one group's queue.
 pub struct RabbitMqConsumer {
     deliveries: mpsc::Receiver<Delivery>,
-    acker: Arc<ConsumerAcker>,
+    acker: Arc<RabbitMqAck>,
     budget: Arc<ByteBudget>,
     task: Option<JoinHandle<()>>,
     stop: Option<DropGuard>,

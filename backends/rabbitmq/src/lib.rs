@@ -45,7 +45,7 @@ mod registration;
 mod topology;
 mod wire;
 
-pub use broker::RabbitMqBroker;
+pub use broker::{CAPABILITIES, RabbitMqBroker};
 pub use config::RabbitMqConfig;
 pub use consumer::RabbitMqConsumer;
 pub use naming::{QueueOverride, QueueType};

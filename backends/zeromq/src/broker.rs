@@ -23,6 +23,21 @@ use crate::routes::{Inner, Route};
 use crate::session::Access;
 use crate::topology::Plan;
 
+/// The guarantees of this backend, the same for every configuration (see the crate
+/// documentation for what each means here, and why persistence and confirmed send are
+/// not among them).
+pub const CAPABILITIES: Capabilities = Capabilities::none()
+    .with(Capability::DetachedRetention)
+    .with(Capability::FanOut)
+    .with(Capability::CompetingConsumers)
+    .with(Capability::PerKeyOrder)
+    .with(Capability::PerKeyOrderAcrossConsumers)
+    .with(Capability::RedeliveryOnNack)
+    .with(Capability::RedeliveryOnDisconnect)
+    .with(Capability::AttemptCount)
+    .with(Capability::AtLeastOnce)
+    .with(Capability::Prefetch);
+
 /// The ZeroMQ backend: brokerless ROUTER/DEALER messaging with acks, held by the producer
 /// side.
 ///
@@ -122,21 +137,6 @@ impl ZmqBroker {
         })
     }
 
-    /// The guarantees of this backend, the same for every configuration (see the crate
-    /// documentation for what each means here, and why persistence and confirmed send are
-    /// not among them).
-    pub const CAPABILITIES: Capabilities = Capabilities::none()
-        .with(Capability::DetachedRetention)
-        .with(Capability::FanOut)
-        .with(Capability::CompetingConsumers)
-        .with(Capability::PerKeyOrder)
-        .with(Capability::PerKeyOrderAcrossConsumers)
-        .with(Capability::RedeliveryOnNack)
-        .with(Capability::RedeliveryOnDisconnect)
-        .with(Capability::AttemptCount)
-        .with(Capability::AtLeastOnce)
-        .with(Capability::Prefetch);
-
     /// Where consumers of `topic` connect when this process binds the topic's endpoint: the
     /// bound address, with the port the system chose for port 0. `None` when another process
     /// binds it.
@@ -167,7 +167,7 @@ impl Broker for ZmqBroker {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Self::CAPABILITIES
+        CAPABILITIES
     }
 
     async fn producer(&self) -> Result<Arc<dyn Producer>> {

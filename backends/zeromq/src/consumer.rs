@@ -43,7 +43,7 @@ enum Op {
 /// State shared by the consumer, its connection task and the deliveries it handed out; it
 /// is the consumer's [`Ack`].
 #[derive(Debug)]
-struct Shared {
+struct ZmqAck {
     generation: AtomicU64,
     closed: AtomicBool,
     /// Set by the reader task on every message, cleared by the heartbeat check.
@@ -51,7 +51,7 @@ struct Shared {
     settle: mpsc::UnboundedSender<(u64, Op)>,
 }
 
-impl Shared {
+impl ZmqAck {
     fn settle(&self, token: u64, op: Op) -> Result<()> {
         let generation = self.open_generation()?;
         if !token::is_of(token, generation) {
@@ -111,7 +111,7 @@ fn task_stopped() -> Error {
 }
 
 #[async_trait]
-impl Ack for Shared {
+impl Ack for ZmqAck {
     async fn ack(&self, token: u64) -> Result<()> {
         self.settle(token, Op::Ack)
     }
@@ -121,7 +121,7 @@ impl Ack for Shared {
     }
 
     async fn ack_batch(&self, tokens: &[u64]) -> Result<()> {
-        Shared::ack_batch(self, tokens)
+        ZmqAck::ack_batch(self, tokens)
     }
 }
 
@@ -134,7 +134,7 @@ impl Ack for Shared {
 #[derive(Debug)]
 pub struct ZmqConsumer {
     deliveries: mpsc::UnboundedReceiver<Delivery>,
-    shared: Arc<Shared>,
+    shared: Arc<ZmqAck>,
     cancel: CancellationToken,
     task: Option<JoinHandle<()>>,
     _keep_alive: Arc<dyn std::any::Any + Send + Sync>,
@@ -149,7 +149,7 @@ impl ZmqConsumer {
     ) -> Result<Self> {
         let (settle_tx, settle_rx) = mpsc::unbounded_channel();
         let (deliveries_tx, deliveries) = mpsc::unbounded_channel();
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(ZmqAck {
             generation: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             heard: AtomicBool::new(false),
@@ -262,7 +262,7 @@ enum Ended {
 /// The consumer's connection task.
 struct Connection {
     params: ConsumerParams,
-    shared: Arc<Shared>,
+    shared: Arc<ZmqAck>,
     settles: mpsc::UnboundedReceiver<(u64, Op)>,
     deliveries: mpsc::UnboundedSender<Delivery>,
     cancel: CancellationToken,
@@ -515,9 +515,9 @@ impl Connection {
 mod tests {
     use super::*;
 
-    fn shared(generation: u64) -> (Shared, mpsc::UnboundedReceiver<(u64, Op)>) {
+    fn shared(generation: u64) -> (ZmqAck, mpsc::UnboundedReceiver<(u64, Op)>) {
         let (settle, settles) = mpsc::unbounded_channel();
-        let shared = Shared {
+        let shared = ZmqAck {
             generation: AtomicU64::new(generation),
             closed: AtomicBool::new(false),
             heard: AtomicBool::new(false),

@@ -63,7 +63,7 @@ mod socket;
 mod topology;
 mod wire;
 
-pub use broker::ZmqBroker;
+pub use broker::{CAPABILITIES, ZmqBroker};
 pub use config::{Overflow, TopicConfig, ZmqConfig};
 pub use consumer::ZmqConsumer;
 pub use producer::ZmqProducer;

@@ -235,12 +235,12 @@ async fn groups_keep_messages_without_consumers_and_topics_without_groups_drop_t
 }
 
 #[test]
-fn reports_its_name_and_every_capability_but_persistence_and_native_dead_letters() {
+fn reports_its_name_and_every_capability_but_persistence() {
     let broker = MemoryBroker::default();
     assert_eq!(broker.name(), "memory");
     let caps = broker.capabilities();
     for cap in Capability::ALL {
-        let expected = !matches!(cap, Capability::Persistence | Capability::NativeDeadLetter);
+        let expected = cap != Capability::Persistence;
         assert_eq!(caps.has(cap), expected, "{cap}");
     }
     assert!(format!("{broker:?}").contains("MemoryBroker"));
