@@ -1,7 +1,8 @@
 //! # courier-service
 //!
-//! What a service binary does around its handlers, written once: listen for SIGINT/SIGTERM
-//! from the first moment ([`Stop`]), log to standard error ([`init_tracing`]), open its store
+//! What a service binary does around its handlers, written once: read `--config`, load the
+//! configuration, log to standard error and listen for SIGINT/SIGTERM from the first moment
+//! ([`boot`]), open its store
 //! ([`open_store`]), connect the configured broker with the service's needs checked and its
 //! groups declared ([`connect`]), then run handlers with the outbox relay until a signal and
 //! shut down within the deadline ([`run_handlers`], [`run_service`]).
@@ -16,9 +17,7 @@
 //! const NEEDS: &[Capability] = &[Capability::AtLeastOnce];
 //!
 //! # async fn run() -> ExitCode {
-//! let config = courier_config::exit_on_error(courier_config::load(None));
-//! courier_service::init_tracing();
-//! let stop = courier_service::Stop::listen();
+//! let (config, stop) = courier_service::boot("shipping", "Ships confirmed orders.");
 //! let store = courier_service::open_store(&config, "shipping", "shipping", &[], &stop).await;
 //! let groups = [("orders.placed".to_owned(), "shipping".to_owned())];
 //! let broker = courier_service::connect(&config, "shipping", NEEDS, &groups, &stop).await;
@@ -30,11 +29,13 @@
 //! # }
 //! ```
 
+mod command_line;
 mod connect;
 mod run;
 mod stop;
 mod tracing_setup;
 
+pub use command_line::{Args, boot};
 pub use connect::{connect, open_store};
 pub use run::{run_handlers, run_service, run_until_stopped, start};
 pub use stop::Stop;

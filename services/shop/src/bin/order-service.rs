@@ -8,28 +8,16 @@
 //! Runs until SIGINT or SIGTERM, then stops taking requests and messages, finishes what is in
 //! flight and flushes. A bad configuration exits with code 2 and one line on standard error.
 
-use std::{path::PathBuf, process::ExitCode, sync::Arc, time::Duration};
+use std::{process::ExitCode, sync::Arc, time::Duration};
 
-use clap::Parser;
 use courier_core::Runtime;
 use order_service::{MIGRATIONS, NEEDS, OrderService, STORE_PREFIX, http};
 use tracing::info;
 
-/// The order service of the courier saga.
-#[derive(Parser)]
-#[command(version, about)]
-struct Args {
-    /// The config file (else $COURIER_CONFIG, else config/courier.toml when present).
-    #[arg(long, value_name = "PATH")]
-    config: Option<PathBuf>,
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = Args::parse();
-    let config = courier_config::exit_on_error(courier_config::load(args.config.as_deref()));
-    courier_service::init_tracing();
-    let stop = courier_service::Stop::listen();
+    let (config, stop) =
+        courier_service::boot("order-service", "The order service of the courier saga.");
     let store =
         courier_service::open_store(&config, "order-service", STORE_PREFIX, MIGRATIONS, &stop)
             .await;

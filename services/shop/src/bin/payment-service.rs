@@ -10,26 +10,16 @@
 //! SIGTERM, then finishes what is in flight and flushes. A bad configuration exits with
 //! code 2 and one line on standard error.
 
-use std::{path::PathBuf, process::ExitCode, sync::Arc};
+use std::{process::ExitCode, sync::Arc};
 
-use clap::Parser;
 use payment_service::{MIGRATIONS, NEEDS, PaymentService, STORE_PREFIX, SimulatedGateway};
-
-/// The payment service of the courier saga.
-#[derive(Parser)]
-#[command(version, about)]
-struct Args {
-    /// The config file (else $COURIER_CONFIG, else config/courier.toml when present).
-    #[arg(long, value_name = "PATH")]
-    config: Option<PathBuf>,
-}
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = Args::parse();
-    let config = courier_config::exit_on_error(courier_config::load(args.config.as_deref()));
-    courier_service::init_tracing();
-    let stop = courier_service::Stop::listen();
+    let (config, stop) = courier_service::boot(
+        "payment-service",
+        "The payment service of the courier saga.",
+    );
     let store =
         courier_service::open_store(&config, "payment-service", STORE_PREFIX, MIGRATIONS, &stop)
             .await;
