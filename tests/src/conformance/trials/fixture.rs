@@ -3,14 +3,15 @@
 
 use std::{
     future::Future,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, OnceLock},
     time::Duration,
 };
 
 use courier_core::Broker;
 use futures::{FutureExt, future::BoxFuture};
-use tokio::sync::OnceCell;
+use tokio::{runtime::Runtime, sync::OnceCell};
 
+use super::runtime::new_runtime;
 use crate::conformance::harness::lock;
 
 /// A broker under test, and what must live as long as it (such as a RabbitMQ virtual host
@@ -71,10 +72,12 @@ where
     Arc::new(move || connect().boxed())
 }
 
-/// A [`Fixture`] connected on first use and shared by every trial that asks for it.
+/// A [`Fixture`] connected on first use and shared by every trial that asks for it, and the
+/// runtime those trials run on (the broker's tasks live there).
 pub(crate) struct Shared {
     connect: Connect,
     fixture: OnceCell<Fixture>,
+    runtime: OnceLock<Runtime>,
 }
 
 impl Shared {
@@ -83,7 +86,14 @@ impl Shared {
         Self {
             connect,
             fixture: OnceCell::new(),
+            runtime: OnceLock::new(),
         }
+    }
+
+    /// Runs `future` to completion on this fixture's runtime (made on first use), driving it
+    /// on the calling trial's thread.
+    pub(crate) fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.runtime.get_or_init(new_runtime).block_on(future)
     }
 
     /// The broker, connecting it first if no trial did yet. When connecting panics, this trial

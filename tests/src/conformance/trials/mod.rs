@@ -20,8 +20,10 @@
 //!
 //! `cargo test --test mine -- --list` then lists `suite_on_mine::publish_subscribe`, ...,
 //! `suite_on_mine::skips_exactly_the_expected_cases`, `stress_on_mine` and `my_own_test`.
-//! Every trial runs on one shared tokio runtime, and the trials of a configuration share one
-//! broker, connected by the first of them that runs and closed after the last.
+//! The trials of a configuration share one broker, connected by the first of them that runs
+//! and closed after the last, and one tokio runtime (two workers); every other trial runs on
+//! a runtime of its own, as `#[tokio::test(flavor = "multi_thread", worker_threads = 2)]`
+//! would.
 
 mod configuration;
 mod fixture;
@@ -34,7 +36,7 @@ use std::{future::Future, process::ExitCode, sync::Arc};
 use libtest_mimic::{Arguments, Trial};
 
 pub use self::{configuration::Configuration, fixture::Fixture};
-use self::{fixture::Shared, runtime::block_on};
+use self::{fixture::Shared, runtime::block_on_own};
 use crate::support::brokers_required;
 
 /// The trials of one test binary, run by [`run`](Self::run) with the command line's
@@ -97,14 +99,14 @@ impl Trials {
         self
     }
 
-    /// Adds trial `name`, which runs `test()` on the shared runtime and fails when it panics.
+    /// Adds trial `name`, which runs `test()` on a runtime of its own and fails when it panics.
     pub fn test<F, Fut>(&mut self, name: &str, test: F) -> &mut Self
     where
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future<Output = ()>,
     {
         self.push(Trial::test(name, move || {
-            block_on(test());
+            block_on_own(test());
             Ok(())
         }));
         self
@@ -126,12 +128,12 @@ impl Trials {
             ..
         } = self;
         let conclusion = libtest_mimic::run(&args, trials);
-        let connected: Vec<(&Configuration, &Fixture)> = suites
+        let connected: Vec<(&Configuration, &Shared, &Fixture)> = suites
             .iter()
-            .filter_map(|(config, shared)| Some((config, shared.connected()?)))
+            .filter_map(|(config, shared)| Some((config, &**shared, shared.connected()?)))
             .collect();
         if !args.ignored && !args.include_ignored {
-            for (config, fixture) in &connected {
+            for (config, _, fixture) in &connected {
                 let caps = fixture.broker().capabilities();
                 for (trial, line) in suite::ignored_lines(config, &caps) {
                     if selected(&args, &trial) {
@@ -144,9 +146,11 @@ impl Trials {
         let closed = std::thread::scope(|scope| {
             let closing: Vec<_> = connected
                 .iter()
-                .map(|(config, fixture)| {
+                .map(|(config, shared, fixture)| {
                     scope.spawn(move || {
-                        block_on(fixture.close()).map_err(|e| format!("{}: {e}", config.name))
+                        shared
+                            .block_on(fixture.close())
+                            .map_err(|e| format!("{}: {e}", config.name))
                     })
                 })
                 .collect();

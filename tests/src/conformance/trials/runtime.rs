@@ -1,32 +1,33 @@
-//! The tokio runtime every trial of a test binary runs on, and the panic hook that keeps the
-//! panics cases provoke on purpose out of the output.
+//! The tokio runtimes the trials run on, and the panic hook that keeps the panics cases
+//! provoke on purpose out of the output.
 
-use std::{future::Future, panic, sync::OnceLock};
+use std::{future::Future, panic, sync::Once, time::Duration};
 
 use tokio::runtime::{Builder, Runtime};
 
 use crate::conformance::harness::DELIBERATE_PANIC;
 
-/// The runtime of this process's trials: multi-threaded with two workers (as
-/// `#[tokio::test(flavor = "multi_thread", worker_threads = 2)]` gave each test), but one for
-/// the whole binary, so that a broker connected by one trial serves the next.
-fn runtime() -> &'static Runtime {
-    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        quiet_deliberate_panics();
-        Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("trial-worker")
-            .enable_all()
-            .build()
-            .expect("a tokio runtime for the trials")
-    })
+/// A multi-threaded runtime with two workers, as
+/// `#[tokio::test(flavor = "multi_thread", worker_threads = 2)]` gives each test.
+pub(crate) fn new_runtime() -> Runtime {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(quiet_deliberate_panics);
+    Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("trial-worker")
+        .enable_all()
+        .build()
+        .expect("a tokio runtime for the trials")
 }
 
-/// Runs `future` to completion on the shared runtime, driving it on the calling trial's
-/// thread (its panics reach the harness, which reports the trial failed).
-pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
-    runtime().block_on(future)
+/// Runs `future` to completion on a runtime of its own, driving it on the calling trial's
+/// thread (its panics reach the harness, which reports the trial failed), then shuts the
+/// runtime down (waiting at most 10 s for its tasks).
+pub(crate) fn block_on_own<F: Future>(future: F) -> F::Output {
+    let runtime = new_runtime();
+    let output = runtime.block_on(future);
+    runtime.shutdown_timeout(Duration::from_secs(10));
+    output
 }
 
 /// Installs a panic hook that prints every panic as before, except those whose message

@@ -5,16 +5,17 @@ use std::collections::BTreeSet;
 
 use libtest_mimic::{Failed, Trial};
 
-use super::{configuration::Configuration, runtime::block_on};
+use super::{configuration::Configuration, runtime::block_on_own};
 use crate::conformance::{SuiteOptions, report::Report, run::run_stress_quietly};
 
 /// A trial named `name` that runs `copies` copies of the suite at once on a broker of
-/// `config`'s own (not the one its case trials share), then closes it. It fails when any case
+/// `config`'s own (not the one its case trials share) on a runtime of its own, then closes
+/// it. It fails when any case
 /// failed, when none passed, or when a copy skipped other cases than `config` expects.
 pub(crate) fn trial(name: &str, copies: usize, config: &Configuration) -> Trial {
     let config = config.clone();
     Trial::test(name, move || {
-        block_on(async {
+        block_on_own(async {
             let fixture = (config.connect)().await;
             let report =
                 run_stress_quietly(fixture.broker().clone(), copies, SuiteOptions::from_env())

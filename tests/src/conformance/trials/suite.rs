@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use libtest_mimic::{Failed, Trial};
 
-use super::{configuration::Configuration, fixture::Shared, runtime::block_on};
+use super::{configuration::Configuration, fixture::Shared};
 use crate::conformance::{
     SuiteOptions,
     cases::{CASES, TestCase, needs_text, ruled_out},
@@ -32,7 +32,7 @@ fn case_trial(config: &Configuration, case: &'static TestCase, shared: Arc<Share
     let expected_skip = config.skips(case.name);
     let config = config.clone();
     Trial::test(format!("{}::{}", config.name, case.name), move || {
-        block_on(async {
+        shared.block_on(async {
             let broker = shared.broker().await;
             let entry = run_case(broker, case, SuiteOptions::from_env()).await;
             verdict(entry, &config, expected_skip)
@@ -71,7 +71,7 @@ fn verdict(entry: Entry, config: &Configuration, expected_skip: bool) -> Result<
 fn skip_check(config: &Configuration, shared: Arc<Shared>) -> Trial {
     let config = config.clone();
     Trial::test(format!("{}::{SKIP_CHECK}", config.name), move || {
-        block_on(async {
+        shared.block_on(async {
             let caps = shared.broker().await.capabilities();
             let ruled_out = ruled_out(&caps);
             let mut skipped: Vec<&str> = ruled_out.iter().map(|(name, _)| *name).collect();
