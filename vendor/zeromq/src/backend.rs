@@ -135,10 +135,13 @@ impl GenericSocketBackend {
                     }
                 },
             };
-            let send_result = match self.peers.get_async(&next_peer_id).await {
-                Some(mut peer) => send_to_peer_queue(&mut peer.send_queue, message).await,
+            // The map entry is released before the send may wait for room: a waiting task
+            // holding it would block every thread that looks the peer up.
+            let mut queue = match self.peers.get_async(&next_peer_id).await {
+                Some(peer) => peer.send_queue.clone(),
                 None => continue,
             };
+            let send_result = send_to_peer_queue(&mut queue, message).await;
             return match send_result {
                 Ok(()) => {
                     self.round_robin.push(next_peer_id);
@@ -165,10 +168,12 @@ impl GenericSocketBackend {
             SendResolution::Miss(message) => message,
         };
 
-        let send_result = match self.peers.get_async(peer_id).await {
-            Some(mut peer) => send_to_peer_queue(&mut peer.send_queue, message).await,
+        // The map entry is released before the send may wait for room (see `send_round_robin`).
+        let mut queue = match self.peers.get_async(peer_id).await {
+            Some(peer) => peer.send_queue.clone(),
             None => return Err(ZmqError::Other("Destination client not found by identity")),
         };
+        let send_result = send_to_peer_queue(&mut queue, message).await;
         match send_result {
             Ok(()) => Ok(()),
             Err(e) => {
