@@ -39,4 +39,4 @@ pub use command_line::{Args, boot};
 pub use connect::{connect, open_store};
 pub use run::{run_handlers, run_service, run_until_stopped, start};
 pub use stop::Stop;
-pub use tracing_setup::init_tracing;
+pub use tracing_setup::{init_tracing, init_tracing_at};

@@ -68,16 +68,6 @@ enum Command {
     },
 }
 
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
     match Cli::parse().command {
@@ -91,7 +81,7 @@ async fn main() -> ExitCode {
             topic_prefix,
         } => {
             let config = courier_config::exit_on_error(courier_config::load(config.as_deref()));
-            init_tracing();
+            courier_service::init_tracing_at("warn");
             let options = DemoOptions {
                 orders,
                 seed,
@@ -105,7 +95,7 @@ async fn main() -> ExitCode {
         }
         Command::Config { config, offline } => {
             let config = courier_config::exit_on_error(courier_config::load(config.as_deref()));
-            init_tracing();
+            courier_service::init_tracing_at("warn");
             show_config(&config, offline).await
         }
     }
