@@ -1,0 +1,139 @@
+//! [`ZmqAck`], the consumer's [`Ack`]: the state the consumer, its connection task and the
+//! deliveries it handed out share, and the checks that queue a settlement to the connection
+//! task only while the consumer is open and the delivery's connection is the current one.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use courier_core::{Ack, Error, ErrorKind, Result, token};
+use tokio::sync::mpsc;
+
+use super::settle::Op;
+use crate::BACKEND;
+
+/// State shared by the consumer, its connection task and the deliveries it handed out; it
+/// is the consumer's [`Ack`].
+#[derive(Debug)]
+pub(super) struct ZmqAck {
+    pub(super) generation: AtomicU64,
+    pub(super) closed: AtomicBool,
+    /// Set by the reader task on every message, cleared by the heartbeat check.
+    pub(super) heard: AtomicBool,
+    pub(super) settle: mpsc::UnboundedSender<(u64, Op)>,
+}
+
+impl ZmqAck {
+    fn settle(&self, token: u64, op: Op) -> Result<()> {
+        let generation = self.open_generation()?;
+        if !token::is_of(token, generation) {
+            return Err(connection_lost());
+        }
+        self.settle.send((token, op)).map_err(|_| task_stopped())
+    }
+
+    /// Queues an ack of every token with one check of closed and generation. The channel
+    /// carries one settlement per item, which costs no lock; the connection task writes
+    /// them out in batches.
+    fn ack_batch(&self, tokens: &[u64]) -> Result<()> {
+        let generation = self.open_generation()?;
+        let mut lost = false;
+        for &token in tokens {
+            if !token::is_of(token, generation) {
+                lost = true;
+                continue;
+            }
+            self.settle
+                .send((token, Op::Ack))
+                .map_err(|_| task_stopped())?;
+        }
+        if lost {
+            return Err(connection_lost());
+        }
+        Ok(())
+    }
+
+    /// The current connection generation, unless the consumer is closed.
+    fn open_generation(&self) -> Result<u64> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::new(
+                BACKEND,
+                ErrorKind::Ack,
+                "the consumer is closed; its unsettled deliveries went back to the group",
+            ));
+        }
+        Ok(self.generation.load(Ordering::Acquire))
+    }
+}
+
+fn connection_lost() -> Error {
+    Error::new(
+        BACKEND,
+        ErrorKind::Ack,
+        "the connection this delivery came on was lost; it went back to its group",
+    )
+}
+
+fn task_stopped() -> Error {
+    Error::new(
+        BACKEND,
+        ErrorKind::Ack,
+        "the consumer's connection task has stopped",
+    )
+}
+
+#[async_trait]
+impl Ack for ZmqAck {
+    async fn ack(&self, token: u64) -> Result<()> {
+        self.settle(token, Op::Ack)
+    }
+
+    async fn nack(&self, token: u64, requeue: bool) -> Result<()> {
+        self.settle(token, if requeue { Op::Nack } else { Op::Reject })
+    }
+
+    async fn ack_batch(&self, tokens: &[u64]) -> Result<()> {
+        ZmqAck::ack_batch(self, tokens)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared(generation: u64) -> (ZmqAck, mpsc::UnboundedReceiver<(u64, Op)>) {
+        let (settle, settles) = mpsc::unbounded_channel();
+        let shared = ZmqAck {
+            generation: AtomicU64::new(generation),
+            closed: AtomicBool::new(false),
+            heard: AtomicBool::new(false),
+            settle,
+        };
+        (shared, settles)
+    }
+
+    #[test]
+    fn a_batch_queues_the_current_connections_acks_and_reports_the_lost_ones() {
+        let (shared, mut settles) = shared(2);
+        let current = |tag: u64| token::pack(2, tag);
+        shared.ack_batch(&[current(1), current(2)]).expect("queued");
+        let err = shared
+            .ack_batch(&[token::pack(1, 3), current(4)])
+            .expect_err("one came on a lost connection");
+        assert_eq!(err.kind(), ErrorKind::Ack);
+        let mut queued = Vec::new();
+        while let Ok(settle) = settles.try_recv() {
+            queued.push(settle);
+        }
+        assert_eq!(
+            queued,
+            vec![
+                (current(1), Op::Ack),
+                (current(2), Op::Ack),
+                (current(4), Op::Ack)
+            ]
+        );
+        shared.closed.store(true, Ordering::Release);
+        assert!(shared.ack_batch(&[current(5)]).is_err());
+        assert!(settles.try_recv().is_err(), "nothing queued once closed");
+    }
+}
