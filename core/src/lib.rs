@@ -20,6 +20,7 @@ mod error;
 pub mod headers;
 pub mod key_routing;
 mod message;
+mod message_id;
 mod overflow;
 mod runtime;
 mod secret;
@@ -35,6 +36,7 @@ pub use capability::{Capabilities, Capability};
 pub use delivery::{Ack, Delivery};
 pub use error::{BoxError, Error, ErrorKind, Result};
 pub use message::{Headers, Message, new_id};
+pub use message_id::MessageId;
 pub use overflow::Overflow;
 pub use runtime::{
     Context, Counts, FnHandler, Handler, HandlerError, JsonHandler, Metrics, Running, Runtime,

@@ -4,19 +4,21 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
+use crate::MessageId;
+
 /// String headers carried with a message, ordered by name.
 pub type Headers = BTreeMap<String, String>;
 
 /// A message as producers send it and consumers receive it.
 ///
 /// `id` is unique per message; [`Message::new`] sets a fresh UUIDv7, so ids sort by creation
-/// time. `key` selects ordering (messages with one key are handled in order where the backend
+/// time (see [`MessageId`]: making or copying one allocates nothing). `key` selects ordering (messages with one key are handled in order where the backend
 /// declares [`Capability::PerKeyOrder`](crate::Capability::PerKeyOrder)) and, on partitioned
 /// backends, the partition.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Message {
     /// Unique id of the message.
-    pub id: String,
+    pub id: MessageId,
     /// Optional ordering and partitioning key.
     pub key: Option<String>,
     /// String headers.
@@ -29,7 +31,7 @@ impl Message {
     /// A message with a fresh UUIDv7 id, no key and no headers.
     pub fn new(payload: impl Into<Bytes>) -> Self {
         Self {
-            id: new_id(),
+            id: MessageId::generate(),
             key: None,
             headers: Headers::new(),
             payload: payload.into(),
@@ -38,7 +40,7 @@ impl Message {
 
     /// Sets the id.
     #[must_use]
-    pub fn with_id(mut self, id: impl Into<String>) -> Self {
+    pub fn with_id(mut self, id: impl Into<MessageId>) -> Self {
         self.id = id.into();
         self
     }
@@ -63,11 +65,10 @@ impl Message {
     }
 }
 
-/// A fresh UUIDv7 in its hyphenated text form.
-///
-/// Backends call it for messages that arrive without an id (for example from a plain client).
+/// A fresh UUIDv7 in its hyphenated text form, as a `String` (for ids kept beside messages,
+/// such as an order's); [`MessageId::generate`] makes one without allocating.
 pub fn new_id() -> String {
-    uuid::Uuid::now_v7().to_string()
+    MessageId::generate().into()
 }
 
 #[cfg(test)]

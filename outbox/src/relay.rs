@@ -276,7 +276,7 @@ impl Relay {
                     topic: row.try_get("topic")?,
                     created_us: row.try_get("created_us")?,
                     message: Message {
-                        id: row.try_get("id")?,
+                        id: row.try_get::<String, _>("id")?.into(),
                         key: row.try_get("msg_key")?,
                         headers,
                         payload: Bytes::from(payload),

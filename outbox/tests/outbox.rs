@@ -94,7 +94,7 @@ async fn enqueue(store: &Store, key: &str, n: usize) -> Vec<String> {
     let mut tx = store.begin().await.expect("begin");
     for i in 0..n {
         let message = Message::new(format!("{key}:{i}")).with_key(key);
-        ids.push(message.id.clone());
+        ids.push(message.id.to_string());
         tx.send(TOPIC, message);
     }
     tx.commit().await.expect("commit");
@@ -117,7 +117,7 @@ async fn a_rolled_back_transaction_sends_nothing() {
         assert_eq!(relay.drain().await.expect("drain"), 1, "{}", db.url());
         let got = drain(&mut consumer, Duration::from_millis(300)).await;
         assert_eq!(
-            got.iter().map(|m| m.id.clone()).collect::<Vec<_>>(),
+            got.iter().map(|m| m.id.to_string()).collect::<Vec<_>>(),
             kept,
             "only the committed message is sent on {}",
             store.dialect().name()
@@ -171,7 +171,7 @@ async fn a_relay_killed_between_send_and_mark_sends_again_and_loses_nothing() {
         let got = drain(&mut consumer, Duration::from_millis(300)).await;
         let mut times: HashMap<String, usize> = HashMap::new();
         for m in &got {
-            *times.entry(m.id.clone()).or_default() += 1;
+            *times.entry(m.id.to_string()).or_default() += 1;
         }
         for id in &ids {
             assert_eq!(
@@ -283,7 +283,7 @@ async fn relays_keep_per_key_order_and_two_on_postgres_never_send_a_row_together
             let order: Vec<String> = got
                 .iter()
                 .filter(|m| m.key.as_deref() == Some(key))
-                .map(|m| m.id.clone())
+                .map(|m| m.id.to_string())
                 .collect();
             assert_eq!(order, expected[key], "key {key} arrives in commit order");
         }

@@ -82,7 +82,7 @@ async fn a_plain_consumer_sees_key_payload_and_headers_with_the_id() {
         })
         .collect();
     assert!(
-        headers.contains(&(ID_HEADER.to_owned(), sent.id.clone())),
+        headers.contains(&(ID_HEADER.to_owned(), sent.id.to_string())),
         "{headers:?}"
     );
     assert!(
@@ -142,7 +142,7 @@ async fn records_from_a_plain_producer_are_accepted_with_stable_ids() {
         d.ack().await.expect("ack");
         got.push(d);
     }
-    let ids: Vec<String> = got.iter().map(|d| d.message.id.clone()).collect();
+    let ids: Vec<String> = got.iter().map(|d| d.message.id.to_string()).collect();
     assert_eq!(
         ids,
         (0..3).map(|o| format!("{topic}-0-{o}")).collect::<Vec<_>>()
@@ -237,7 +237,10 @@ async fn out_of_order_acks_commit_only_the_contiguous_prefix() {
     }
     assert_eq!(
         again,
-        sent[3..].iter().map(|m| m.id.clone()).collect::<Vec<_>>(),
+        sent[3..]
+            .iter()
+            .map(|m| m.id.to_string())
+            .collect::<Vec<_>>(),
         "the group resumes at the first unacknowledged message"
     );
     assert!(
@@ -275,7 +278,7 @@ async fn a_full_consumer_holds_no_more_than_prefetch_and_still_lets_others_join(
     );
     let mut seen: HashSet<String> = HashSet::new();
     let mut d = held.remove(0);
-    seen.insert(d.message.id.clone());
+    seen.insert(d.message.id.to_string());
     d.ack().await.expect("ack");
     held.push(recv(first.as_mut()).await);
     assert!(
@@ -290,7 +293,7 @@ async fn a_full_consumer_holds_no_more_than_prefetch_and_still_lets_others_join(
         .expect("a second consumer joins while the first is full");
     println!("joined in {:?}", joined.elapsed());
     for mut d in held.drain(..) {
-        seen.insert(d.message.id.clone());
+        seen.insert(d.message.id.to_string());
         d.ack().await.expect("ack");
     }
     let started = Instant::now();
@@ -308,13 +311,13 @@ async fn a_full_consumer_holds_no_more_than_prefetch_and_still_lets_others_join(
                 let batch = batch.expect("recv");
                 assert!(batch.len() <= 2, "a batch of {} > prefetch 2", batch.len());
                 for mut d in batch {
-                    seen.insert(d.message.id.clone());
+                    seen.insert(d.message.id.to_string());
                     d.ack().await.expect("ack");
                 }
             }
         }
     }
-    let expected: HashSet<String> = sent.iter().map(|m| m.id.clone()).collect();
+    let expected: HashSet<String> = sent.iter().map(|m| m.id.to_string()).collect();
     assert_eq!(seen, expected);
     first.close().await.expect("close");
     second.close().await.expect("close");
@@ -375,9 +378,9 @@ async fn nack_requeue_republishes_behind_later_messages_of_the_key() {
     assert_eq!(
         attempts,
         vec![
-            (Some(first.id.clone()), None),
-            (Some(second.id.clone()), None),
-            (Some(first.id.clone()), Some("2".to_owned())),
+            (Some(first.id.to_string()), None),
+            (Some(second.id.to_string()), None),
+            (Some(first.id.to_string()), Some("2".to_owned())),
         ]
     );
     consumer.close().await.expect("close");

@@ -68,7 +68,7 @@ async fn a_killed_consumers_messages_reach_the_other_consumer() {
     let sent: Vec<Message> = (0..MESSAGES)
         .map(|i| Message::new(format!("m{i}")).with_key(format!("k{i}")))
         .collect();
-    let ids: Vec<String> = sent.iter().map(|m| m.id.clone()).collect();
+    let ids: Vec<String> = sent.iter().map(|m| m.id.to_string()).collect();
     let producer = broker.producer().await.expect("producer");
     producer.send_batch(&topic, sent).await.expect("send");
 

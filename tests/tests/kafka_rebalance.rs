@@ -49,7 +49,7 @@ async fn consumers_joining_and_leaving_mid_stream_lose_nothing() {
     let messages: Vec<Message> = (0..MESSAGES)
         .map(|i| Message::new(format!("payload {i}")).with_key(format!("order-{}", i % 97)))
         .collect();
-    let ids: Vec<String> = messages.iter().map(|m| m.id.clone()).collect();
+    let ids: Vec<String> = messages.iter().map(|m| m.id.to_string()).collect();
     let producer = broker.producer().await.expect("producer");
     let sent = Arc::new(AtomicUsize::new(0));
     let sending = {
@@ -106,7 +106,7 @@ async fn consumers_joining_and_leaving_mid_stream_lose_nothing() {
         .await
         .expect("the third consumer got partitions and messages")
         .expect("recv");
-    let held_ids: Vec<String> = held.iter().map(|d| d.message.id.clone()).collect();
+    let held_ids: Vec<String> = held.iter().map(|d| d.message.id.to_string()).collect();
     drop(held);
     drop(dropped);
 

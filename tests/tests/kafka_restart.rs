@@ -69,7 +69,7 @@ async fn ten_thousand_messages_survive_a_broker_kill_and_restart() {
     let messages: Vec<Message> = (0..MESSAGES)
         .map(|i| Message::new(format!("payload {i}")).with_key(format!("k{}", i % 64)))
         .collect();
-    let ids: Vec<String> = messages.iter().map(|m| m.id.clone()).collect();
+    let ids: Vec<String> = messages.iter().map(|m| m.id.to_string()).collect();
     let producer = broker.producer().await.expect("producer");
     let sending = {
         let topic = topic.clone();

@@ -105,7 +105,7 @@ async fn stream_through(fault: Fault, label: &str) {
                     let mut t = tally.lock().expect("tally");
                     t.deliveries += batch.len();
                     for d in &batch {
-                        *t.per_id.entry(d.message.id.clone()).or_default() += 1;
+                        *t.per_id.entry(d.message.id.to_string()).or_default() += 1;
                     }
                     t.per_id.len()
                 };
@@ -316,9 +316,9 @@ async fn acks_after_a_dropped_connection_fail_and_the_messages_return() {
             .expect("open");
         assert!(d.redelivered && d.attempt == 2, "{d:?}");
         d.ack().await.expect("ack on the new channel");
-        again.insert(d.message.id.clone(), ());
+        again.insert(d.message.id.to_string(), ());
     }
-    assert!(sent.iter().all(|m| again.contains_key(&m.id)));
+    assert!(sent.iter().all(|m| again.contains_key(m.id.as_str())));
     let late = Message::new("after the drop");
     producer
         .send(&topic, late.clone())

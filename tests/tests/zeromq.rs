@@ -300,7 +300,7 @@ async fn full_outboxes_fail_or_block_as_configured() {
     let mut ids = Vec::new();
     for _ in 0..2 {
         let mut d = recv_within(consumer.as_mut(), "the rest").await;
-        ids.push(d.message.id.clone());
+        ids.push(d.message.id.to_string());
         d.ack().await.unwrap();
     }
     assert_eq!(ids.last().map(String::as_str), Some("c"));

@@ -95,11 +95,15 @@ async fn receive_redeliveries(consumer: &mut dyn Consumer, expected: &BTreeSet<S
     while got.len() < expected.len() {
         let mut d = recv_within(consumer, "a redelivered message").await;
         assert!(
-            expected.contains(&d.message.id),
+            expected.contains(d.message.id.as_str()),
             "unexpected {}",
             d.message.id
         );
-        assert!(got.insert(d.message.id.clone()), "{} twice", d.message.id);
+        assert!(
+            got.insert(d.message.id.to_string()),
+            "{} twice",
+            d.message.id
+        );
         assert_eq!(d.attempt, 2, "{} is a second delivery", d.message.id);
         assert!(d.redelivered);
         d.ack().await.unwrap();
@@ -114,7 +118,7 @@ async fn send_numbered(broker: &ZmqBroker, topic: &str, n: usize) -> BTreeSet<St
     let messages: Vec<Message> = (0..n)
         .map(|i| Message::new(format!("m{i}")).with_id(format!("{topic}-{i}")))
         .collect();
-    let ids = messages.iter().map(|m| m.id.clone()).collect();
+    let ids = messages.iter().map(|m| m.id.to_string()).collect();
     producer.send_batch(topic, messages).await.unwrap();
     ids
 }

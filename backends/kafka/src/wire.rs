@@ -117,7 +117,7 @@ pub(crate) fn decode(record: &impl rdkafka::Message) -> Incoming {
         .map_or_else(Bytes::new, Bytes::copy_from_slice);
     Incoming {
         message: Message {
-            id,
+            id: id.into(),
             key,
             headers,
             payload,
@@ -149,7 +149,7 @@ mod tests {
         assert_eq!(
             pairs,
             vec![
-                (ID_HEADER.to_owned(), message.id.clone()),
+                (ID_HEADER.to_owned(), message.id.to_string()),
                 ("content-type".to_owned(), "application/json".to_owned()),
                 (ATTEMPT.to_owned(), "3".to_owned()),
             ]

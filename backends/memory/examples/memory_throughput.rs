@@ -73,7 +73,7 @@ async fn run(
                         Message::new(payload)
                     } else {
                         Message {
-                            id: (sent + i).to_string(),
+                            id: (sent + i).to_string().into(),
                             key: None,
                             headers: Headers::new(),
                             payload,

@@ -3,7 +3,7 @@
 use std::{pin::pin, sync::Arc};
 
 use async_trait::async_trait;
-use courier_core::{Ack, Consumer, Delivery, Message, Result, backend::group::MemberId};
+use courier_core::{Ack, Consumer, Delivery, Result, backend::group::MemberId};
 use tokio::sync::Notify;
 
 use crate::{
@@ -53,26 +53,24 @@ impl MemoryConsumer {
         }
     }
 
-    /// One attempt to take up to `max` deliveries, under one lock. Copies of the messages are made after the lock is released.
+    /// One attempt to take up to `max` deliveries, under one lock.
     fn take(&self, max: usize) -> Found {
         let mut wakes = Wakes::default();
-        let taken = self.group.lock().take(self.member, max, &mut wakes);
+        let taken =
+            self.group
+                .lock()
+                .take(self.member, max, &mut wakes, |message, attempt, token| {
+                    Delivery::new(
+                        message,
+                        self.group.topic.clone(),
+                        attempt,
+                        self.acker.clone(),
+                        token,
+                    )
+                });
         self.group.wake(wakes);
         match taken {
-            Take::Taken(handouts) => Found::Deliveries(
-                handouts
-                    .into_iter()
-                    .map(|h| {
-                        Delivery::new(
-                            Message::clone(&h.message),
-                            self.group.topic.clone(),
-                            h.attempt,
-                            self.acker.clone(),
-                            h.token,
-                        )
-                    })
-                    .collect(),
-            ),
+            Take::Taken(deliveries) => Found::Deliveries(deliveries),
             Take::Idle { full } => Found::Idle { full },
             Take::Closed => Found::Closed,
         }

@@ -17,17 +17,15 @@ pub(crate) use group::SettleError;
 pub(crate) enum Body {
     /// Held by this group alone, as the producer sent it: enqueueing allocates nothing.
     Owned(Message),
-    /// Shared: by the groups of a topic with several, and once delivered, between the group
-    /// and the copy handed out.
+    /// Shared by the groups of a topic with several.
     Shared(Arc<Message>),
 }
 
 impl Body {
-    /// The message behind an `Arc`, shared from now on. Sharing costs one small allocation,
-    /// on the consumer's thread; the copy handed out is made after the lock is released.
-    fn into_shared(self) -> Arc<Message> {
+    /// The message, for a copy handed out while the group keeps this one.
+    fn message(&self) -> &Message {
         match self {
-            Body::Owned(message) => Arc::new(message),
+            Body::Owned(message) => message,
             Body::Shared(message) => message,
         }
     }
@@ -68,18 +66,11 @@ pub(crate) struct Wakes {
     pub(crate) space: bool,
 }
 
-/// A message taken for delivery; the consumer turns it into a
-/// [`Delivery`](courier_core::Delivery) once the lock is released.
-pub(crate) struct Handout {
-    pub(crate) message: Arc<Message>,
-    pub(crate) attempt: u32,
-    pub(crate) token: u64,
-}
-
-/// What a consumer's attempt to take deliveries found.
-pub(crate) enum Take {
-    /// Messages to deliver, at least one.
-    Taken(Vec<Handout>),
+/// What a consumer's attempt to take deliveries found; `T` is what the consumer makes of
+/// each delivery (see [`GroupState::take`]).
+pub(crate) enum Take<T> {
+    /// Deliveries, at least one.
+    Taken(Vec<T>),
     /// Nothing to take now. `full` when the consumer is at its prefetch bound.
     Idle { full: bool },
     /// The consumer or the whole broker is closed.
@@ -181,26 +172,33 @@ impl GroupState {
         }
     }
 
-    /// Takes up to `max` deliveries for consumer `id`, within its prefetch room.
-    pub(crate) fn take(&mut self, id: MemberId, max: usize, wakes: &mut Wakes) -> Take {
+    /// Takes up to `max` deliveries for consumer `id`, within its prefetch room, making each
+    /// with `deliver(message, attempt, token)` from a copy of the message (the group keeps
+    /// its own until the delivery is settled). A copy costs no allocation unless the message
+    /// has a key or headers, or its payload was never shared before.
+    pub(crate) fn take<T>(
+        &mut self,
+        id: MemberId,
+        max: usize,
+        wakes: &mut Wakes,
+        mut deliver: impl FnMut(Message, u32, u64) -> T,
+    ) -> Take<T> {
         if self.closed {
             return Take::Closed;
         }
-        let mut handouts = Vec::new();
+        let mut out = Vec::new();
         let taken = self.engine.take(id, max, |token, attempt, body| {
-            let message = body.into_shared();
-            handouts.push(Handout {
-                message: message.clone(),
-                attempt,
-                token,
-            });
-            Body::Shared(message)
+            if out.capacity() == 0 {
+                out.reserve_exact(max.clamp(1, 1024));
+            }
+            out.push(deliver(body.message().clone(), attempt, token));
+            body
         });
         if self.engine.has_shared() {
             wakes.ready = true;
         }
         match taken {
-            group::Take::Taken(_) => Take::Taken(handouts),
+            group::Take::Taken(_) => Take::Taken(out),
             group::Take::Idle { full } => Take::Idle { full },
             group::Take::Gone => Take::Closed,
         }

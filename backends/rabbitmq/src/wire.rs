@@ -13,7 +13,7 @@
 //! only a body: it gets a fresh id, and header values of other AMQP types become strings.
 
 use bytes::Bytes;
-use courier_core::{Error, ErrorKind, Headers, Message, headers, new_id};
+use courier_core::{Error, ErrorKind, Headers, Message, MessageId, headers};
 use lapin::{
     BasicProperties,
     types::{AMQPValue, FieldTable, LongString, ShortString},
@@ -111,8 +111,8 @@ pub(crate) fn decode(
         None => u32::from(redelivered),
     };
     let id = match properties.message_id() {
-        Some(id) if !id.as_str().is_empty() => id.to_string(),
-        _ => new_id(),
+        Some(id) if !id.as_str().is_empty() => MessageId::from(id.as_str()),
+        _ => MessageId::generate(),
     };
     let message = Message {
         id,

@@ -105,7 +105,7 @@ async fn through_courier(
                 .map(|i| {
                     if seq_ids {
                         Message {
-                            id: (left - i).to_string(),
+                            id: (left - i).to_string().into(),
                             key: None,
                             headers: Headers::new(),
                             payload: payload.clone(),

@@ -32,7 +32,7 @@
 //! | `AUTHENTICATED` | none: the proof was accepted |
 
 use bytes::Bytes;
-use courier_core::{Headers, Message, new_id};
+use courier_core::{Headers, Message, MessageId};
 use zeromq::ZmqMessage;
 
 /// The first frame of every message.
@@ -57,7 +57,7 @@ impl WireMessage {
             Bytes::from(serde_json::to_vec(&message.headers).unwrap_or_default())
         };
         Self {
-            id: Bytes::from(message.id),
+            id: Bytes::copy_from_slice(message.id.as_bytes()),
             key: message.key.map(Bytes::from).unwrap_or_default(),
             headers,
             payload: message.payload,
@@ -79,7 +79,11 @@ impl WireMessage {
                 .map_err(|e| format!("the headers frame is not a JSON object of strings: {e}"))?
         };
         Ok(Message {
-            id: if id.is_empty() { new_id() } else { id },
+            id: if id.is_empty() {
+                MessageId::generate()
+            } else {
+                id.into()
+            },
             key: (!key.is_empty()).then_some(key),
             headers,
             payload: self.payload,
@@ -98,7 +102,7 @@ impl WireMessage {
                 .map_err(|e| format!("the headers frame is not a JSON object of strings: {e}"))?;
         }
         if self.id.is_empty() {
-            self.id = Bytes::from(new_id());
+            self.id = Bytes::copy_from_slice(MessageId::generate().as_bytes());
         }
         Ok(self)
     }

@@ -66,7 +66,7 @@ pub struct Context {
     /// 1 on the first attempt, counted across broker redeliveries.
     pub attempt: u32,
     /// The message's id.
-    pub message_id: String,
+    pub message_id: crate::MessageId,
     /// The message's key.
     pub key: Option<String>,
 }

@@ -258,7 +258,7 @@ pub(super) async fn ack_batch_settles_every_delivery(ctx: Ctx) -> TestResult {
             }
             failure
         })?;
-        let id = d.message.id.clone();
+        let id = d.message.id.to_string();
         d.ack().await.context("ack by the new member")?;
         if id == after[0].id {
             break;

@@ -111,7 +111,7 @@ async fn receive_bounded(
         held.len(),
         batch.len()
     );
-    seen.extend(batch.iter().map(|d| d.message.id.clone()));
+    seen.extend(batch.iter().map(|d| d.message.id.to_string()));
     held.extend(batch);
     Ok(Some(()))
 }

@@ -77,8 +77,8 @@ async fn leaves_holding(ctx: Ctx, drop_it: bool) -> TestResult {
     for d in &mut held {
         d.ack().await.context("ack by consumer A")?;
     }
-    let acked: BTreeSet<String> = held.iter().map(|d| d.message.id.clone()).collect();
-    let expected: BTreeSet<String> = unsettled.iter().map(|d| d.message.id.clone()).collect();
+    let acked: BTreeSet<String> = held.iter().map(|d| d.message.id.to_string()).collect();
+    let expected: BTreeSet<String> = unsettled.iter().map(|d| d.message.id.to_string()).collect();
     // B is a member of the group before A goes.
     let b = Members::one(ctx.subscribe(&topic, &group, 20).await?);
     drop(unsettled);
@@ -91,8 +91,8 @@ async fn leaves_holding(ctx: Ctx, drop_it: bool) -> TestResult {
         ctx.deadline,
         "consumer B receiving A's unsettled deliveries",
         |got| {
-            let ids: BTreeSet<&String> = got.iter().map(|r| &r.message.id).collect();
-            expected.iter().all(|id| ids.contains(id))
+            let ids: BTreeSet<&str> = got.iter().map(|r| r.message.id.as_str()).collect();
+            expected.iter().all(|id| ids.contains(id.as_str()))
         },
     )
     .await?;
@@ -136,7 +136,7 @@ async fn leaves_holding(ctx: Ctx, drop_it: bool) -> TestResult {
     }
     let unmarked = got
         .iter()
-        .filter(|r| expected.contains(&r.message.id) && !r.redelivered && r.attempt < 2)
+        .filter(|r| expected.contains(r.message.id.as_str()) && !r.redelivered && r.attempt < 2)
         .count();
     if unmarked > 0 && ctx.caps.has(Capability::AttemptCount) {
         // The message itself is what this test requires; the marking is reported.
@@ -175,11 +175,11 @@ pub(super) async fn nack_many_times(ctx: Ctx) -> TestResult {
         let what = format!("after {nacks} nacks and {} acks", acked.len());
         let mut d = recv_one(consumer.as_mut(), ctx.deadline, &what).await?;
         ensure!(
-            !acked.contains(&d.message.id),
+            !acked.contains(d.message.id.as_str()),
             "{} delivered again after its ack",
             d.message.id
         );
-        let previous = last_attempt.insert(d.message.id.clone(), d.attempt);
+        let previous = last_attempt.insert(d.message.id.to_string(), d.attempt);
         if let (true, Some(previous)) = (counts_attempts, previous) {
             ensure!(
                 d.attempt > previous,
@@ -193,7 +193,7 @@ pub(super) async fn nack_many_times(ctx: Ctx) -> TestResult {
             d.nack(true).await.context("nack(requeue)")?;
         } else {
             d.ack().await.context("ack")?;
-            acked.insert(d.message.id.clone());
+            acked.insert(d.message.id.to_string());
         }
     }
     expect_silence(

@@ -178,7 +178,7 @@ pub(super) async fn runtime_retry_then_success(ctx: Ctx) -> TestResult {
         topic.clone(),
         group.clone(),
         move |m: Message, cx: HandlerContext| {
-            let _ = tx.send((m.id, cx.attempt));
+            let _ = tx.send((m.id.to_string(), cx.attempt));
             async move {
                 if cx.attempt < 3 {
                     Err(HandlerError::transient(format!(
@@ -237,7 +237,7 @@ pub(super) async fn runtime_dead_letter_exhausted(ctx: Ctx) -> TestResult {
         group.clone(),
         move |m: Message, cx: HandlerContext| {
             let fails = m.header("suite-fate") == Some("fail");
-            let _ = tx.send((m.id, cx.attempt));
+            let _ = tx.send((m.id.to_string(), cx.attempt));
             async move {
                 if fails {
                     Err(HandlerError::transient(
@@ -402,7 +402,7 @@ pub(super) async fn runtime_per_key_order(ctx: Ctx) -> TestResult {
                     redelivered: false,
                     message: m.clone(),
                 });
-                let _ = tx.send((m.id, cx.attempt));
+                let _ = tx.send((m.id.to_string(), cx.attempt));
                 Ok(())
             }
         },
@@ -449,13 +449,13 @@ pub(super) async fn runtime_graceful_shutdown(ctx: Ctx) -> TestResult {
         move |m: Message, _cx: HandlerContext| {
             let after_shutdown = probe.get().is_some_and(|p| p());
             let _ = tx.send(Step::Started {
-                id: m.id.clone(),
+                id: m.id.to_string(),
                 after_shutdown,
             });
             let (tx, mut released) = (tx.clone(), released.clone());
             async move {
                 let _ = released.wait_for(|r| *r).await;
-                let _ = tx.send(Step::Finished(m.id));
+                let _ = tx.send(Step::Finished(m.id.to_string()));
                 Ok::<(), HandlerError>(())
             }
         },
@@ -513,7 +513,7 @@ pub(super) async fn runtime_graceful_shutdown(ctx: Ctx) -> TestResult {
     // redelivers on disconnect).
     let rest: Vec<Message> = sent
         .iter()
-        .filter(|m| !started.contains(&m.id))
+        .filter(|m| !started.contains(m.id.as_str()))
         .cloned()
         .collect();
     let members = Members::one(ctx.subscribe(&topic, &group, 16).await?);
@@ -527,7 +527,7 @@ pub(super) async fn runtime_graceful_shutdown(ctx: Ctx) -> TestResult {
             .await?;
     }
     let got = members.finish(ctx.settle).await?;
-    if let Some(r) = got.iter().find(|r| started.contains(&r.message.id)) {
+    if let Some(r) = got.iter().find(|r| started.contains(r.message.id.as_str())) {
         fail!(
             "{} was handled and acked during shutdown but delivered again (attempt {})",
             r.message.id,
@@ -560,7 +560,7 @@ pub(super) async fn runtime_handler_panic(ctx: Ctx) -> TestResult {
             if m.payload.starts_with(b"boom") {
                 panic!("boom in {} {DELIBERATE_PANIC}", cx.message_id);
             }
-            let _ = tx.send((cx.message_id.clone(), cx.attempt));
+            let _ = tx.send((cx.message_id.to_string(), cx.attempt));
             Ok::<(), HandlerError>(())
         }
     });
@@ -608,7 +608,7 @@ pub(super) async fn runtime_outside_attempt_header(ctx: Ctx) -> TestResult {
     let (tx, mut rx) = mpsc::unbounded_channel::<Call>();
     let mut runtime = Runtime::new(ctx.broker.clone(), settings(3, 1, 8));
     runtime.handle_fn(topic.clone(), group.clone(), move |_m: Message, cx| {
-        let _ = tx.send((cx.message_id.clone(), cx.attempt));
+        let _ = tx.send((cx.message_id.to_string(), cx.attempt));
         async { Ok::<(), HandlerError>(()) }
     });
     let metrics = runtime.metrics().clone();

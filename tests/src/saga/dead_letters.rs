@@ -116,7 +116,7 @@ pub async fn run_dead_letters(broker: Arc<dyn Broker>, topics: SagaTopics) {
             );
             assert_eq!(m.header(headers::DLQ_GROUP), Some(groups::ORDER), "{m:?}");
             reasons.insert(
-                m.id.clone(),
+                m.id.to_string(),
                 m.header(headers::DLQ_REASON).unwrap_or_default().to_owned(),
             );
             delivery.ack().await.expect("acks a dead letter");
@@ -124,7 +124,7 @@ pub async fn run_dead_letters(broker: Arc<dyn Broker>, topics: SagaTopics) {
     }
     for (name, _, reason) in &expected {
         let got = reasons
-            .get(&format!("{run}-{name}"))
+            .get(format!("{run}-{name}").as_str())
             .unwrap_or_else(|| panic!("no dead letter for {name}: {reasons:?}"));
         assert!(
             got.contains(reason),

@@ -141,7 +141,7 @@ impl Collector {
                 {
                     let mut seen = seen.lock().expect("seen");
                     for d in &batch {
-                        *seen.entry(d.message.id.clone()).or_default() += 1;
+                        *seen.entry(d.message.id.to_string()).or_default() += 1;
                     }
                 }
                 received += batch.len();

@@ -18,6 +18,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    allocations,
     latency::{Latency, Recorder},
     workload::{self, Names, Phase, Settings, Workload},
 };
@@ -114,6 +115,25 @@ pub async fn throughput(
     })
 }
 
+/// Heap allocations (and reallocations) per measured message, on every thread of the
+/// process, in a throughput run from the first send to the last ack: what the producers,
+/// the consumers and the broker client do for the messages, payloads included.
+///
+/// # Errors
+/// As for [`throughput`].
+pub async fn allocations(
+    side: &dyn Side,
+    backend: &str,
+    workload: Workload,
+    settings: &Settings,
+) -> Outcome<Measured<f64>> {
+    let measured = run(side, backend, workload, settings, Pace::Counted).await?;
+    Ok(Measured {
+        value: measured.value.2 as f64 / settings.messages as f64,
+        leftover: measured.leftover,
+    })
+}
+
 /// End-to-end latency (send to receive) of messages sent at `rate` per second for `duration`,
 /// spread over the workload's producers.
 ///
@@ -144,6 +164,8 @@ pub async fn latency(
 enum Pace {
     /// As fast as the window allows.
     Flat,
+    /// As [`Pace::Flat`], counting heap allocations.
+    Counted,
     /// At a fixed total rate per second, stamping each payload.
     Rate(f64),
 }
@@ -154,7 +176,7 @@ async fn run(
     workload: Workload,
     settings: &Settings,
     pace: Pace,
-) -> Outcome<Measured<(Duration, Recorder)>> {
+) -> Outcome<Measured<(Duration, Recorder, u64)>> {
     let names = Names::fresh(backend, side.label());
     let result = run_on(side, &names, workload, settings, pace).await;
     let cleaned = side.cleanup(&names).await;
@@ -172,7 +194,7 @@ async fn run_on(
     workload: Workload,
     settings: &Settings,
     pace: Pace,
-) -> Outcome<(Duration, Recorder)> {
+) -> Outcome<(Duration, Recorder, u64)> {
     let endpoints = side.open(workload, settings, names).await?;
     let tally = Arc::new(Tally::new(endpoints.subscribers.len(), settings.messages));
     let timed = matches!(pace, Pace::Rate(_));
@@ -187,8 +209,12 @@ async fn run_on(
         ));
     }
     let publishers = endpoints.publishers;
-    let outcome: Outcome<Duration> = async {
+    let counted = matches!(pace, Pace::Counted);
+    let outcome: Outcome<(Duration, u64)> = async {
         warm_up(&publishers, &tally, settings.size).await?;
+        if counted {
+            allocations::start();
+        }
         let started = Instant::now();
         let mut producers = JoinSet::new();
         for (index, publisher) in publishers.iter().enumerate() {
@@ -197,7 +223,9 @@ async fn run_on(
             let settings = *settings;
             producers.spawn(async move {
                 match pace {
-                    Pace::Flat => produce_flat(publisher.as_ref(), count, &settings).await,
+                    Pace::Flat | Pace::Counted => {
+                        produce_flat(publisher.as_ref(), count, &settings).await
+                    }
                     Pace::Rate(rate) => {
                         let rate = rate / workload.producers as f64;
                         produce_paced(publisher.as_ref(), count, rate, settings.size).await
@@ -220,8 +248,9 @@ async fn run_on(
         })
         .await;
         let elapsed = started.elapsed();
+        let allocated = if counted { allocations::stop() } else { 0 };
         match finished {
-            Ok(result) => result.map(|()| elapsed),
+            Ok(result) => result.map(|()| (elapsed, allocated)),
             Err(_) => {
                 let received = tally.measured.load(Relaxed);
                 Err(format!(
@@ -249,17 +278,17 @@ async fn run_on(
     for publisher in &publishers {
         publisher.close().await?;
     }
-    let elapsed = outcome?;
+    let (elapsed, allocated) = outcome?;
     match first_error {
         Some(e) => Err(e),
-        None => Ok((elapsed, recorder)),
+        None => Ok((elapsed, recorder, allocated)),
     }
 }
 
 /// The measured-phase time limit: generous, only to turn a lost message into an error.
 fn deadline(settings: &Settings, pace: Pace) -> Duration {
     let floor = match pace {
-        Pace::Flat => 120.0,
+        Pace::Flat | Pace::Counted => 120.0,
         Pace::Rate(rate) => 60.0 + settings.messages as f64 / rate,
     };
     Duration::from_secs_f64(floor + settings.messages as f64 / 2_000.0)

@@ -44,6 +44,10 @@ pub struct Entry {
     pub latency_rate: f64,
     /// Measured messages per run.
     pub messages: u64,
+    /// Heap allocations per message through courier, payloads included.
+    pub courier_allocations_per_msg: Option<f64>,
+    /// Heap allocations per message through the raw client, payloads included.
+    pub raw_allocations_per_msg: Option<f64>,
 }
 
 /// The entries of `report`, pretty-printed.
@@ -73,6 +77,8 @@ pub fn render(report: &Report) -> serde_json::Result<String> {
             raw_p999_us: r.raw_latency.map(|l| l.p999_us),
             latency_rate: r.latency_rate,
             messages: r.messages,
+            courier_allocations_per_msg: r.allocations.map(|a| a.0),
+            raw_allocations_per_msg: r.allocations.map(|a| a.1),
         })
         .collect();
     serde_json::to_string_pretty(&entries)

@@ -11,6 +11,7 @@
 //! rate below saturation, and the saga's orders per second. It prints a Markdown table and
 //! writes target/compare/report.md, report.svg and, with `--json`, report.json.
 
+mod allocations;
 mod backend;
 mod cli;
 mod courier_side;
@@ -38,6 +39,9 @@ use crate::{
     report::{Report, Row, SagaRow, Skipped, Spread},
     workload::{BATCH, DEPTH, MIN_SIZE, PREFETCH, Settings, WORKLOADS, Workload},
 };
+
+#[global_allocator]
+static ALLOCATOR: allocations::Counting = allocations::Counting;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -199,6 +203,19 @@ async fn measure(
             progress.inc(1);
         }
     }
+    let mut counted = [0.0; 2];
+    for (side, per_message) in sides.iter().zip(counted.iter_mut()) {
+        progress.set_message(format!(
+            "{name} {} {}: allocations",
+            workload.name,
+            side.label()
+        ));
+        let measured = driver::allocations(*side, name, workload, settings)
+            .await
+            .map_err(|e| format!("{} allocation run: {e}", side.label()))?;
+        *per_message = measured.value;
+        leftovers.extend(measured.leftover);
+    }
     let [courier, raw] = samples.map(|s| Spread::of(&s));
     let (Some(courier), Some(raw)) = (courier, raw) else {
         return Err("no runs".into());
@@ -244,6 +261,7 @@ async fn measure(
             raw_latency,
             latency_rate: rate,
             orders_per_sec: None,
+            allocations: Some((counted[0], counted[1])),
         },
         notes,
     ))

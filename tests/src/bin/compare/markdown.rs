@@ -29,10 +29,10 @@ pub fn render(report: &Report) -> String {
     );
     out.push_str(
         "| backend | workload | messages | courier msg/s | raw msg/s | courier/raw \
-         | p50 µs | p99 µs | p99.9 µs | raw p50 / p99 / p99.9 µs | latency rate msg/s \
-         | saga orders/s |\n",
+         | allocs/msg courier / raw | p50 µs | p99 µs | p99.9 µs | raw p50 / p99 / p99.9 µs \
+         | latency rate msg/s | saga orders/s |\n",
     );
-    out.push_str("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+    out.push_str("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
     for row in &report.rows {
         let _ = writeln!(out, "{}", table_row(row));
     }
@@ -85,8 +85,11 @@ fn table_row(row: &Row) -> String {
     let saga = row
         .orders_per_sec
         .map_or("n/a".into(), |o| format!("{o:.0}"));
+    let allocations = row.allocations.map_or("n/a".into(), |(courier, raw)| {
+        format!("{courier:.2} / {raw:.2}")
+    });
     format!(
-        "| {} | {} | {} | {} | {} | {:.2} | {p50} | {p99} | {p999} | {raw_latency} | {} | {saga} |",
+        "| {} | {} | {} | {} | {} | {:.2} | {allocations} | {p50} | {p99} | {p999} | {raw_latency} | {} | {saga} |",
         row.backend,
         row.workload,
         thousands(row.messages as f64),

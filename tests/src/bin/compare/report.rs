@@ -58,6 +58,9 @@ pub struct Row {
     pub latency_rate: f64,
     /// The saga's orders per second on this backend (the same for both workloads).
     pub orders_per_sec: Option<f64>,
+    /// Heap allocations per message through courier and through the raw client, payloads
+    /// included, from one counted run of each.
+    pub allocations: Option<(f64, f64)>,
 }
 
 impl Row {

@@ -222,8 +222,8 @@ async fn member_receive(
         {
             let mut entries = lock(&log.entries);
             for d in &batch {
-                if !entries.ids.contains(&d.message.id) {
-                    entries.ids.insert(d.message.id.clone());
+                if !entries.ids.contains(d.message.id.as_str()) {
+                    entries.ids.insert(d.message.id.to_string());
                 }
             }
             entries.all.extend(batch.iter().map(|d| Received {
