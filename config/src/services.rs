@@ -3,7 +3,7 @@
 use courier_core::InvalidSetting;
 use std::net::{Ipv4Addr, SocketAddr, ToSocketAddrs};
 
-use serde::{Deserialize, Deserializer, Serialize, de::Error as _};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::catalog::default_catalog;
 
@@ -87,6 +87,13 @@ pub struct InventorySettings {
     /// The products and their initial stock (`[[services.inventory.catalog]]`). A catalog in
     /// the file replaces the default one (SKUs `1001` to `1010`) as a whole.
     pub catalog: Vec<CatalogItem>,
+    /// Where to serve `GET /metrics` and `GET /healthz` (`IP:port` or `host:port`).
+    /// Default: unset, no HTTP server.
+    #[serde(
+        deserialize_with = "optional_listen_address",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub metrics_listen: Option<SocketAddr>,
     /// `[services.inventory.store]`.
     pub store: ServiceStore,
 }
@@ -95,6 +102,7 @@ impl Default for InventorySettings {
     fn default() -> Self {
         Self {
             catalog: default_catalog(),
+            metrics_listen: None,
             store: ServiceStore::default(),
         }
     }
@@ -121,6 +129,13 @@ pub struct PaymentSettings {
     /// The simulated gateway declines a charge above this amount, in minor units. Default
     /// `50000` (500.00).
     pub decline_above_minor: i64,
+    /// Where to serve `GET /metrics` and `GET /healthz` (`IP:port` or `host:port`).
+    /// Default: unset, no HTTP server.
+    #[serde(
+        deserialize_with = "optional_listen_address",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub metrics_listen: Option<SocketAddr>,
     /// `[services.payment.store]`.
     pub store: ServiceStore,
 }
@@ -129,6 +144,7 @@ impl Default for PaymentSettings {
     fn default() -> Self {
         Self {
             decline_above_minor: 50_000,
+            metrics_listen: None,
             store: ServiceStore::default(),
         }
     }
@@ -218,12 +234,22 @@ impl Services {
 
 /// Reads a listen address: `IP:port`, or `host:port` resolved now (its first address).
 fn listen_address<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SocketAddr, D::Error> {
-    let text = String::deserialize(deserializer)?;
+    resolve(String::deserialize(deserializer)?)
+}
+
+/// [`listen_address`] for a key that may be left out.
+fn optional_listen_address<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<SocketAddr>, D::Error> {
+    resolve(String::deserialize(deserializer)?).map(Some)
+}
+
+fn resolve<E: serde::de::Error>(text: String) -> Result<SocketAddr, E> {
     if let Ok(address) = text.parse::<SocketAddr>() {
         return Ok(address);
     }
     let resolved = text.to_socket_addrs().map_err(|e| {
-        D::Error::custom(format!(
+        E::custom(format!(
             "`{text}` is not IP:port (127.0.0.1:8080, [::1]:8080) nor host:port that resolves \
              (localhost:8080): {e}"
         ))
@@ -234,5 +260,5 @@ fn listen_address<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SocketAd
     resolved
         .into_iter()
         .next()
-        .ok_or_else(|| D::Error::custom(format!("`{text}` resolves to no address")))
+        .ok_or_else(|| E::custom(format!("`{text}` resolves to no address")))
 }

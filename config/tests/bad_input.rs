@@ -122,6 +122,22 @@ fn a_malformed_listen_address_names_its_key() {
 }
 
 #[test]
+fn a_malformed_metrics_address_names_its_key_and_unset_means_off() {
+    let error = error_of("[services.payment]\nmetrics_listen = \"9102\"\n");
+    assert_names(
+        &error,
+        "services.payment.metrics_listen",
+        &["`9102` is not IP:port"],
+    );
+    let config = config_of("[services.inventory]\nmetrics_listen = \"127.0.0.1:9101\"\n");
+    assert_eq!(
+        config.services.inventory.metrics_listen,
+        Some("127.0.0.1:9101".parse().expect("an address"))
+    );
+    assert_eq!(config.services.payment.metrics_listen, None);
+}
+
+#[test]
 fn a_listen_host_name_is_resolved() {
     let config = config_of("[services.order]\nlisten = \"localhost:8081\"\n");
     let listen = config.services.order.listen;

@@ -54,6 +54,26 @@ fn rabbitmq_toml_loads() {
     check("rabbitmq.toml", BrokerKind::RabbitMq);
 }
 
+/// `COURIER_BROKER__KIND=rabbitmq` over the default file reads the intake from the same
+/// plain queue as config/rabbitmq.toml, so a plain AMQP client reaches the order service
+/// either way.
+#[test]
+#[cfg(feature = "rabbitmq")]
+fn switching_the_default_file_to_rabbitmq_keeps_the_intake_queue() {
+    let default = std::fs::read_to_string(sample("courier.toml")).expect("reads courier.toml");
+    let switched = load_from_str(
+        &default.replacen("kind = \"memory\"", "kind = \"rabbitmq\"", 1),
+        "config/courier.toml",
+    )
+    .expect("the default file switched to rabbitmq loads");
+    let rabbitmq = check("rabbitmq.toml", BrokerKind::RabbitMq).expect("rabbitmq is compiled in");
+    assert!(!rabbitmq.broker.rabbitmq.queues.is_empty());
+    assert_eq!(
+        switched.broker.rabbitmq.queues,
+        rabbitmq.broker.rabbitmq.queues
+    );
+}
+
 #[test]
 fn kafka_toml_loads_with_the_local_broker() {
     let Some(config) = check("kafka.toml", BrokerKind::Kafka) else {

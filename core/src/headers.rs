@@ -36,6 +36,11 @@ pub const DLQ_GROUP: &str = "courier-dlq-group";
 /// Suffix of dead-letter topics.
 pub const DLQ_SUFFIX: &str = ".dlq";
 
+/// The group that keeps a dead-letter topic's messages for inspection and redrive: declared
+/// on `<topic>.dlq` by the services, so that dead letters are kept on brokers that drop what
+/// no group subscribed to.
+pub const DEAD_LETTER_GROUP: &str = "dead-letters";
+
 /// The dead-letter topic of `topic`: `<topic>.dlq`.
 pub fn dlq_topic(topic: &str) -> String {
     format!("{topic}{DLQ_SUFFIX}")

@@ -38,9 +38,11 @@ pub use error::{BoxError, Error, ErrorKind, Result};
 pub use message::{Headers, Message, new_id};
 pub use message_id::MessageId;
 pub use overflow::Overflow;
+/// The metrics library behind [`Metrics`], for a service's own counters and gauges.
+pub use prometheus_client;
 pub use runtime::{
-    Context, Counts, FnHandler, Handler, HandlerError, JsonHandler, Metrics, Running, Runtime,
-    RuntimeSettings, SubscriptionMetrics,
+    Context, Counts, FnHandler, Handler, HandlerError, JsonHandler, METRICS_CONTENT_TYPE, Metrics,
+    Running, Runtime, RuntimeSettings, SubscriptionMetrics,
 };
 pub use secret::{Secret, redact_url};
 pub use settle::Settle;

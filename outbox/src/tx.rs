@@ -1,6 +1,6 @@
 //! [`Tx`]: one database transaction of a service, with the messages it sends.
 
-use courier_core::{Message, codec};
+use courier_core::{Message, codec, prometheus_client::metrics::counter::Counter};
 use serde::Serialize;
 use sqlx::{Any, AnyConnection, Transaction};
 
@@ -84,6 +84,15 @@ impl Tx {
     /// Runs `f` once the transaction has committed (never when it rolls back).
     pub fn after_commit(&mut self, f: impl FnOnce() + Send + 'static) {
         self.after_commit.push(Box::new(f));
+    }
+
+    /// Adds one to `counter` once the transaction has committed: a business counter
+    /// counts what happened, never what was rolled back.
+    pub fn count_after_commit(&mut self, counter: &Counter) {
+        let counter = counter.clone();
+        self.after_commit(move || {
+            counter.inc();
+        });
     }
 
     /// Claims `(group, message_id)` in the inbox: true the first time, false when the message

@@ -342,13 +342,7 @@ async fn concurrent_duplicate_deliveries_change_state_once() {
             Arc::new(CountingHandler),
         );
         let message = Message::new(r#"{"name": "x"}"#);
-        let context = Context {
-            topic: TOPIC.into(),
-            group: GROUP.into(),
-            attempt: 1,
-            message_id: message.id.clone(),
-            key: None,
-        };
+        let context = Context::new(TOPIC, GROUP, &message);
         let tries = (0..20).map(|_| handler.handle(&message, &context));
         for result in futures::future::join_all(tries).await {
             result.unwrap_or_else(|e| panic!("a duplicate failed on {}: {e}", db.url()));
@@ -367,10 +361,7 @@ async fn concurrent_duplicate_deliveries_change_state_once() {
         assert_eq!(store.outbox_rows().await.expect("rows"), 1, "and send once");
         assert_eq!(store.inbox_rows().await.expect("rows"), 1);
         // Another group handles the same message once more.
-        let other = Context {
-            group: "other".into(),
-            ..context.clone()
-        };
+        let other = Context::new(TOPIC, "other", &message);
         handler.handle(&message, &other).await.expect("other group");
         assert_eq!(store.inbox_rows().await.expect("rows"), 2);
         // A failed handler keeps nothing, not even the inbox claim.

@@ -126,6 +126,9 @@ impl RabbitMqBroker {
         let spec = self
             .topology
             .spec(&subscription.topic, &subscription.group)?;
+        // Which queue a group reads is configurable (`queues`): say it, so that a plain
+        // client's queue and the service's can be matched from the log.
+        info!(topic = %subscription.topic, group = %subscription.group, queue = %spec.queue, "consuming from queue");
         let requeue = match spec.queue_type {
             QueueType::Classic => Requeue::Republish(self.requeue.clone()),
             QueueType::Quorum => Requeue::Native,

@@ -5,7 +5,7 @@ use std::{future::Future, marker::PhantomData, sync::Arc};
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 
-use crate::{BoxError, Message, codec};
+use crate::{BoxError, Headers, Message, codec};
 
 /// Why a handler failed, and whether trying again can help.
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +69,48 @@ pub struct Context {
     pub message_id: crate::MessageId,
     /// The message's key.
     pub key: Option<String>,
+    /// The message's headers, shared by every attempt; `None` when it has none.
+    pub(crate) headers: Option<Arc<Headers>>,
+}
+
+impl Context {
+    /// The context of the first attempt at `message`, consumed from `topic` by `group`: what
+    /// the runtime passes, and what a test of a handler can build.
+    pub fn new(topic: &str, group: &str, message: &Message) -> Self {
+        Self {
+            topic: topic.into(),
+            group: group.into(),
+            attempt: 1,
+            message_id: message.id.clone(),
+            key: message.key.clone(),
+            headers: shared_headers(message),
+        }
+    }
+
+    /// The same context for attempt `attempt`.
+    #[must_use]
+    pub fn with_attempt(mut self, attempt: u32) -> Self {
+        self.attempt = attempt;
+        self
+    }
+
+    /// The message's headers (a correlation id, a trace context, courier's `courier-*`
+    /// headers where the backend carries them).
+    pub fn headers(&self) -> &Headers {
+        static NONE: Headers = Headers::new();
+        self.headers.as_deref().unwrap_or(&NONE)
+    }
+
+    /// One header of the message, by name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers().get(name).map(String::as_str)
+    }
+}
+
+/// `message`'s headers behind one `Arc` for all the attempts, or `None` (no allocation) when
+/// it has none.
+pub(crate) fn shared_headers(message: &Message) -> Option<Arc<Headers>> {
+    (!message.headers.is_empty()).then(|| Arc::new(message.headers.clone()))
 }
 
 /// Handles the messages of one subscription.

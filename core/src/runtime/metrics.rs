@@ -1,7 +1,13 @@
-//! Counters per subscription and a handler-latency histogram, rendered as Prometheus text.
+//! Counters per subscription and a handler-latency histogram, with the metrics a service adds,
+//! rendered in the OpenMetrics text format by `prometheus-client`.
 
+use prometheus_client::{
+    collector::Collector,
+    encoding::{DescriptorEncoder, NoLabelSet},
+    metrics::MetricType,
+    registry::{Metric, Registry, Unit},
+};
 use std::{
-    fmt::Write as _,
     sync::{
         Arc, Mutex, PoisonError,
         atomic::{AtomicU64, Ordering::Relaxed},
@@ -98,13 +104,63 @@ impl SubscriptionMetrics {
 
 type Entry = (String, String, Arc<SubscriptionMetrics>);
 
-/// A counter's name, help text and how to read it.
-type Counter = (&'static str, &'static str, fn(&SubscriptionMetrics) -> u64);
+/// A counter's name (without `_total`), help text and how to read it.
+type CounterSpec = (&'static str, &'static str, fn(&SubscriptionMetrics) -> u64);
 
-/// The metrics of every subscription of a runtime. Cheap to clone and share.
-#[derive(Clone, Debug, Default)]
+/// The runtime's counters, rendered per subscription with `topic` and `group` labels.
+const COUNTERS: [CounterSpec; 6] = [
+    ("courier_messages_received", "Deliveries received.", |m| {
+        m.received.load(Relaxed)
+    }),
+    (
+        "courier_messages_acked",
+        "Messages acked after their handler succeeded.",
+        |m| m.acked.load(Relaxed),
+    ),
+    (
+        "courier_messages_retried",
+        "Attempts retried after a transient failure.",
+        |m| m.retried.load(Relaxed),
+    ),
+    (
+        "courier_messages_dead_lettered",
+        "Messages sent to the dead-letter topic.",
+        |m| m.dead_lettered.load(Relaxed),
+    ),
+    (
+        "courier_handler_panics",
+        "Handler runs that panicked (dead-lettered as permanent failures).",
+        |m| m.panicked.load(Relaxed),
+    ),
+    (
+        "courier_dead_letter_failures",
+        "Dead-letter sends that failed or timed out; the delivery was requeued.",
+        |m| m.dead_letter_failed.load(Relaxed),
+    ),
+];
+
+/// The content type of [`Metrics::render`]'s text.
+pub const METRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// The metrics of every subscription of a runtime, and those a service adds
+/// ([`register`](Metrics::register)), in one `prometheus-client` registry. Cheap to clone
+/// and share.
+#[derive(Clone, Debug)]
 pub struct Metrics {
     subscriptions: Arc<Mutex<Vec<Entry>>>,
+    registry: Arc<Mutex<Registry>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let subscriptions = Arc::new(Mutex::new(Vec::new()));
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(Subscriptions(subscriptions.clone())));
+        Self {
+            subscriptions,
+            registry: Arc::new(Mutex::new(registry)),
+        }
+    }
 }
 
 impl Metrics {
@@ -135,84 +191,71 @@ impl Metrics {
             .unwrap_or_default()
     }
 
-    /// Every counter in the Prometheus text exposition format, labelled by topic and group.
-    pub fn render_prometheus(&self) -> String {
-        let subs = self
-            .subscriptions
+    /// Adds a service's own metric (a [`Counter`](prometheus_client::metrics::counter::Counter),
+    /// a [`Family`](prometheus_client::metrics::family::Family) of them by label, a gauge)
+    /// to what [`render`](Metrics::render) shows. `name` follows the OpenMetrics rules
+    /// (a counter's is written with `_total`). Keep the metric: updating it is a relaxed
+    /// atomic add, without this registry's lock.
+    pub fn register(&self, name: &str, help: &str, metric: impl Metric) {
+        self.registry
             .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+            .unwrap_or_else(PoisonError::into_inner)
+            .register(name, help, metric);
+    }
+
+    /// Every metric in the OpenMetrics text format ([`METRICS_CONTENT_TYPE`]), which
+    /// Prometheus scrapes.
+    pub fn render(&self) -> String {
         let mut out = String::new();
-        let counters: [Counter; 6] = [
-            (
-                "courier_messages_received_total",
-                "Deliveries received.",
-                |m| m.received.load(Relaxed),
-            ),
-            (
-                "courier_messages_acked_total",
-                "Messages acked after their handler succeeded.",
-                |m| m.acked.load(Relaxed),
-            ),
-            (
-                "courier_messages_retried_total",
-                "Attempts retried after a transient failure.",
-                |m| m.retried.load(Relaxed),
-            ),
-            (
-                "courier_messages_dead_lettered_total",
-                "Messages sent to the dead-letter topic.",
-                |m| m.dead_lettered.load(Relaxed),
-            ),
-            (
-                "courier_handler_panics_total",
-                "Handler runs that panicked (dead-lettered as permanent failures).",
-                |m| m.panicked.load(Relaxed),
-            ),
-            (
-                "courier_dead_letter_failures_total",
-                "Dead-letter sends that failed or timed out; the delivery was requeued.",
-                |m| m.dead_letter_failed.load(Relaxed),
-            ),
-        ];
-        for (name, help, read) in counters {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-            for (topic, group, m) in subs.iter() {
-                let _ = writeln!(out, "{name}{{{}}} {}", labels(topic, group), read(m));
-            }
-        }
-        let name = "courier_handler_latency_seconds";
-        let _ = writeln!(
-            out,
-            "# HELP {name} Handler latency per message.\n# TYPE {name} histogram"
-        );
-        for (topic, group, m) in subs.iter() {
-            let labels = labels(topic, group);
-            let mut cumulative = 0;
-            for (bound, count) in LATENCY_BUCKETS.iter().zip(&m.latency_buckets) {
-                cumulative += count.load(Relaxed);
-                let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {cumulative}");
-            }
-            let total = m.latency_count.load(Relaxed);
-            let sum = m.latency_sum_ns.load(Relaxed) as f64 / 1e9;
-            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {total}");
-            let _ = writeln!(
-                out,
-                "{name}_sum{{{labels}}} {sum}\n{name}_count{{{labels}}} {total}"
-            );
-        }
+        let registry = self.registry.lock().unwrap_or_else(PoisonError::into_inner);
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
         out
     }
 }
 
-fn labels(topic: &str, group: &str) -> String {
-    format!("topic=\"{}\",group=\"{}\"", escape(topic), escape(group))
+/// Encodes the subscriptions' counters and latency histograms on each scrape.
+#[derive(Debug)]
+struct Subscriptions(Arc<Mutex<Vec<Entry>>>);
+
+impl Collector for Subscriptions {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> std::fmt::Result {
+        let subs = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        for (name, help, read) in COUNTERS {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+            for (topic, group, m) in subs.iter() {
+                family
+                    .encode_family(&labels(topic, group))?
+                    .encode_counter::<NoLabelSet, _, u64>(&read(m), None)?;
+            }
+        }
+        let mut family = encoder.encode_descriptor(
+            "courier_handler_latency",
+            "Handler latency per message.",
+            Some(&Unit::Seconds),
+            MetricType::Histogram,
+        )?;
+        for (topic, group, m) in subs.iter() {
+            // Per bucket, not cumulative: the encoder adds them up.
+            let mut buckets: Vec<(f64, u64)> = LATENCY_BUCKETS
+                .iter()
+                .zip(&m.latency_buckets)
+                .map(|(bound, count)| (*bound, count.load(Relaxed)))
+                .collect();
+            let total = m.latency_count.load(Relaxed);
+            let bucketed: u64 = buckets.iter().map(|(_, n)| n).sum();
+            buckets.push((f64::INFINITY, total.saturating_sub(bucketed)));
+            let sum = m.latency_sum_ns.load(Relaxed) as f64 / 1e9;
+            family
+                .encode_family(&labels(topic, group))?
+                .encode_histogram::<NoLabelSet>(sum, total, &buckets, None)?;
+        }
+        Ok(())
+    }
 }
 
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+fn labels<'a>(topic: &'a str, group: &'a str) -> [(&'static str, &'a str); 2] {
+    [("topic", topic), ("group", group)]
 }
 
 #[cfg(test)]
@@ -227,7 +270,7 @@ mod tests {
         m.acked();
         m.observe_latency(Duration::from_millis(3));
         assert!(Arc::ptr_eq(&m, &metrics.subscription("orders", "billing")));
-        let text = metrics.render_prometheus();
+        let text = metrics.render();
         assert!(
             text.contains("courier_messages_received_total{topic=\"orders\",group=\"billing\"} 3"),
             "{text}"
@@ -235,8 +278,15 @@ mod tests {
         assert!(
             text.contains("courier_messages_acked_total{topic=\"orders\",group=\"billing\"} 1")
         );
-        assert!(text.contains("le=\"0.0025\"} 0"));
-        assert!(text.contains("le=\"0.005\"} 1"));
+        let bucket = |le: &str, n: u64| {
+            format!(
+                "latency_seconds_bucket{{le=\"{le}\",topic=\"orders\",group=\"billing\"}} {n}\n"
+            )
+        };
+        assert!(text.contains(&bucket("0.0025", 0)), "{text}");
+        assert!(text.contains(&bucket("0.005", 1)), "{text}");
+        assert!(text.contains(&bucket("+Inf", 1)), "{text}");
+        assert!(text.ends_with("# EOF\n"), "{text}");
         assert_eq!(metrics.counts("orders", "billing").received, 3);
     }
 }

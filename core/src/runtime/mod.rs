@@ -32,7 +32,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 pub use handler::{Context, FnHandler, Handler, HandlerError, JsonHandler};
-pub use metrics::{Counts, Metrics, SubscriptionMetrics};
+pub use metrics::{Counts, METRICS_CONTENT_TYPE, Metrics, SubscriptionMetrics};
 pub use settings::RuntimeSettings;
 
 use crate::{Broker, Error, ErrorKind, Message, Producer, Result, Subscription};
@@ -72,6 +72,14 @@ impl Runtime {
     /// The metrics this runtime records into.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// The (topic, group) of every registered handler, in registration order: the groups a
+    /// service declares before it starts.
+    pub fn subscriptions(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.registrations
+            .iter()
+            .map(|r| (r.topic.as_str(), r.group.as_str()))
     }
 
     /// Registers `handler` for the messages of `topic`, as a member of `group`.

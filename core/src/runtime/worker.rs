@@ -9,7 +9,7 @@ use tracing::{Instrument, debug, error, info_span, warn};
 use super::{
     RuntimeSettings,
     dead_letter::{DeadLetterKind, dead_letter_message},
-    handler::{Context, Handler, HandlerError},
+    handler::{Context, Handler, HandlerError, shared_headers},
     metrics::SubscriptionMetrics,
 };
 use crate::{Delivery, Producer, headers};
@@ -33,6 +33,7 @@ impl Worker {
         // An attempt number is carried in a header anyone can set: one above the limit counts
         // as the last attempt, so the handler always runs at least once.
         let mut attempt = delivery.attempt.min(max);
+        let headers = shared_headers(&delivery.message);
         loop {
             let context = Context {
                 topic: delivery.topic.clone(),
@@ -40,6 +41,7 @@ impl Worker {
                 attempt,
                 message_id: delivery.message.id.clone(),
                 key: delivery.message.key.clone(),
+                headers: headers.clone(),
             };
             let span = info_span!("message", id = %delivery.message.id, topic = %delivery.topic, group = %self.group, attempt);
             let started = Instant::now();

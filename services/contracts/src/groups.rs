@@ -8,4 +8,4 @@ pub const INVENTORY: &str = "inventory";
 pub const PAYMENT: &str = "payment";
 /// The group declared on every dead-letter topic of the saga, so that dead letters are kept
 /// for inspection on brokers that drop messages nobody subscribed to.
-pub const DEAD_LETTERS: &str = "dead-letters";
+pub const DEAD_LETTERS: &str = courier_core::headers::DEAD_LETTER_GROUP;

@@ -8,16 +8,23 @@ use courier_contracts::{
     CatalogItem, Event, OrderPlaced, PaymentFailed, SagaTopics, StockRejected, StockReserved,
     groups,
 };
-use courier_core::{Context, HandlerError, Runtime};
+use courier_core::{
+    Context, HandlerError, Runtime,
+    prometheus_client::metrics::{counter::Counter, family::Family},
+};
 use courier_outbox::{Json, Store, StoreError, Tx, TxHandler, TxRuntime};
 use tracing::debug;
 
 use crate::repository::{self, Released, Reservation, Reserved, StockLevel};
 
-/// The inventory service: its store and the topics.
+/// The inventory service: its store, the topics and its counters.
 pub struct InventoryService {
     store: Store,
     topics: SagaTopics,
+    /// `shop_stock_reservations_total{outcome}`: `reserved` or `rejected`, once per order.
+    reservations: Family<[(&'static str, &'static str); 1], Counter>,
+    /// `shop_stock_releases_total`: reservations released after a failed payment.
+    releases: Counter,
 }
 
 impl InventoryService {
@@ -34,7 +41,12 @@ impl InventoryService {
         let mut tx = store.begin().await?;
         repository::seed(tx.conn(), store.prefix(), catalog).await?;
         tx.commit().await?;
-        Ok(Self { store, topics })
+        Ok(Self {
+            store,
+            topics,
+            reservations: Family::default(),
+            releases: Counter::default(),
+        })
     }
 
     /// The store.
@@ -62,7 +74,20 @@ impl InventoryService {
 
     /// Registers the service's handlers on `runtime`, in group [`groups::INVENTORY`]:
     /// `OrderPlaced` and `PaymentFailed`, each in a transaction of the store.
+    /// Its counters (`shop_stock_reservations_total{outcome}`, `shop_stock_releases_total`)
+    /// join the runtime's metrics.
     pub fn register(self: &Arc<Self>, runtime: &mut Runtime) {
+        let metrics = runtime.metrics();
+        metrics.register(
+            "shop_stock_reservations",
+            "Orders whose stock was reserved or rejected, by outcome.",
+            self.reservations.clone(),
+        );
+        metrics.register(
+            "shop_stock_releases",
+            "Reservations released after a failed payment.",
+            self.releases.clone(),
+        );
         let (t, store) = (&self.topics, &self.store);
         runtime
             .handle_tx::<Json<OrderPlaced>, _>(
@@ -96,11 +121,21 @@ impl TxHandler<Json<OrderPlaced>> for InventoryService {
         match repository::reserve(tx.conn(), prefix, order_id, &event.lines).await? {
             Reserved::Held { fresh } => {
                 debug!(order_id, fresh, "stock reserved");
+                if fresh {
+                    tx.count_after_commit(
+                        &self.reservations.get_or_create(&[("outcome", "reserved")]),
+                    );
+                }
                 let reserved = StockReserved::for_order(&event);
                 tx.send(&self.topics.stock_reserved, reserved.to_message()?);
             }
             Reserved::Rejected { reason, fresh } => {
                 debug!(order_id, fresh, %reason, "stock rejected");
+                if fresh {
+                    tx.count_after_commit(
+                        &self.reservations.get_or_create(&[("outcome", "rejected")]),
+                    );
+                }
                 let rejected = StockRejected::new(order_id, reason);
                 tx.send(&self.topics.stock_rejected, rejected.to_message()?);
             }
@@ -121,7 +156,10 @@ impl TxHandler<Json<PaymentFailed>> for InventoryService {
     ) -> Result<(), HandlerError> {
         event.validate().map_err(HandlerError::permanent)?;
         match repository::release(tx.conn(), self.store.prefix(), &event.order_id).await? {
-            Released::Now => debug!(order_id = %event.order_id, "reservation released"),
+            Released::Now => {
+                debug!(order_id = %event.order_id, "reservation released");
+                tx.count_after_commit(&self.releases);
+            }
             Released::Nothing => debug!(order_id = %event.order_id, "nothing to release"),
         }
         Ok(())

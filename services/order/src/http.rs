@@ -5,7 +5,7 @@
 //! | `POST /orders` | `202 {"order_id", "created", "status"}` once the order and its `OrderPlaced` are committed; `400 {"error"}` for bad input; an order without `order_id` takes the `Idempotency-Key` header as its id |
 //! | `GET /orders/{id}` | `200 {"id", "status", "reason"?, ...}`; `404 {"error"}` |
 //! | `GET /healthz` | `200 {"status": "ok"}` |
-//! | `GET /metrics` | the runtime's counters, Prometheus text format |
+//! | `GET /metrics` | the runtime's and the service's counters, OpenMetrics text |
 //!
 //! Every bad request gets a 4xx with a JSON `{"error": ...}` body; the limits of
 //! [`HttpLimits`] bound bodies, header reads, request time, connections and requests in
@@ -250,10 +250,7 @@ async fn healthz() -> Json<serde_json::Value> {
 
 async fn render_metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        state.metrics.render_prometheus(),
+        [(header::CONTENT_TYPE, courier_core::METRICS_CONTENT_TYPE)],
+        state.metrics.render(),
     )
 }

@@ -8,7 +8,10 @@ use courier_contracts::{
     Catalog, ContractError, Event, OrderIntake, PaymentFailed, PaymentSucceeded, SagaTopics,
     StockRejected, groups,
 };
-use courier_core::{Context, HandlerError, Message, Runtime, codec, new_id};
+use courier_core::{
+    Context, HandlerError, Message, Runtime, codec, new_id,
+    prometheus_client::metrics::{counter::Counter, family::Family},
+};
 use courier_outbox::{Json, Store, StoreError, Tx, TxHandler, TxRuntime};
 use tracing::debug;
 
@@ -71,6 +74,38 @@ pub struct OrderService {
     catalog: Arc<Catalog>,
     max_lines: usize,
     observer: Option<Arc<dyn SettlementObserver>>,
+    counters: OrderCounters,
+}
+
+/// Labels of `shop_orders_settled_total`: the status and why.
+type SettledLabels = [(&'static str, &'static str); 2];
+
+/// The order service's business counters, counted once a transaction has committed.
+#[derive(Debug, Default)]
+struct OrderCounters {
+    /// `shop_orders_placed_total`: new orders (a repeated id counts once).
+    placed: Counter,
+    /// `shop_orders_settled_total{status, reason}`.
+    settled: Family<SettledLabels, Counter>,
+}
+
+impl OrderCounters {
+    /// The counter of orders settled as `status`.
+    fn settled(&self, status: &OrderStatus) -> Counter {
+        let labels = match status {
+            OrderStatus::Pending => [("status", "pending"), ("reason", "")],
+            OrderStatus::Confirmed { .. } => [("status", "confirmed"), ("reason", "paid")],
+            OrderStatus::Cancelled {
+                cause: CancelCause::Stock,
+                ..
+            } => [("status", "cancelled"), ("reason", "stock")],
+            OrderStatus::Cancelled {
+                cause: CancelCause::Payment,
+                ..
+            } => [("status", "cancelled"), ("reason", "payment")],
+        };
+        self.settled.get_or_create(&labels).clone()
+    }
 }
 
 impl OrderService {
@@ -83,6 +118,7 @@ impl OrderService {
             catalog,
             max_lines: courier_contracts::DEFAULT_MAX_LINES,
             observer: None,
+            counters: OrderCounters::default(),
         }
     }
 
@@ -169,6 +205,7 @@ impl OrderService {
             match repository::insert_if_absent(tx.conn(), prefix, &order).await? {
                 Inserted::New => {
                     tx.send(&self.topics.order_placed, placed.to_message()?);
+                    tx.count_after_commit(&self.counters.placed);
                     (true, OrderStatus::Pending.name())
                 }
                 Inserted::Existing(existing) => (false, existing.status.name()),
@@ -190,6 +227,7 @@ impl OrderService {
         match repository::settle(tx.conn(), self.store.prefix(), order_id, &status).await? {
             Settled::Now(order) => {
                 debug!(order_id, status = order.status.name(), "order settled");
+                tx.count_after_commit(&self.counters.settled(&order.status));
                 if let Some(observer) = self.observer.clone() {
                     tx.after_commit(move || observer.settled(&order));
                 }
@@ -212,8 +250,21 @@ impl OrderService {
     /// Registers the service's handlers on `runtime`, in group [`groups::ORDER`], each in a
     /// transaction of the store: the intake topic (both shapes; an order without an id takes
     /// one derived from the message body, so a redelivery is the same order),
-    /// `StockRejected`, `PaymentSucceeded` and `PaymentFailed`.
+    /// `StockRejected`, `PaymentSucceeded` and `PaymentFailed`. Its counters
+    /// (`shop_orders_placed_total`, `shop_orders_settled_total{status, reason}`) join the
+    /// runtime's metrics.
     pub fn register(self: &Arc<Self>, runtime: &mut Runtime) {
+        let metrics = runtime.metrics();
+        metrics.register(
+            "shop_orders_placed",
+            "Orders placed (an order id seen before counts once).",
+            self.counters.placed.clone(),
+        );
+        metrics.register(
+            "shop_orders_settled",
+            "Orders confirmed or cancelled, by status and reason (stock, payment).",
+            self.counters.settled.clone(),
+        );
         let t = &self.topics;
         let store = &self.store;
         runtime

@@ -7,7 +7,10 @@ use async_trait::async_trait;
 use courier_contracts::{
     Event, PaymentFailed, PaymentSucceeded, SagaTopics, StockReserved, groups,
 };
-use courier_core::{Context, HandlerError, Runtime};
+use courier_core::{
+    Context, HandlerError, Runtime,
+    prometheus_client::metrics::{counter::Counter, family::Family},
+};
 use courier_outbox::{Json, Store, StoreError, Tx, TxHandler, TxRuntime};
 use tracing::debug;
 
@@ -16,11 +19,13 @@ use crate::{
     repository::{self, Ledger},
 };
 
-/// The payment service: its gateway, its store, and the topics.
+/// The payment service: its gateway, its store, the topics and its counter.
 pub struct PaymentService {
     gateway: Arc<dyn PaymentGateway>,
     store: Store,
     topics: SagaTopics,
+    /// `shop_charges_total{outcome}`: `approved` or `declined`, once per order.
+    charges: Family<[(&'static str, &'static str); 1], Counter>,
 }
 
 impl PaymentService {
@@ -31,6 +36,7 @@ impl PaymentService {
             gateway,
             store,
             topics,
+            charges: Family::default(),
         }
     }
 
@@ -49,8 +55,14 @@ impl PaymentService {
     }
 
     /// Registers the service's handler on `runtime`, in group [`groups::PAYMENT`]:
-    /// `StockReserved`, in a transaction of the store.
+    /// `StockReserved`, in a transaction of the store. Its counter
+    /// (`shop_charges_total{outcome}`) joins the runtime's metrics.
     pub fn register(self: &Arc<Self>, runtime: &mut Runtime) {
+        runtime.metrics().register(
+            "shop_charges",
+            "Orders charged, by outcome: approved or declined.",
+            self.charges.clone(),
+        );
         runtime.handle_tx::<Json<StockReserved>, _>(
             &self.topics.stock_reserved,
             groups::PAYMENT,
@@ -88,6 +100,12 @@ impl TxHandler<Json<StockReserved>> for PaymentService {
             "charge decided"
         );
         repository::insert(tx.conn(), prefix, Ledger::Charges, &charge).await?;
+        let outcome = if charge.is_approved() {
+            "approved"
+        } else {
+            "declined"
+        };
+        tx.count_after_commit(&self.charges.get_or_create(&[("outcome", outcome)]));
         match charge.outcome {
             ChargeOutcome::Approved { payment_id } => {
                 let paid = PaymentSucceeded::new(order_id, payment_id, charge.amount_minor);

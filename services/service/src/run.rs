@@ -3,16 +3,17 @@
 
 use std::{
     future::Future,
+    net::SocketAddr,
     process::{ExitCode, exit},
     sync::Arc,
 };
 
 use courier_config::Config;
-use courier_core::{Broker, Running, Runtime};
+use courier_core::{Broker, Error, ErrorKind, Producer, Running, Runtime};
 use courier_outbox::{Relay, Store};
 use tokio_util::sync::CancellationToken;
 
-use crate::Stop;
+use crate::{Stop, serve_metrics};
 
 /// Starts `runtime` (subscribing every handler) unless a signal comes first, then runs it
 /// until a signal; `Ok(None)` when stopped during start-up.
@@ -48,13 +49,15 @@ pub async fn run_until_stopped(
 }
 
 /// The lifetime of a service that only handles messages: its relay, a runtime on `broker`
-/// with the handlers `register` adds, run until a signal (see [`run_service`]).
+/// with the handlers `register` adds, run until a signal (see [`run_service`]); with
+/// `metrics_listen`, `GET /metrics` and `GET /healthz` served there meanwhile.
 pub async fn run_handlers(
     service: &str,
     config: &Config,
     broker: Arc<dyn Broker>,
     store: Store,
     stop: Stop,
+    metrics_listen: Option<SocketAddr>,
     register: impl FnOnce(&mut Runtime),
 ) -> ExitCode {
     let deadline_ms = config.runtime.shutdown_deadline_ms;
@@ -69,7 +72,24 @@ pub async fn run_handlers(
         || async move {
             let mut runtime = Runtime::new(broker.clone(), settings);
             register(&mut runtime);
-            run_until_stopped(service, broker.name(), runtime, stop).await
+            let served = CancellationToken::new();
+            let server = match metrics_listen {
+                Some(listen) => {
+                    let metrics = runtime.metrics().clone();
+                    Some(
+                        serve_metrics(listen, metrics, served.clone())
+                            .await
+                            .map_err(|e| Error::new("service", ErrorKind::Config, e))?,
+                    )
+                }
+                None => None,
+            };
+            let stopped = run_until_stopped(service, broker.name(), runtime, stop).await;
+            served.cancel();
+            if let Some(server) = server {
+                let _ = server.await;
+            }
+            stopped
         },
     )
     .await
@@ -96,45 +116,109 @@ where
     F: FnOnce() -> Fut,
     Fut: Future<Output = courier_core::Result<()>>,
 {
-    let deadline = std::time::Duration::from_millis(shutdown_deadline_ms);
-    let work = async {
-        let producer = broker.producer().await?;
-        let relay_stop = CancellationToken::new();
-        let relay = Relay::new(store.clone(), producer.clone()).spawn(relay_stop.clone());
-        let stopped = body().await;
-        relay_stop.cancel();
-        let _ = relay.await;
-        producer.close().await?;
-        broker.close().await?;
-        store.close().await;
-        stopped
+    let Some(producer) = open_producer(service, &broker, stop).await else {
+        return ExitCode::FAILURE;
     };
-    let budget = async {
-        stop.clone().requested().await;
-        tokio::time::sleep(deadline + std::time::Duration::from_secs(1)).await;
+    let lifetime = Lifetime {
+        service,
+        shutdown_deadline_ms,
+        broker,
+        producer,
+        store: Some(store),
     };
-    let result = tokio::select! {
-        result = work => result,
-        () = budget => {
-            tracing::warn!(
-                deadline_ms = shutdown_deadline_ms,
-                "shutdown did not finish within the deadline (is the broker down?); \
-                 unsettled deliveries come again, unsent outbox rows wait for the next start"
-            );
-            // Exit now: dropping clients of an unreachable broker can block (librdkafka's
-            // destroy waits for its outstanding requests).
-            tracing::info!("{service} stopped");
+    lifetime.run(stop, body).await
+}
+
+/// A producer of `broker`, or `None` after one line on standard error when it cannot be
+/// opened; exits with code 0 when a signal comes first.
+pub(crate) async fn open_producer(
+    service: &str,
+    broker: &Arc<dyn Broker>,
+    stop: &Stop,
+) -> Option<Arc<dyn Producer>> {
+    match stop.before(broker.producer()).await {
+        Some(Ok(producer)) => Some(producer),
+        Some(Err(e)) => {
+            eprintln!("error: {service}: opening a producer failed: {e}");
+            None
+        }
+        None => {
+            tracing::info!("{service} stopped while connecting");
             exit(0);
         }
-    };
-    match result {
-        Ok(()) => {
-            tracing::info!("{service} stopped");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: {service}: {e}");
-            ExitCode::FAILURE
+    }
+}
+
+/// What a running service closes when it stops, in order: the relay of `store` (when it has
+/// one) on `producer`, then `producer`, `broker` and `store`.
+pub(crate) struct Lifetime<'a> {
+    pub(crate) service: &'a str,
+    pub(crate) shutdown_deadline_ms: u64,
+    pub(crate) broker: Arc<dyn Broker>,
+    pub(crate) producer: Arc<dyn Producer>,
+    pub(crate) store: Option<Store>,
+}
+
+impl Lifetime<'_> {
+    /// Runs the relay and `body` until the service has shut down, then closes everything
+    /// within the deadline (see [`run_service`]) and turns the outcome into the exit code.
+    pub(crate) async fn run<F, Fut>(self, stop: &Stop, body: F) -> ExitCode
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = courier_core::Result<()>>,
+    {
+        let Self {
+            service,
+            shutdown_deadline_ms,
+            broker,
+            producer,
+            store,
+        } = self;
+        let deadline = std::time::Duration::from_millis(shutdown_deadline_ms);
+        let work = async {
+            let relay_stop = CancellationToken::new();
+            let relay = store
+                .clone()
+                .map(|store| Relay::new(store, producer.clone()).spawn(relay_stop.clone()));
+            let stopped = body().await;
+            relay_stop.cancel();
+            if let Some(relay) = relay {
+                let _ = relay.await;
+            }
+            producer.close().await?;
+            broker.close().await?;
+            if let Some(store) = store {
+                store.close().await;
+            }
+            stopped
+        };
+        let budget = async {
+            stop.clone().requested().await;
+            tokio::time::sleep(deadline + std::time::Duration::from_secs(1)).await;
+        };
+        let result = tokio::select! {
+            result = work => result,
+            () = budget => {
+                tracing::warn!(
+                    deadline_ms = shutdown_deadline_ms,
+                    "shutdown did not finish within the deadline (is the broker down?); \
+                     unsettled deliveries come again, unsent outbox rows wait for the next start"
+                );
+                // Exit now: dropping clients of an unreachable broker can block (librdkafka's
+                // destroy waits for its outstanding requests).
+                tracing::info!("{service} stopped");
+                exit(0);
+            }
+        };
+        match result {
+            Ok(()) => {
+                tracing::info!("{service} stopped");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {service}: {e}");
+                ExitCode::FAILURE
+            }
         }
     }
 }

@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::{
     harness::{
-        Context, Ctx, DELIBERATE_PANIC, Members, Received, TestResult, ensure, expect_exactly,
+        Context, Ctx, DELIBERATE_PANIC, Members, Received, SEQ, TestResult, ensure, expect_exactly,
         expect_per_key_order, expect_silence, fail, intact, lock, send_batch, seq_of,
     },
     ordering::keyed,
@@ -167,7 +167,8 @@ fn expect_dead_letter(
 }
 
 /// A handler failing transiently on attempts 1 and 2 succeeds on attempt 3: attempts are
-/// numbered 1, 2, 3, nothing is dead-lettered or handled again.
+/// numbered 1, 2, 3, every attempt's context carries the message's headers, nothing is
+/// dead-lettered or handled again.
 pub(super) async fn runtime_retry_then_success(ctx: Ctx) -> TestResult {
     let topic = ctx.topic("retry");
     let group = ctx.group("svc");
@@ -179,8 +180,14 @@ pub(super) async fn runtime_retry_then_success(ctx: Ctx) -> TestResult {
         group.clone(),
         move |m: Message, cx: HandlerContext| {
             let _ = tx.send((m.id.to_string(), cx.attempt));
+            let seen = cx.header(SEQ).map(str::to_owned);
+            let sent = m.headers.get(SEQ).cloned();
             async move {
-                if cx.attempt < 3 {
+                if seen.is_none() || seen != sent {
+                    Err(HandlerError::permanent(format!(
+                        "the context's {SEQ} header is {seen:?}, the message's {sent:?}"
+                    )))
+                } else if cx.attempt < 3 {
                     Err(HandlerError::transient(format!(
                         "simulated outage on attempt {}",
                         cx.attempt

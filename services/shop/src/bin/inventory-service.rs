@@ -48,12 +48,14 @@ async fn main() -> ExitCode {
         &stop,
     )
     .await;
+    let metrics_listen = config.services.inventory.metrics_listen;
     courier_service::run_handlers(
         "inventory-service",
         &config,
         broker,
         store,
         stop,
+        metrics_listen,
         |runtime| {
             service.register(runtime);
         },

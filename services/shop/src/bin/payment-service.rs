@@ -37,8 +37,17 @@ async fn main() -> ExitCode {
         &stop,
     )
     .await;
-    courier_service::run_handlers("payment-service", &config, broker, store, stop, |runtime| {
-        service.register(runtime);
-    })
+    let metrics_listen = config.services.payment.metrics_listen;
+    courier_service::run_handlers(
+        "payment-service",
+        &config,
+        broker,
+        store,
+        stop,
+        metrics_listen,
+        |runtime| {
+            service.register(runtime);
+        },
+    )
     .await
 }

@@ -52,6 +52,38 @@ impl ServiceBinaries {
 /// Builds the service binaries for the profile of this test executable
 /// (`<target>/<profile>/deps/<test>`); returns `<target>/<profile>`.
 fn build() -> Result<PathBuf, String> {
+    build_binaries(
+        "shop",
+        &["order-service", "inventory-service", "payment-service"],
+    )
+}
+
+/// The binary `bin` of workspace package `package`: in `COURIER_BIN_DIR` when set, else
+/// built by cargo for the profile of the running test into its target directory.
+///
+/// # Errors
+/// When the build fails or the binary is missing afterwards.
+pub async fn locate_or_build_binary(package: &str, bin: &str) -> Result<PathBuf, String> {
+    let dir = match std::env::var_os("COURIER_BIN_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            let (package, bin) = (package.to_owned(), bin.to_owned());
+            tokio::task::spawn_blocking(move || build_binaries(&package, &[&bin]))
+                .await
+                .map_err(|e| format!("the build task failed: {e}"))??
+        }
+    };
+    let path = dir.join(bin);
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!("{} does not exist", path.display()))
+    }
+}
+
+/// Builds `bins` of `package` for the profile of this test executable
+/// (`<target>/<profile>/deps/<test>`); returns `<target>/<profile>`.
+fn build_binaries(package: &str, bins: &[&str]) -> Result<PathBuf, String> {
     let exe = std::env::current_exe().map_err(|e| format!("no current executable: {e}"))?;
     let profile_dir = exe
         .parent()
@@ -67,25 +99,14 @@ fn build() -> Result<PathBuf, String> {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = std::process::Command::new(cargo)
-        .args(["build", "--profile", &profile])
-        .args([
-            "-p",
-            "shop",
-            "--bin",
-            "order-service",
-            "--bin",
-            "inventory-service",
-            "--bin",
-            "payment-service",
-        ])
+        .args(["build", "--profile", &profile, "-p", package])
+        .args(bins.iter().flat_map(|bin| ["--bin", bin]))
         .env("CARGO_TARGET_DIR", target_dir)
         .current_dir(workspace)
         .status()
         .map_err(|e| format!("running cargo build failed: {e}"))?;
     if !status.success() {
-        return Err(format!(
-            "cargo build of the service binaries failed: {status}"
-        ));
+        return Err(format!("cargo build of {bins:?} failed: {status}"));
     }
     Ok(profile_dir)
 }

@@ -26,6 +26,8 @@ pub struct Cluster {
     pub topics: SagaTopics,
     pub(super) http: reqwest::Client,
     children: BTreeMap<String, Child>,
+    /// Where the first inventory and payment instances serve `/metrics`.
+    pub(super) metrics_urls: BTreeMap<&'static str, String>,
 }
 
 impl Cluster {
@@ -77,6 +79,7 @@ impl Cluster {
             topics,
             http: reqwest::Client::new(),
             children: BTreeMap::new(),
+            metrics_urls: BTreeMap::new(),
         };
         for service in [Service::Inventory, Service::Payment, Service::Order] {
             cluster.spawn(service)?;
@@ -85,8 +88,27 @@ impl Cluster {
         Ok(cluster)
     }
 
+    /// Starts the first instance of `service`; inventory and payment serve `/metrics` on a
+    /// free port each (a new one after a restart).
     fn spawn(&mut self, service: Service) -> Result<(), String> {
-        self.spawn_instance(service, service.name().to_owned(), &[])
+        let variable = match service {
+            Service::Order => None,
+            Service::Inventory => Some("COURIER_SERVICES__INVENTORY__METRICS_LISTEN"),
+            Service::Payment => Some("COURIER_SERVICES__PAYMENT__METRICS_LISTEN"),
+        };
+        let Some(variable) = variable else {
+            self.metrics_urls
+                .insert(service.name(), format!("{}/metrics", self.base_url));
+            return self.spawn_instance(service, service.name().to_owned(), &[]);
+        };
+        let listen = format!("127.0.0.1:{}", free_port()?);
+        self.metrics_urls
+            .insert(service.name(), format!("http://{listen}/metrics"));
+        self.spawn_instance(
+            service,
+            service.name().to_owned(),
+            &[(variable, listen.as_str())],
+        )
     }
 
     /// Starts another instance of every service on the same config and stores, the order

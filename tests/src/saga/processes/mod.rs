@@ -15,12 +15,13 @@ mod cluster;
 mod config;
 mod expected;
 mod http;
+mod metrics;
 mod report;
 mod run;
 mod scale_out;
 mod stores;
 
-pub use binaries::{Service, ServiceBinaries};
+pub use binaries::{Service, ServiceBinaries, locate_or_build_binary};
 pub use cluster::Cluster;
 pub use expected::{expected_status, process_catalog};
 pub use report::ProcessReport;

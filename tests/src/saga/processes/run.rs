@@ -9,6 +9,7 @@ use super::binaries::Service;
 use super::cluster::Cluster;
 use super::expected::{confirmed_units, expected_status, process_catalog};
 use super::http::post_all;
+use super::metrics::check_metrics;
 use super::report::ProcessReport;
 use crate::saga::orders::{SagaOrder, saga_orders};
 
@@ -165,16 +166,9 @@ pub async fn run_processes(broker_section: &str, options: ProcessOptions) -> Pro
         }
     }
 
-    let (status, metrics) = cluster
-        .get("/metrics")
+    check_metrics(&cluster, &report, options.kill.is_some())
         .await
         .unwrap_or_else(|e| fail(&cluster, e));
-    if status != 200 || !metrics.contains("courier_messages_acked_total") {
-        fail(
-            &cluster,
-            format!("GET /metrics answered {status}: {metrics}"),
-        );
-    }
     cluster.stop().await.unwrap_or_else(|e| panic!("{e}"));
     report
 }
