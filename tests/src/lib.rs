@@ -1,12 +1,11 @@
 //! # courier-tests
 //!
-//! The conformance suite every backend runs unchanged ([`conformance`]), the helpers its runs
-//! share ([`support`]), a broker wrapper that breaks one guarantee on purpose to prove the
-//! suite notices ([`faulty`]), and the `compare` benchmark binary.
+//! The conformance suite every backend runs unchanged ([`conformance`], re-exported from
+//! `courier-conformance` with its [`support`] and [`faulty`]), its runs on the brokers, the
+//! saga's tests, and the `compare` benchmark binary.
 
-pub mod conformance;
-pub mod faulty;
+pub use courier_conformance as conformance;
+pub use courier_conformance::{async_tests, faulty, support};
 pub mod proxy;
 pub mod saga;
-pub mod support;
 pub mod zmtp;

@@ -13,7 +13,7 @@ use super::{
     checks::SEQ,
     failure::{Context, TestResult},
 };
-use crate::{conformance::SuiteOptions, support::unique_name};
+use crate::{SuiteOptions, support::unique_name};
 
 /// The context of one test: the broker, its capabilities, fresh names and the deadline.
 pub(crate) struct Ctx {

@@ -5,7 +5,7 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use courier_tests::conformance::{Configuration, Fixture, Trials};
+//! use courier_conformance::{Configuration, Fixture, Trials};
 //! # fn connect() -> Arc<dyn courier_core::Broker> { unimplemented!() }
 //!
 //! fn main() -> std::process::ExitCode {
@@ -181,7 +181,7 @@ impl Trials {
 #[macro_export]
 macro_rules! async_tests {
     ($trials:expr, $($test:ident),+ $(,)?) => {{
-        let trials: &mut $crate::conformance::Trials = $trials;
+        let trials: &mut $crate::Trials = $trials;
         $( trials.test(stringify!($test), $test); )+
     }};
 }

@@ -324,7 +324,7 @@ mod tests {
     use courier_memory::MemoryBroker;
 
     use super::*;
-    use crate::conformance::{SuiteOptions, run_selected_with};
+    use crate::{SuiteOptions, run_selected_with};
 
     const TEST: &str = "ack_batch_settles_every_delivery";
 

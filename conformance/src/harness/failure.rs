@@ -18,7 +18,7 @@ pub(crate) type TestResult<T = ()> = Result<T, Failure>;
 macro_rules! ensure {
     ($cond:expr, $($arg:tt)+) => {
         if !$cond {
-            return Err($crate::conformance::harness::Failure(format!($($arg)+)));
+            return Err($crate::harness::Failure(format!($($arg)+)));
         }
     };
 }
@@ -27,7 +27,7 @@ pub(crate) use ensure;
 /// Fails the test with a formatted message.
 macro_rules! fail {
     ($($arg:tt)+) => {
-        return Err($crate::conformance::harness::Failure(format!($($arg)+)))
+        return Err($crate::harness::Failure(format!($($arg)+)))
     };
 }
 pub(crate) use fail;

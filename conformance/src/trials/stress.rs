@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use libtest_mimic::{Failed, Trial};
 
 use super::{configuration::Configuration, runtime::block_on_own};
-use crate::conformance::{SuiteOptions, report::Report, run::run_stress_quietly};
+use crate::{SuiteOptions, report::Report, run::run_stress_quietly};
 
 /// A trial named `name` that runs `copies` copies of the suite at once on a broker of
 /// `config`'s own (not the one its case trials share) on a runtime of its own, then closes

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use libtest_mimic::{Failed, Trial};
 
 use super::{configuration::Configuration, fixture::Shared};
-use crate::conformance::{
+use crate::{
     SuiteOptions,
     cases::{CASES, TestCase, needs_text, ruled_out},
     report::{Entry, Outcome},

@@ -12,7 +12,7 @@ use futures::{FutureExt, future::BoxFuture};
 use tokio::{runtime::Runtime, sync::OnceCell};
 
 use super::runtime::new_runtime;
-use crate::conformance::harness::lock;
+use crate::harness::lock;
 
 /// A broker under test, and what must live as long as it (such as a RabbitMQ virtual host
 /// deleted on drop).

@@ -2,16 +2,17 @@
 //! small capacity that makes producers wait (backpressure), as a stress run, and broken on
 //! purpose to prove that each case notices when its guarantee is missing.
 //!
-//! Every case is a test of its own: `cargo test -p courier-tests --test memory -- --list`.
+//! Every case is a test of its own: `cargo test -p courier-memory --test conformance -- --list`.
 
 use std::{process::ExitCode, sync::Arc, time::Duration};
 
+use courier_conformance::{
+    Configuration, Fixture, SuiteOptions, Trials,
+    faulty::{Fault, FaultyBroker},
+    run_selected_quietly,
+};
 use courier_core::Broker;
 use courier_memory::{MemoryBroker, MemoryConfig, Overflow};
-use courier_tests::{
-    conformance::{Configuration, Fixture, SuiteOptions, Trials, run_selected_quietly},
-    faulty::{Fault, FaultyBroker},
-};
 use futures::future::join_all;
 
 /// Memory gives every guarantee the suite checks, so nothing may be skipped.

@@ -1,4 +1,10 @@
-//! The conformance suite: one set of async cases every backend runs unchanged.
+//! # courier-conformance
+//!
+//! The conformance suite: one set of async cases every backend runs unchanged. A backend
+//! crate runs it from its own tests with this crate as a dev-dependency (as
+//! `backends/memory/tests/conformance.rs` does); [`support`] has the helpers the runs share
+//! (broker presence, fresh names) and [`faulty`] a broker wrapper that breaks one guarantee on
+//! purpose, to prove that the suite notices.
 //!
 //! Each case picks itself by the broker's [`Capabilities`](courier_core::Capabilities): a case
 //! whose capability is missing is reported as skipped, naming it. Each case gets fresh topic
@@ -12,13 +18,14 @@
 //!
 //! ```no_run
 //! # async fn demo(broker: std::sync::Arc<dyn courier_core::Broker>) {
-//! let report = courier_tests::conformance::run_all(broker).await;
+//! let report = courier_conformance::run_all(broker).await;
 //! report.assert_passed();
 //! # }
 //! ```
 
 mod cases;
 mod delivery;
+pub mod faulty;
 mod groups;
 mod harness;
 mod load;
@@ -28,6 +35,7 @@ mod redelivery;
 mod report;
 mod run;
 mod runtime;
+pub mod support;
 mod trials;
 
 pub use self::{

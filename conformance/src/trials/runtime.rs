@@ -5,7 +5,7 @@ use std::{future::Future, panic, sync::Once, time::Duration};
 
 use tokio::runtime::{Builder, Runtime};
 
-use crate::conformance::harness::DELIBERATE_PANIC;
+use crate::harness::DELIBERATE_PANIC;
 
 /// A multi-threaded runtime with two workers, as
 /// `#[tokio::test(flavor = "multi_thread", worker_threads = 2)]` gives each test.
