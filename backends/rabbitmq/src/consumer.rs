@@ -9,7 +9,9 @@
 use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
-use courier_core::{Ack, Backoff, ByteBudget, Consumer, Delivery, Error, ErrorKind, Result};
+use courier_core::{
+    Ack, Backoff, ByteBudget, Consumer, Delivery, Error, ErrorKind, Result, backend::fill_batch,
+};
 use futures::{FutureExt, StreamExt};
 use lapin::{
     Channel,
@@ -111,16 +113,13 @@ impl Consumer for RabbitMqConsumer {
         let Some(first) = self.recv().await? else {
             return Ok(Vec::new());
         };
-        let mut batch = Vec::with_capacity(max.clamp(1, 1024));
-        batch.push(first);
-        while batch.len() < max {
-            match self.deliveries.try_recv() {
-                Ok(delivery) if self.fresh(&delivery) => batch.push(delivery),
-                Ok(_) => {}
-                Err(_) => break,
-            }
-        }
-        Ok(batch)
+        Ok(fill_batch(
+            self,
+            first,
+            max,
+            |c| c.deliveries.try_recv().ok(),
+            Self::fresh,
+        ))
     }
 
     async fn close(&mut self) -> Result<()> {

@@ -6,9 +6,12 @@
 //!   prefetch, unacked deliveries, requeue with the next attempt number — for backends that
 //!   route messages to competing consumers themselves (the in-memory queue, the ZeroMQ
 //!   binding side), which keep only their wake-up and transport code around it;
-//! - [`crate::key_routing`]: which member a key is pinned to, and the one key hasher.
+//! - [`crate::key_routing`]: which member a key is pinned to, and the one key hasher;
+//! - [`fill_batch`]: `recv_batch` for a consumer that reads its deliveries from a channel.
 
+mod batch;
 mod config;
 pub mod group;
 
+pub use batch::fill_batch;
 pub use config::{BackendConfig, InvalidSetting};

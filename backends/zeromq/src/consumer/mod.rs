@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use courier_core::{Consumer, Delivery, Error, ErrorKind, Result, token};
+use courier_core::{Consumer, Delivery, Error, ErrorKind, Result, backend::fill_batch, token};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -120,16 +120,13 @@ impl Consumer for ZmqConsumer {
         let Some(first) = self.recv().await? else {
             return Ok(Vec::new());
         };
-        let mut batch = Vec::with_capacity(max.clamp(1, 1024));
-        batch.push(first);
-        while batch.len() < max {
-            match self.deliveries.try_recv() {
-                Ok(delivery) if self.current(&delivery) => batch.push(delivery),
-                Ok(_) => {}
-                Err(_) => break,
-            }
-        }
-        Ok(batch)
+        Ok(fill_batch(
+            self,
+            first,
+            max,
+            |c| c.deliveries.try_recv().ok(),
+            Self::current,
+        ))
     }
 
     async fn close(&mut self) -> Result<()> {
