@@ -2,7 +2,7 @@
 # Makes the brokers the tests use available on this machine, installing what is missing:
 #   RabbitMQ on 127.0.0.1:5672 (started with `rabbitmq-server -detached` when installed but down),
 #   tansu (Kafka protocol) on 127.0.0.1:9092 (scripts/kafka.sh),
-#   the Python clients used by the interop tests (pika, pyzmq).
+#   the Python clients used by the interop tests (pika, pyzmq, kafka-python).
 # ZeroMQ needs no server.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,9 +26,9 @@ rabbitmq() {
 }
 
 python_clients() {
-  if python3 -c "import pika, zmq" >/dev/null 2>&1; then return 0; fi
-  echo "brokers.sh: installing pika and pyzmq with pip" >&2
-  python3 -m pip install --quiet --disable-pip-version-check pika pyzmq
+  if python3 -c "import pika, zmq, kafka" >/dev/null 2>&1; then return 0; fi
+  echo "brokers.sh: installing pika, pyzmq and kafka-python with pip" >&2
+  python3 -m pip install --quiet --disable-pip-version-check pika pyzmq kafka-python==3.0.12
 }
 
 rabbitmq
