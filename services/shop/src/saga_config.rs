@@ -1,5 +1,5 @@
 //! The saga's settings from the configuration: its topic names, the groups to declare, the
-//! catalog.
+//! catalog; and [`connect_and_run`], the end of the inventory and payment binaries.
 
 use courier_config::Config;
 use courier_contracts::{Catalog, CatalogItem, SagaTopics};
@@ -46,4 +46,30 @@ pub fn saga_groups(config: &Config) -> Vec<(String, String)> {
         .chain(topics.dead_letter_routes())
         .map(|(topic, group)| (topic, group.to_owned()))
         .collect()
+}
+
+/// The end of a saga service binary that only handles messages: connects the broker with
+/// `needs` checked and every saga group declared, then runs the handlers `register` adds
+/// until a signal, serving `/metrics` on `metrics_listen` when set.
+pub async fn connect_and_run(
+    service: &str,
+    config: &Config,
+    needs: &[courier_core::Capability],
+    store: courier_outbox::Store,
+    stop: courier_service::Stop,
+    metrics_listen: Option<std::net::SocketAddr>,
+    register: impl FnOnce(&mut courier_core::Runtime),
+) -> std::process::ExitCode {
+    let broker =
+        courier_service::connect(config, service, needs, &saga_groups(config), &stop).await;
+    courier_service::run_handlers(
+        service,
+        config,
+        broker,
+        store,
+        stop,
+        metrics_listen,
+        register,
+    )
+    .await
 }

@@ -40,25 +40,15 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let broker = courier_service::connect(
-        &config,
-        "inventory-service",
-        NEEDS,
-        &shop::saga_config::saga_groups(&config),
-        &stop,
-    )
-    .await;
     let metrics_listen = config.services.inventory.metrics_listen;
-    courier_service::run_handlers(
+    shop::saga_config::connect_and_run(
         "inventory-service",
         &config,
-        broker,
+        NEEDS,
         store,
         stop,
         metrics_listen,
-        |runtime| {
-            service.register(runtime);
-        },
+        |runtime| service.register(runtime),
     )
     .await
 }

@@ -29,25 +29,15 @@ async fn main() -> ExitCode {
         store.clone(),
         shop::saga_config::saga_topics(&config),
     ));
-    let broker = courier_service::connect(
-        &config,
-        "payment-service",
-        NEEDS,
-        &shop::saga_config::saga_groups(&config),
-        &stop,
-    )
-    .await;
     let metrics_listen = config.services.payment.metrics_listen;
-    courier_service::run_handlers(
+    shop::saga_config::connect_and_run(
         "payment-service",
         &config,
-        broker,
+        NEEDS,
         store,
         stop,
         metrics_listen,
-        |runtime| {
-            service.register(runtime);
-        },
+        |runtime| service.register(runtime),
     )
     .await
 }
