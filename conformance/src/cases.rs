@@ -54,6 +54,10 @@ pub(crate) static CASES: &[TestCase] = &[
     case!(groups::competing_consumers, [CompetingConsumers]),
     case!(groups::detached_retention, [DetachedRetention]),
     case!(
+        groups::nack_stays_in_its_group,
+        [FanOut, RedeliveryOnNack, AttemptCount]
+    ),
+    case!(
         redelivery::nack_requeue_redelivers,
         [RedeliveryOnNack, AttemptCount]
     ),

@@ -7,7 +7,8 @@ use courier_core::Message;
 use futures::future::{join_all, try_join_all};
 
 use super::harness::{
-    Context, Ctx, MemberOptions, Members, TestResult, ensure, expect_exactly, send_batch,
+    Context, Ctx, MemberOptions, Members, TestResult, close, ensure, expect_exactly,
+    expect_silence, recv_one, send_batch,
 };
 
 /// Every one of three groups on a topic receives every message.
@@ -36,6 +37,58 @@ pub(super) async fn fan_out(ctx: Ctx) -> TestResult {
         expect_exactly(&sent, &got, &topic, &format!("group {name}"))?;
     }
     Ok(())
+}
+
+/// A message group `a` nacks back to itself twice comes again to `a` (attempts 1, 2, 3) and
+/// never again to group `b`, which receives each message once, with attempt 1.
+pub(super) async fn nack_stays_in_its_group(ctx: Ctx) -> TestResult {
+    let topic = ctx.topic("requeue");
+    let mut a = ctx.subscribe(&topic, &ctx.group("a"), 8).await?;
+    let mut b = ctx.subscribe(&topic, &ctx.group("b"), 8).await?;
+    let sent = ctx.numbered("requeue", 3);
+    send_batch(&ctx.producer().await?, &topic, sent.clone()).await?;
+    let mut attempts_in_a: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    while attempts_in_a.values().filter(|a| a.len() == 3).count() < sent.len() {
+        let mut d = recv_one(a.as_mut(), ctx.deadline, "group a's deliveries").await?;
+        let seen = attempts_in_a.entry(d.message.id.to_string()).or_default();
+        seen.push(d.attempt);
+        if seen.len() < 3 {
+            d.nack(true).await.context("nack(requeue) in group a")?;
+        } else {
+            d.ack().await.context("ack in group a")?;
+        }
+    }
+    for m in &sent {
+        let got = attempts_in_a
+            .get(m.id.as_str())
+            .cloned()
+            .unwrap_or_default();
+        ensure!(
+            got == [1, 2, 3],
+            "{}: attempts in group a {got:?}, expected [1, 2, 3]",
+            m.id
+        );
+    }
+    let mut in_b = BTreeMap::new();
+    for _ in 0..sent.len() {
+        let mut d = recv_one(b.as_mut(), ctx.deadline, "group b's deliveries").await?;
+        ensure!(
+            d.attempt == 1,
+            "group b got {} with attempt {}: a copy group a requeued",
+            d.message.id,
+            d.attempt
+        );
+        *in_b.entry(d.message.id.to_string()).or_insert(0) += 1;
+        d.ack().await.context("ack in group b")?;
+    }
+    ensure!(
+        in_b.len() == sent.len(),
+        "group b got {in_b:?}: a message twice instead of each once"
+    );
+    expect_silence(b.as_mut(), ctx.settle, "group b after group a's requeues").await?;
+    expect_silence(a.as_mut(), ctx.settle, "group a after its acks").await?;
+    close(a, "group a's consumer").await?;
+    close(b, "group b's consumer").await
 }
 
 /// Two consumers of one group share its messages: none lost, none twice, both get some.

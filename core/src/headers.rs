@@ -33,6 +33,10 @@ pub const DLQ_TOPIC: &str = "courier-dlq-topic";
 /// Set on a dead-lettered message: the group whose handler gave up.
 pub const DLQ_GROUP: &str = "courier-dlq-group";
 
+/// On a copy a backend puts back on its topic for one group (Kafka's `nack(requeue)`), the
+/// group it is for: every other group skips it.
+pub const REQUEUED_FOR: &str = "courier-requeued-for";
+
 /// Suffix of dead-letter topics.
 pub const DLQ_SUFFIX: &str = ".dlq";
 

@@ -35,7 +35,9 @@
 //!   what a consumer leaves unacknowledged when it closes, crashes or loses its partitions is
 //!   read again by the group.
 //! * `nack(requeue = true)` publishes the message again to the same topic and key, with
-//!   `courier-attempt` one higher, and then counts the original as done. The retried message
+//!   `courier-attempt` one higher and `courier-requeued-for` naming the group (courier
+//!   consumers of the topic's other groups pass over the copy), and then counts the original
+//!   as done. The retried message
 //!   goes to the end of its partition: messages of the same key sent after it may be handled
 //!   before it. A message read again after a crash or a rebalance carries the attempt number
 //!   of its record (Kafka keeps no delivery count).
@@ -48,7 +50,7 @@
 //! * key: the message key, UTF-8, absent when the message has none;
 //! * value: the payload, unchanged;
 //! * headers: the message headers, plus `courier-id` (the id) and, on a message handed back
-//!   by `nack(requeue)`, `courier-attempt`.
+//!   by `nack(requeue)`, `courier-attempt` and `courier-requeued-for`.
 //!
 //! A record from a plain Kafka client is accepted: without `courier-id` its id is
 //! `<topic>-<partition>-<offset>`, stable across redeliveries.

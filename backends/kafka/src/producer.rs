@@ -47,13 +47,13 @@ impl SharedProducer {
         })
     }
 
-    /// Enqueues `message` for `topic`, with a `courier-attempt` header when `attempt` is
+    /// Enqueues `message` for `topic`, marked as a copy for one group when `requeued` is
     /// given, and returns the future of its delivery report. The topic must exist.
     async fn enqueue(
         &self,
         topic: &str,
         message: &Message,
-        attempt: Option<u32>,
+        requeued: Option<wire::Requeued<'_>>,
     ) -> Result<DeliveryFuture> {
         let limit = self.settings.config.max_message_bytes as usize;
         let size = wire::record_size(message);
@@ -69,7 +69,7 @@ impl SharedProducer {
         }
         let mut record = FutureRecord::<str, [u8]>::to(topic)
             .payload(&message.payload[..])
-            .headers(wire::encode_headers(message, attempt));
+            .headers(wire::encode_headers(message, requeued));
         if let Some(key) = &message.key {
             record = record.key(key.as_str());
         }
@@ -117,10 +117,10 @@ impl SharedProducer {
         &self,
         topic: &str,
         message: &Message,
-        attempt: Option<u32>,
+        requeued: Option<wire::Requeued<'_>>,
     ) -> Result<()> {
         self.topics.ensure(topic).await?;
-        let delivery = self.enqueue(topic, message, attempt).await?;
+        let delivery = self.enqueue(topic, message, requeued).await?;
         self.confirmed(topic, delivery).await
     }
 

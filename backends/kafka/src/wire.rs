@@ -4,7 +4,8 @@
 //! * value: the payload, unchanged;
 //! * headers: the message headers, plus `courier-id` (the id) and, on a message handed back
 //!   to its group by `nack(requeue)`, `courier-attempt` (the attempt number of its next
-//!   delivery).
+//!   delivery) and `courier-requeued-for` (that group: the other groups of the topic skip
+//!   the copy).
 //!
 //! A record from a plain Kafka client is accepted: without `courier-id` its id is
 //! `<topic>-<partition>-<offset>` (stable, so consumers can deduplicate it), without
@@ -16,7 +17,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use bytes::Bytes;
 use courier_core::{
     Headers, Message,
-    headers::{ATTEMPT, parse_attempt},
+    headers::{ATTEMPT, REQUEUED_FOR, parse_attempt},
 };
 use rdkafka::message::{Header, Headers as _, OwnedHeaders};
 use tracing::warn;
@@ -24,16 +25,25 @@ use tracing::warn;
 /// The header carrying the message id.
 pub use courier_core::headers::ID as ID_HEADER;
 
+/// What marks a copy that `nack(requeue)` hands back to one group.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Requeued<'a> {
+    /// The attempt number of its next delivery.
+    pub(crate) attempt: u32,
+    /// The group it is for.
+    pub(crate) group: &'a str,
+}
+
 /// The Kafka headers of `message`: its own headers plus `courier-id`, and `courier-attempt`
-/// when `attempt` is given.
-pub(crate) fn encode_headers(message: &Message, attempt: Option<u32>) -> OwnedHeaders {
-    let attempt_text = attempt.map(|a| a.to_string());
-    let mut headers = OwnedHeaders::new_with_capacity(message.headers.len() + 2).insert(Header {
+/// and `courier-requeued-for` on a requeued copy.
+pub(crate) fn encode_headers(message: &Message, requeued: Option<Requeued<'_>>) -> OwnedHeaders {
+    let attempt_text = requeued.map(|r| r.attempt.to_string());
+    let mut headers = OwnedHeaders::new_with_capacity(message.headers.len() + 3).insert(Header {
         key: ID_HEADER,
         value: Some(message.id.as_str()),
     });
     for (name, value) in &message.headers {
-        if name == ID_HEADER || name == ATTEMPT {
+        if name == ID_HEADER || name == ATTEMPT || name == REQUEUED_FOR {
             continue;
         }
         headers = headers.insert(Header {
@@ -41,11 +51,16 @@ pub(crate) fn encode_headers(message: &Message, attempt: Option<u32>) -> OwnedHe
             value: Some(value.as_str()),
         });
     }
-    if let Some(attempt) = &attempt_text {
-        headers = headers.insert(Header {
-            key: ATTEMPT,
-            value: Some(attempt.as_str()),
-        });
+    if let (Some(attempt), Some(requeued)) = (&attempt_text, requeued) {
+        headers = headers
+            .insert(Header {
+                key: ATTEMPT,
+                value: Some(attempt.as_str()),
+            })
+            .insert(Header {
+                key: REQUEUED_FOR,
+                value: Some(requeued.group),
+            });
     }
     headers
 }
@@ -69,12 +84,23 @@ pub(crate) fn record_size(message: &Message) -> usize {
 pub(crate) struct Incoming {
     pub(crate) message: Message,
     pub(crate) attempt: u32,
+    /// The group a requeued copy is for (`None` for every other record).
+    pub(crate) requeued_for: Option<String>,
+}
+
+impl Incoming {
+    /// Whether the record is a copy requeued for another group than `group`, which `group`
+    /// skips.
+    pub(crate) fn is_for_another_group(&self, group: &str) -> bool {
+        self.requeued_for.as_deref().is_some_and(|g| g != group)
+    }
 }
 
 /// Reads a consumed record.
 pub(crate) fn decode(record: &impl rdkafka::Message) -> Incoming {
     let mut id = None;
     let mut attempt = 1;
+    let mut requeued_for = None;
     let mut headers = Headers::new();
     if let Some(raw) = record.headers() {
         for index in 0..raw.count() {
@@ -95,6 +121,7 @@ pub(crate) fn decode(record: &impl rdkafka::Message) -> Incoming {
             match header.key {
                 ID_HEADER => id = Some(value).filter(|v| !v.is_empty()).or(id),
                 ATTEMPT => attempt = parse_attempt(Some(&value)),
+                REQUEUED_FOR => requeued_for = Some(value),
                 name => {
                     headers.insert(name.to_owned(), value);
                 }
@@ -123,6 +150,7 @@ pub(crate) fn decode(record: &impl rdkafka::Message) -> Incoming {
             payload,
         },
         attempt,
+        requeued_for,
     }
 }
 
@@ -135,8 +163,13 @@ mod tests {
         let message = Message::new("p")
             .with_header("content-type", "application/json")
             .with_header(ATTEMPT, "9")
+            .with_header(REQUEUED_FOR, "forged")
             .with_header(ID_HEADER, "forged");
-        let headers = encode_headers(&message, Some(3));
+        let requeued = Requeued {
+            attempt: 3,
+            group: "billing",
+        };
+        let headers = encode_headers(&message, Some(requeued));
         let pairs: Vec<(String, String)> = headers
             .iter()
             .map(|h| {
@@ -152,6 +185,7 @@ mod tests {
                 (ID_HEADER.to_owned(), message.id.to_string()),
                 ("content-type".to_owned(), "application/json".to_owned()),
                 (ATTEMPT.to_owned(), "3".to_owned()),
+                (REQUEUED_FOR.to_owned(), "billing".to_owned()),
             ]
         );
         assert_eq!(encode_headers(&message, None).count(), 2);
@@ -182,9 +216,18 @@ mod tests {
     #[test]
     fn courier_headers_become_id_and_attempt() {
         let message = Message::new("body").with_header("h", "v");
-        let incoming = decode(&record(None, Some(encode_headers(&message, Some(4)))));
+        let requeued = Requeued {
+            attempt: 4,
+            group: "billing",
+        };
+        let incoming = decode(&record(
+            None,
+            Some(encode_headers(&message, Some(requeued))),
+        ));
         assert_eq!(incoming.message.id, message.id);
         assert_eq!(incoming.attempt, 4);
+        assert!(incoming.is_for_another_group("shipping"));
+        assert!(!incoming.is_for_another_group("billing"));
         assert_eq!(incoming.message.headers, message.headers);
         assert_eq!(incoming.message.key, None);
     }

@@ -9,11 +9,12 @@ use super::{
     shared::Shared,
     state::{Outcome, Refused},
 };
-use crate::{BACKEND, producer::SharedProducer};
+use crate::{BACKEND, producer::SharedProducer, wire::Requeued};
 
 /// Settles deliveries: `ack` and `nack(false)` mark the offset done; `nack(true)` publishes
-/// the message again to the same topic with the same key, id and headers and
-/// `courier-attempt` one higher, then marks the original done. `ack_batch` settles a whole
+/// the message again to the same topic with the same key, id and headers, `courier-attempt`
+/// one higher and `courier-requeued-for` naming the group (the topic's other groups skip the
+/// copy), then marks the original done. `ack_batch` settles a whole
 /// batch under one lock.
 pub(crate) struct KafkaAck {
     pub(crate) shared: Arc<Shared>,
@@ -36,11 +37,11 @@ impl KafkaAck {
             .take_for_requeue(token)
             .map_err(refused)?;
         let topic = self.shared.topic.clone();
-        match self
-            .producer
-            .send(&topic, &copy, Some(attempt.saturating_add(1)))
-            .await
-        {
+        let requeued = Requeued {
+            attempt: attempt.saturating_add(1),
+            group: &self.shared.group,
+        };
+        match self.producer.send(&topic, &copy, Some(requeued)).await {
             Ok(()) => self.settle(token, Outcome::Done),
             Err(e) => {
                 self.settle(token, Outcome::Abandoned)?;

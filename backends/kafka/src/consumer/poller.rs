@@ -125,6 +125,10 @@ impl Poller {
 
     /// Takes in a record; returns whether the buffer is now full.
     fn admit(&self, partition: i32, offset: i64, incoming: wire::Incoming) -> bool {
+        if incoming.is_for_another_group(&self.shared.group) {
+            self.shared.lock().skip(partition, offset);
+            return false;
+        }
         let full = {
             let mut state = self.shared.lock();
             state.admit(partition, offset, incoming.attempt, incoming.message);

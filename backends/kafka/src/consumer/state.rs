@@ -122,6 +122,18 @@ impl State {
         });
     }
 
+    /// Passes over a received record that is not for this group (a copy requeued for
+    /// another): its offset counts as done at once.
+    pub(crate) fn skip(&mut self, partition: i32, offset: i64) {
+        let generation = self.generation;
+        let track = self
+            .partitions
+            .entry(partition)
+            .or_insert_with(|| PartitionTrack::new(generation));
+        track.delivered(offset);
+        track.acked(offset);
+    }
+
     /// Hands up to `max` ready deliveries to the application, never more than the prefetch
     /// allows it to hold. Also says whether the poll task should be woken: the buffer of
     /// ready deliveries is no longer full, or fetching may resume.
