@@ -128,7 +128,7 @@ pub async fn prepare(backend: Backend, args: &Args) -> Result<Contenders, String
                 session_timeout_ms: kafka.session_timeout_ms,
                 commit_interval_ms: kafka.commit_interval_ms,
                 request_timeout_ms: kafka.request_timeout_ms,
-                id_header: args.kafka_raw_id_header,
+                id_header: !args.kafka_raw_without_id_header,
             };
             let note = format!(
                 "kafka: raw is rdkafka with courier's client settings (idempotent, acks=all, \
@@ -139,9 +139,9 @@ pub async fn prepare(backend: Backend, args: &Args) -> Result<Contenders, String
                 settings.partitions,
                 settings.commit_interval_ms,
                 if settings.id_header {
-                    "each record with a courier-id header as courier's (--kafka-raw-id-header)"
+                    "each record with a courier-id header as courier's, so both sides write the same bytes"
                 } else {
-                    "records without headers (courier's carry a courier-id header)"
+                    "records without headers (--kafka-raw-without-id-header; courier's carry a courier-id header)"
                 }
             );
             let raw = RawKafka::new(settings).map_err(|e| format!("rdkafka: {e}"))?;

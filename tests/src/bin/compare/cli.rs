@@ -66,10 +66,11 @@ pub struct Args {
         default_value = "127.0.0.1:9092"
     )]
     pub kafka_brokers: String,
-    /// Give each raw Kafka record a `courier-id` header with a UUIDv7, as courier's records
-    /// carry, so both sides put the same bytes on the wire.
+    /// Leave the raw Kafka records without the `courier-id` header (a UUIDv7) that courier's
+    /// records carry. By default the raw side writes it too, so both sides put the same
+    /// bytes on the wire; without it the raw row shows the bare client's limit.
     #[arg(long)]
-    pub kafka_raw_id_header: bool,
+    pub kafka_raw_without_id_header: bool,
     /// Directory of the report files [default: target/compare in the workspace].
     #[arg(long)]
     pub out: Option<PathBuf>,
