@@ -7,5 +7,6 @@
 pub use courier_conformance as conformance;
 pub use courier_conformance::{async_tests, faulty, support};
 pub mod proxy;
+pub mod python;
 pub mod saga;
 pub mod zmtp;

@@ -11,35 +11,11 @@ mod kafka_support;
 use std::{collections::BTreeMap, path::PathBuf, process::Stdio, time::Duration};
 
 use courier_core::{Broker, Consumer, Delivery, Message, Subscription};
-use courier_tests::support::{broker_absent, unique_name};
+use courier_tests::{python::python_module_present, support::unique_name};
 use kafka_support::{brokers, connect_default_or_skip};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(30);
-
-/// Whether kafka-python is importable; reports the absence (a failure in CI) when not.
-async fn kafka_python_present() -> bool {
-    let probe = tokio::process::Command::new("python3")
-        .args(["-c", "import kafka"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .await;
-    match probe {
-        Ok(status) if status.success() => true,
-        Ok(_) => {
-            broker_absent(
-                "kafka (kafka-python)",
-                "python3 cannot import kafka (pip install kafka-python)",
-            );
-            false
-        }
-        Err(e) => {
-            broker_absent("kafka (kafka-python)", &format!("python3 cannot run: {e}"));
-            false
-        }
-    }
-}
 
 /// Runs `kafka_interop.py` with `args` against the brokers under test and parses each line
 /// it prints as JSON.
@@ -91,7 +67,7 @@ async fn a_python_consumer_reads_courier_messages() {
     let Some(broker) = connect_default_or_skip().await else {
         return;
     };
-    if !kafka_python_present().await {
+    if !python_module_present("kafka", "kafka-python", "kafka (kafka-python)").await {
         return;
     }
     let topic = unique_name("interop.kafka.out");
@@ -161,7 +137,7 @@ async fn a_python_producer_reaches_a_courier_consumer() {
     let Some(broker) = connect_default_or_skip().await else {
         return;
     };
-    if !kafka_python_present().await {
+    if !python_module_present("kafka", "kafka-python", "kafka (kafka-python)").await {
         return;
     }
     let topic = unique_name("order_queue");

@@ -9,7 +9,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use courier_core::{Broker, Consumer, Delivery, Message, Subscription};
-use courier_tests::support::{broker_absent, unique_name};
+use courier_tests::{python::python_module_present, support::unique_name};
 use courier_zeromq::{ZmqBroker, ZmqConfig};
 use serde_json::Value;
 
@@ -27,30 +27,6 @@ fn script(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("interop")
         .join(name)
-}
-
-/// Whether pyzmq is importable; reports the absence (a failure in CI) when not.
-async fn pyzmq_present() -> bool {
-    let probe = tokio::process::Command::new("python3")
-        .args(["-c", "import zmq"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .await;
-    match probe {
-        Ok(status) if status.success() => true,
-        Ok(_) => {
-            broker_absent(
-                "zeromq (pyzmq)",
-                "python3 cannot import zmq (pip install pyzmq)",
-            );
-            false
-        }
-        Err(e) => {
-            broker_absent("zeromq (pyzmq)", &format!("python3 cannot run: {e}"));
-            false
-        }
-    }
 }
 
 /// Runs a script to completion and parses the JSON object it prints.
@@ -99,7 +75,7 @@ async fn recv_within(consumer: &mut dyn Consumer, what: &str) -> Delivery {
 /// gets exactly that one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pyzmq_consumer_receives_acks_and_nacks_courier_messages() {
-    if !pyzmq_present().await {
+    if !python_module_present("zmq", "pyzmq", "zeromq (pyzmq)").await {
         return;
     }
     let broker = ZmqBroker::connect(config()).await.unwrap();
@@ -163,7 +139,7 @@ async fn a_pyzmq_consumer_receives_acks_and_nacks_courier_messages() {
 /// receives; a malformed one is refused with an ERROR naming the problem.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pyzmq_producer_publishes_to_a_courier_consumer() {
-    if !pyzmq_present().await {
+    if !python_module_present("zmq", "pyzmq", "zeromq (pyzmq)").await {
         return;
     }
     let broker = ZmqBroker::connect(config()).await.unwrap();
@@ -220,7 +196,7 @@ async fn a_pyzmq_producer_publishes_to_a_courier_consumer() {
 /// anything is queued.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pyzmq_peer_authenticates_with_the_shared_secret() {
-    if !pyzmq_present().await {
+    if !python_module_present("zmq", "pyzmq", "zeromq (pyzmq)").await {
         return;
     }
     let broker = ZmqBroker::connect(ZmqConfig {

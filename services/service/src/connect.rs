@@ -59,16 +59,25 @@ async fn connect_checked(
     for warning in warnings {
         tracing::warn!("{warning}");
     }
-    let declared = futures::future::try_join_all(
-        groups
-            .iter()
-            .map(|(topic, group)| broker.declare_group(topic, group)),
-    );
-    if let Err(e) = declared.await {
+    if let Err(e) = declare_groups(broker.as_ref(), groups).await {
         eprintln!("error: {service}: declaring its groups failed: {e}");
         exit(1);
     }
     broker
+}
+
+/// Declares every (topic, group) of `groups` on `broker`, all at once.
+pub(crate) async fn declare_groups(
+    broker: &dyn Broker,
+    groups: &[(String, String)],
+) -> courier_core::Result<()> {
+    futures::future::try_join_all(
+        groups
+            .iter()
+            .map(|(topic, group)| broker.declare_group(topic, group)),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Opens the store of `service` (`[services.<service>.store] url`, else `[store] url`) with

@@ -7,7 +7,9 @@ use courier_core::{Capability, Producer, Runtime, headers};
 use courier_outbox::{Migration, Store};
 
 use crate::{
-    boot, connect, open_store,
+    boot, connect,
+    connect::declare_groups,
+    open_store,
     run::{Lifetime, open_producer, run_until_stopped},
 };
 
@@ -136,13 +138,8 @@ impl Service {
         let mut runtime = Runtime::new(broker.clone(), parts.config.runtime.clone());
         register(&mut runtime, &parts);
         let groups = groups_to_declare(&runtime, self.groups);
-        let declared = futures::future::try_join_all(
-            groups
-                .iter()
-                .map(|(topic, group)| broker.declare_group(topic, group)),
-        );
-        match stop.before(declared).await {
-            Some(Ok(_)) => {}
+        match stop.before(declare_groups(broker.as_ref(), &groups)).await {
+            Some(Ok(())) => {}
             Some(Err(e)) => {
                 eprintln!("error: {name}: declaring its groups failed: {e}");
                 return ExitCode::FAILURE;

@@ -101,15 +101,10 @@ impl State {
 
     /// Takes in a received record, ready for `recv`.
     pub(crate) fn admit(&mut self, partition: i32, offset: i64, attempt: u32, message: Message) {
-        let generation = self.generation;
-        let track = self
-            .partitions
-            .entry(partition)
-            .or_insert_with(|| PartitionTrack::new(generation));
-        track.delivered(offset);
+        let generation = self.received(partition, offset).generation;
         let token = self.inflight.insert(InFlight {
             partition,
-            generation: track.generation,
+            generation,
             offset,
             attempt,
             copy: Some(message.clone()),
@@ -125,13 +120,19 @@ impl State {
     /// Passes over a received record that is not for this group (a copy requeued for
     /// another): its offset counts as done at once.
     pub(crate) fn skip(&mut self, partition: i32, offset: i64) {
+        self.received(partition, offset).acked(offset);
+    }
+
+    /// Records that `offset` of `partition` was received, tracking the partition from now on
+    /// if it was not yet; returns its track.
+    fn received(&mut self, partition: i32, offset: i64) -> &mut PartitionTrack {
         let generation = self.generation;
         let track = self
             .partitions
             .entry(partition)
             .or_insert_with(|| PartitionTrack::new(generation));
         track.delivered(offset);
-        track.acked(offset);
+        track
     }
 
     /// Hands up to `max` ready deliveries to the application, never more than the prefetch
