@@ -5,7 +5,7 @@ use courier_core::{Capabilities, Capability};
 use futures::future::BoxFuture;
 
 use super::{
-    delivery, groups,
+    delayed, delivery, groups,
     harness::{Ctx, TestResult},
     load, ordering, redelivery, runtime,
 };
@@ -74,6 +74,15 @@ pub(crate) static CASES: &[TestCase] = &[
     case!(
         ordering::per_key_order_across_consumers,
         [PerKeyOrder, PerKeyOrderAcrossConsumers, CompetingConsumers]
+    ),
+    case!(
+        delayed::retry_after_delays_the_redelivery,
+        [DelayedDelivery, AttemptCount, FanOut]
+    ),
+    case!(delayed::send_after_delays_the_message, [DelayedDelivery]),
+    case!(
+        delayed::runtime_retry_does_not_block_the_lane,
+        [DelayedDelivery, AttemptCount]
     ),
     case!(load::concurrent_sends, [AtLeastOnce]),
     case!(load::subscribe_close_churn, []),

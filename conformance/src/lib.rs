@@ -24,6 +24,7 @@
 //! ```
 
 mod cases;
+mod delayed;
 mod delivery;
 pub mod faulty;
 mod groups;

@@ -33,6 +33,7 @@ fn settings(max_attempts: u32, concurrency: usize, prefetch: usize) -> RuntimeSe
         prefetch,
         shutdown_deadline_ms: 10_000,
         dead_letter_timeout_ms: 10_000,
+        delayed_retries: true,
     }
 }
 
@@ -389,31 +390,34 @@ pub(super) async fn runtime_per_key_order(ctx: Ctx) -> TestResult {
     let (tx, mut rx) = mpsc::unbounded_channel::<Call>();
     let mut runtime = Runtime::new(ctx.broker.clone(), settings(5, 8, 64));
     let handler_log = log.clone();
-    runtime.handle_fn(
-        topic.clone(),
-        group.clone(),
-        move |m: Message, cx: HandlerContext| {
-            let (log, tx) = (handler_log.clone(), tx.clone());
-            async move {
-                let seq = seq_of(&m).map_err(|f| HandlerError::permanent(f.0))?;
-                if seq % 7 == 3 && cx.attempt == 1 {
-                    return Err(HandlerError::transient("simulated hiccup"));
+    runtime
+        .handle_fn(
+            topic.clone(),
+            group.clone(),
+            move |m: Message, cx: HandlerContext| {
+                let (log, tx) = (handler_log.clone(), tx.clone());
+                async move {
+                    let seq = seq_of(&m).map_err(|f| HandlerError::permanent(f.0))?;
+                    if seq % 7 == 3 && cx.attempt == 1 {
+                        return Err(HandlerError::transient("simulated hiccup"));
+                    }
+                    for _ in 0..rand::random_range(0..3u8) {
+                        tokio::task::yield_now().await;
+                    }
+                    lock(&log).push(Received {
+                        member: 0,
+                        topic: cx.topic.clone(),
+                        attempt: cx.attempt,
+                        redelivered: false,
+                        message: m.clone(),
+                    });
+                    let _ = tx.send((m.id.to_string(), cx.attempt));
+                    Ok(())
                 }
-                for _ in 0..rand::random_range(0..3u8) {
-                    tokio::task::yield_now().await;
-                }
-                lock(&log).push(Received {
-                    member: 0,
-                    topic: cx.topic.clone(),
-                    attempt: cx.attempt,
-                    redelivered: false,
-                    message: m.clone(),
-                });
-                let _ = tx.send((m.id.to_string(), cx.attempt));
-                Ok(())
-            }
-        },
-    );
+            },
+        )
+        // Retries in the lane: a retry through the broker would let later messages pass.
+        .ordered();
     let running = start(runtime).await?;
     let producer = ctx.producer().await?;
     for chunk in sent.chunks(100) {

@@ -1,6 +1,9 @@
 //! The traits a backend implements: [`Broker`], [`Producer`] and [`Consumer`].
 
-use std::sync::Arc;
+use std::{
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
 
 use async_trait::async_trait;
 use futures::future::try_join_all;
@@ -45,6 +48,37 @@ pub trait Producer: Send + Sync {
     async fn send_batch(&self, topic: &str, messages: Vec<Message>) -> Result<()> {
         try_join_all(messages.into_iter().map(|m| self.send(topic, m))).await?;
         Ok(())
+    }
+
+    /// Sends one message to `topic` to be delivered once `delay` has passed, returning once
+    /// the backend has taken responsibility for it (as [`send`](Producer::send)). For a
+    /// backend with [`Capability::DelayedDelivery`](crate::Capability::DelayedDelivery); a
+    /// zero delay is a plain send.
+    ///
+    /// # Cancel safety
+    /// As for [`send`](Producer::send).
+    ///
+    /// # Errors
+    /// [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) from the default; otherwise
+    /// as for [`send`](Producer::send).
+    async fn send_after(&self, topic: &str, message: Message, delay: Duration) -> Result<()> {
+        let _ = (topic, message, delay);
+        Err(crate::delivery::unsupported_delay())
+    }
+
+    /// Sends one message to `topic` to be delivered at `at` (at once when `at` has passed):
+    /// [`send_after`](Producer::send_after) with the time left.
+    ///
+    /// # Cancel safety
+    /// As for [`send`](Producer::send).
+    ///
+    /// # Errors
+    /// As for [`send_after`](Producer::send_after).
+    async fn send_at(&self, topic: &str, message: Message, at: SystemTime) -> Result<()> {
+        let delay = at
+            .duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO);
+        self.send_after(topic, message, delay).await
     }
 
     /// Waits until every message sent so far is confirmed.
@@ -119,6 +153,13 @@ pub struct Subscription {
     pub group: String,
     /// The most unacked deliveries the consumer may hold at once (at least 1).
     pub prefetch: usize,
+    /// Whether the group is temporary: made for this consumer, to read what is sent from now
+    /// on, and not left behind holding messages once the consumer is gone. Memory and ZeroMQ
+    /// remove the group when its last consumer leaves, RabbitMQ declares it as an auto-delete
+    /// queue, Kafka starts it at the end of the topic (Kafka keeps messages per topic, not per
+    /// group, so a group left behind holds nothing). A group that already exists is used as
+    /// it is. Default `false`.
+    pub temporary: bool,
 }
 
 impl Subscription {
@@ -128,6 +169,7 @@ impl Subscription {
             topic: topic.into(),
             group: group.into(),
             prefetch: 256,
+            temporary: false,
         }
     }
 
@@ -135,6 +177,13 @@ impl Subscription {
     #[must_use]
     pub fn with_prefetch(mut self, prefetch: usize) -> Self {
         self.prefetch = prefetch.max(1);
+        self
+    }
+
+    /// Makes the group temporary (see [`temporary`](Self::temporary)).
+    #[must_use]
+    pub fn with_temporary(mut self) -> Self {
+        self.temporary = true;
         self
     }
 }

@@ -34,11 +34,16 @@ pub enum Capability {
     ConfirmedSend,
     /// A consumer never holds more than `prefetch` unacked deliveries.
     Prefetch,
+    /// A delivery can be given back to its group to come again after a delay
+    /// ([`Delivery::retry_after`](crate::Delivery::retry_after)), and a message can be sent
+    /// to be delivered after a delay ([`Producer::send_after`](crate::Producer::send_after)),
+    /// without holding a consumer or a prefetch slot meanwhile.
+    DelayedDelivery,
 }
 
 impl Capability {
     /// Every capability, in declaration order.
-    pub const ALL: [Capability; 12] = [
+    pub const ALL: [Capability; 13] = [
         Self::Persistence,
         Self::DetachedRetention,
         Self::FanOut,
@@ -51,6 +56,7 @@ impl Capability {
         Self::AtLeastOnce,
         Self::ConfirmedSend,
         Self::Prefetch,
+        Self::DelayedDelivery,
     ];
 
     /// A short human name, such as `per-key order`.
@@ -68,6 +74,7 @@ impl Capability {
             Self::AtLeastOnce => "at-least-once delivery",
             Self::ConfirmedSend => "confirmed send",
             Self::Prefetch => "prefetch bound",
+            Self::DelayedDelivery => "delayed delivery",
         }
     }
 

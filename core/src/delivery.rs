@@ -1,10 +1,10 @@
 //! A received message and its acknowledgement: [`Delivery`] and [`Ack`].
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 
-use crate::{Error, Message, Result};
+use crate::{Error, ErrorKind, Message, Result};
 
 /// Settles deliveries on behalf of one consumer.
 ///
@@ -27,6 +27,22 @@ pub trait Ack: Send + Sync + 'static {
     /// As for [`Ack::ack`].
     async fn nack(&self, token: u64, requeue: bool) -> Result<()>;
 
+    /// Gives the delivery back to its group to be delivered again, with the attempt counted,
+    /// once `delay` has passed; meanwhile it holds no consumer and no prefetch slot. For a
+    /// backend with [`Capability::DelayedDelivery`](crate::Capability::DelayedDelivery).
+    ///
+    /// A backend that cannot schedule the redelivery (its delay queue or retry topic refused
+    /// the copy) hands the delivery back at once, as [`Ack::nack`] with `requeue`, and returns
+    /// the error: the message is never lost.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Unsupported`] from the default (the delivery is then left unsettled);
+    /// otherwise as for [`Ack::ack`].
+    async fn nack_after(&self, token: u64, delay: Duration) -> Result<()> {
+        let _ = (token, delay);
+        Err(unsupported_delay())
+    }
+
     /// Marks every delivery in `tokens` done, in one operation where the backend can.
     ///
     /// The tokens are all of deliveries handed out with this acker, and none of them was
@@ -44,6 +60,15 @@ pub trait Ack: Send + Sync + 'static {
         }
         Ok(())
     }
+}
+
+/// The error of a backend without delayed delivery.
+pub(crate) fn unsupported_delay() -> Error {
+    Error::new(
+        "core",
+        ErrorKind::Unsupported,
+        "this backend has no delayed delivery",
+    )
 }
 
 /// A message received from a topic, with what the backend knows of its delivery.
@@ -140,6 +165,28 @@ impl Delivery {
     pub async fn nack(&mut self, requeue: bool) -> Result<()> {
         self.settle()?;
         self.acker.nack(self.token, requeue).await
+    }
+
+    /// Gives the delivery back to its group to be delivered again once `delay` has passed,
+    /// with its attempt counted, without holding this consumer meanwhile (see
+    /// [`Ack::nack_after`]). Other messages keep flowing in the meantime, so a message
+    /// retried this way may come after later messages of its key.
+    ///
+    /// # Cancel safety
+    /// As for [`ack`](Delivery::ack).
+    ///
+    /// # Errors
+    /// [`ErrorKind::Unsupported`] when the backend lacks
+    /// [`Capability::DelayedDelivery`](crate::Capability::DelayedDelivery): the delivery is
+    /// then still unsettled, to be acked or nacked. Otherwise as for
+    /// [`ack`](Delivery::ack).
+    pub async fn retry_after(&mut self, delay: Duration) -> Result<()> {
+        self.settle()?;
+        let outcome = self.acker.nack_after(self.token, delay).await;
+        if matches!(&outcome, Err(e) if e.kind() == ErrorKind::Unsupported) {
+            self.settled = false;
+        }
+        outcome
     }
 
     /// Acks every delivery in `deliveries` with as few backend calls as possible.

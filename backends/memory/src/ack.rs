@@ -1,6 +1,6 @@
 //! Settling deliveries: one [`MemoryAck`] per consumer, a sequence number per delivery.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use courier_core::{Ack, Result, backend::group::MemberId};
@@ -27,6 +27,12 @@ impl Ack for MemoryAck {
             Settle::Reject
         };
         self.group.settle(self.member, &[token], how)
+    }
+
+    /// Keeps the message in its group, aside from every consumer, until `delay` has passed
+    /// (a timer task then gives it back with the next attempt).
+    async fn nack_after(&self, token: u64, delay: Duration) -> Result<()> {
+        self.group.park(self.member, token, delay)
     }
 
     /// Acks the batch under one lock of the group, waking waiters once.

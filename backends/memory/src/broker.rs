@@ -7,7 +7,7 @@ use courier_core::{Broker, Capabilities, Capability, Consumer, Producer, Result,
 
 use crate::{
     BACKEND, config::MemoryConfig, consumer::MemoryConsumer, producer::MemoryProducer,
-    registry::Shared, state::GroupStats,
+    registry::Shared, state::GroupStats, temporary::TemporaryConsumer,
 };
 
 /// What the in-memory backend guarantees: everything but persistence.
@@ -22,7 +22,8 @@ pub const CAPABILITIES: Capabilities = Capabilities::none()
     .with(Capability::AttemptCount)
     .with(Capability::AtLeastOnce)
     .with(Capability::ConfirmedSend)
-    .with(Capability::Prefetch);
+    .with(Capability::Prefetch)
+    .with(Capability::DelayedDelivery);
 
 /// The in-memory broker: per-topic, per-group queues inside this process.
 ///
@@ -111,14 +112,26 @@ impl Broker for MemoryBroker {
         self.shared.declare(topic, group).map(drop)
     }
 
+    /// A temporary subscription that creates its group removes it when its consumer closes
+    /// (see [`Subscription::temporary`]).
     async fn subscribe(&self, subscription: Subscription) -> Result<Box<dyn Consumer>> {
+        let creates = subscription.temporary
+            && self
+                .shared
+                .find(&subscription.topic, &subscription.group)
+                .is_none();
         let group = self
             .shared
             .declare(&subscription.topic, &subscription.group)?;
-        Ok(Box::new(MemoryConsumer::attach(
-            group,
-            subscription.prefetch,
-        )))
+        let consumer = MemoryConsumer::attach(group.clone(), subscription.prefetch);
+        if creates {
+            return Ok(Box::new(TemporaryConsumer::new(
+                consumer,
+                self.shared.clone(),
+                group,
+            )));
+        }
+        Ok(Box::new(consumer))
     }
 
     async fn close(&self) -> Result<()> {

@@ -4,6 +4,7 @@
 use std::{
     pin::pin,
     sync::{Arc, Mutex, MutexGuard, PoisonError},
+    time::{Duration, Instant},
 };
 
 use courier_core::{Error, ErrorKind, Result, backend::group::MemberId};
@@ -43,14 +44,45 @@ impl Group {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Wakes whom `wakes` names. Call without holding the lock.
-    pub(crate) fn wake(&self, wakes: Wakes) {
+    /// Wakes whom `wakes` names, and starts the timer it asks for. Call without holding the
+    /// lock.
+    pub(crate) fn wake(self: &Arc<Self>, wakes: Wakes) {
         if wakes.ready {
             self.ready.notify_one();
         }
         if wakes.space {
             self.space.notify_waiters();
         }
+        if let Some(due) = wakes.timer {
+            let group = self.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep_until(due.into()).await;
+                group.release_due();
+            });
+        }
+    }
+
+    /// Moves the delayed messages that are due into the group.
+    fn release_due(self: &Arc<Self>) {
+        let mut wakes = Wakes::default();
+        self.lock().release_due(Instant::now(), &mut wakes);
+        // Each timer releases all that is due; a later message still waiting starts its own.
+        wakes.timer = wakes.timer.filter(|due| *due > Instant::now());
+        self.wake(wakes);
+    }
+
+    /// Keeps the unsettled delivery `token` of consumer `id` aside for `delay`, then gives
+    /// it back to the group with the next attempt.
+    ///
+    /// # Errors
+    /// As for [`settle`](Self::settle).
+    pub(crate) fn park(self: &Arc<Self>, id: MemberId, token: u64, delay: Duration) -> Result<()> {
+        let mut wakes = Wakes::default();
+        let parked = self
+            .lock()
+            .park(id, token, Instant::now() + delay, &mut wakes);
+        self.wake(wakes);
+        parked.map_err(|e| self.settle_error(e))
     }
 
     /// Marks the group closed and wakes everyone waiting on it.
@@ -65,7 +97,7 @@ impl Group {
     ///
     /// # Cancel safety
     /// Dropping the future leaves the entries enqueued so far in the group.
-    pub(crate) async fn push_waiting(&self, entries: Vec<Entry>) -> Result<()> {
+    pub(crate) async fn push_waiting(self: &Arc<Self>, entries: Vec<Entry>) -> Result<()> {
         let mut rest = entries.into_iter();
         loop {
             let mut space = pin!(self.space.notified());
@@ -100,7 +132,12 @@ impl Group {
     /// # Errors
     /// [`ErrorKind::Ack`] when the consumer has closed (nothing is settled) or a token is
     /// unknown.
-    pub(crate) fn settle(&self, id: MemberId, tokens: &[u64], how: Settle) -> Result<()> {
+    pub(crate) fn settle(
+        self: &Arc<Self>,
+        id: MemberId,
+        tokens: &[u64],
+        how: Settle,
+    ) -> Result<()> {
         let mut wakes = Wakes::default();
         let mut freed = Vec::with_capacity(tokens.len());
         let settled = self.lock().settle(id, tokens, how, &mut wakes, &mut freed);

@@ -1,8 +1,11 @@
 //! The producer: enqueues into every group of a topic.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicBool, Ordering},
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
 };
 
 use async_trait::async_trait;
@@ -30,7 +33,12 @@ impl MemoryProducer {
         }
     }
 
-    async fn enqueue(&self, topic: &str, messages: Vec<Message>) -> Result<()> {
+    async fn enqueue(
+        &self,
+        topic: &str,
+        messages: Vec<Message>,
+        due: Option<Instant>,
+    ) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::closed(BACKEND, "the producer"));
         }
@@ -57,7 +65,7 @@ impl MemoryProducer {
                 } else {
                     Body::Owned(message)
                 };
-                Entry::new(body, key)
+                Entry::new(body, key, due)
             })
             .collect();
         let entries = match enqueue_everywhere(&groups, entries)? {
@@ -161,11 +169,18 @@ fn enqueue_everywhere(groups: &[Arc<Group>], entries: Vec<Entry>) -> Result<Opti
 #[async_trait]
 impl Producer for MemoryProducer {
     async fn send(&self, topic: &str, message: Message) -> Result<()> {
-        self.enqueue(topic, vec![message]).await
+        self.enqueue(topic, vec![message], None).await
     }
 
     async fn send_batch(&self, topic: &str, messages: Vec<Message>) -> Result<()> {
-        self.enqueue(topic, messages).await
+        self.enqueue(topic, messages, None).await
+    }
+
+    /// Enqueues the message now (it counts against each group's capacity) to be handed out
+    /// once `delay` has passed.
+    async fn send_after(&self, topic: &str, message: Message, delay: Duration) -> Result<()> {
+        let due = (!delay.is_zero()).then(|| Instant::now() + delay);
+        self.enqueue(topic, vec![message], due).await
     }
 
     async fn flush(&self) -> Result<()> {

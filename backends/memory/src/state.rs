@@ -3,7 +3,7 @@
 //! Everything here is synchronous; waking the group-wide waiters is left to the caller
 //! through [`Wakes`].
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Instant};
 
 use courier_core::Message;
 use courier_core::backend::group::{self, Member, MemberId};
@@ -37,12 +37,14 @@ pub(crate) struct Entry {
     pub(crate) body: Body,
     /// Hash of the message key, when it has one.
     pub(crate) key: Option<u64>,
+    /// When it joins the group, for a delayed send; `None`: at once.
+    pub(crate) due: Option<Instant>,
 }
 
 impl Entry {
-    /// A message not delivered yet.
-    pub(crate) fn new(body: Body, key: Option<u64>) -> Self {
-        Self { body, key }
+    /// A message not delivered yet, joining the group at `due` (`None`: at once).
+    pub(crate) fn new(body: Body, key: Option<u64>, due: Option<Instant>) -> Self {
+        Self { body, key, due }
     }
 }
 
@@ -64,6 +66,15 @@ pub(crate) struct Wakes {
     pub(crate) ready: bool,
     /// Every sender waiting for room.
     pub(crate) space: bool,
+    /// The earliest time a delayed message added under the lock is due: a timer must
+    /// release it then.
+    pub(crate) timer: Option<Instant>,
+}
+
+impl Wakes {
+    fn due_at(&mut self, due: Instant) {
+        self.timer = Some(self.timer.map_or(due, |t| t.min(due)));
+    }
 }
 
 /// What a consumer's attempt to take deliveries found; `T` is what the consumer makes of
@@ -88,6 +99,8 @@ pub struct GroupStats {
     pub unacked: usize,
     /// Consumers attached to the group.
     pub consumers: usize,
+    /// Messages waiting for their time: delayed retries and sends.
+    pub delayed: usize,
 }
 
 /// The messages and consumers of one group, with its capacity.
@@ -145,13 +158,43 @@ impl GroupState {
             pending: stats.routed,
             unacked: stats.unacked,
             consumers: stats.members,
+            delayed: stats.delayed,
         }
     }
 
     /// Enqueues `entry` (the caller checked [`room`](Self::room)).
     pub(crate) fn push(&mut self, entry: Entry, wakes: &mut Wakes) {
         debug_assert!(self.room() > 0, "push without room");
-        wakes.ready |= self.engine.push(entry.body, entry.key);
+        match entry.due {
+            Some(due) => {
+                self.engine.push_at(entry.body, entry.key, due);
+                wakes.due_at(due);
+            }
+            None => wakes.ready |= self.engine.push(entry.body, entry.key),
+        }
+    }
+
+    /// Keeps the unsettled delivery `token` of consumer `id` aside until `due`, freeing its
+    /// prefetch room and key; it comes back with the next attempt once released.
+    pub(crate) fn park(
+        &mut self,
+        id: MemberId,
+        token: u64,
+        due: Instant,
+        wakes: &mut Wakes,
+    ) -> Result<(), SettleError> {
+        self.engine.park(id, token, due)?;
+        wakes.due_at(due);
+        Ok(())
+    }
+
+    /// Moves the delayed messages due by `now` into the group; a later one still waiting
+    /// sets the next timer.
+    pub(crate) fn release_due(&mut self, now: Instant, wakes: &mut Wakes) {
+        wakes.ready |= self.engine.release_due(now);
+        if let Some(next) = self.engine.next_due() {
+            wakes.due_at(next);
+        }
     }
 
     /// Registers a sender that waits until `need` messages fit.

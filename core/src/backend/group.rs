@@ -17,11 +17,13 @@
 //! The group tells its caller whom to wake through [`Member::wake`] and the `bool`s its
 //! methods return; it never blocks.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::Instant;
 
 use crate::key_routing::{BuildU64Hasher, KeyTable};
 use crate::settle::Settle;
 
+mod delayed;
 #[cfg(test)]
 mod tests;
 
@@ -103,6 +105,8 @@ pub struct GroupStats {
     pub unacked: usize,
     /// Members of the group.
     pub members: usize,
+    /// Messages waiting for their time (a delayed retry or send).
+    pub delayed: usize,
 }
 
 /// The messages and members of one group; `M` is the message as the backend stores it, `D`
@@ -123,6 +127,10 @@ pub struct Group<M, D> {
     routed: usize,
     /// Where the next [`dispatch`](Self::dispatch) round starts.
     cursor: usize,
+    /// Messages waiting for a time before they join the shared queue, by due time and then
+    /// arrival (see [`Group::park`]).
+    delayed: BTreeMap<(Instant, u64), Entry<M>>,
+    next_delayed: u64,
 }
 
 impl<M, D> Default for Group<M, D> {
@@ -138,6 +146,8 @@ impl<M, D> Default for Group<M, D> {
             held: 0,
             routed: 0,
             cursor: 0,
+            delayed: BTreeMap::new(),
+            next_delayed: 0,
         }
     }
 }
@@ -168,6 +178,7 @@ impl<M, D: Member> Group<M, D> {
         let mut stats = GroupStats {
             shared: self.shared.len(),
             members: self.members,
+            delayed: self.delayed.len(),
             ..GroupStats::default()
         };
         for slot in self.slots.iter().flatten() {
@@ -203,12 +214,17 @@ impl<M, D: Member> Group<M, D> {
     /// Returns whether the shared queue was empty before: a waiting member should be woken.
     pub fn push(&mut self, message: M, key: Option<u64>) -> bool {
         self.held += 1;
-        let entry = Entry {
+        self.enqueue(Entry {
             message,
             key,
             attempt: 1,
-        };
-        if let Some(hash) = key {
+        })
+    }
+
+    /// Adds an entry the group already counts in `held` at the back, as [`push`](Self::push)
+    /// does.
+    fn enqueue(&mut self, entry: Entry<M>) -> bool {
+        if let Some(hash) = entry.key {
             let state = self.keys.entry(hash);
             if state.queued == 0 {
                 if let Some(owner) = state.owner.and_then(|o| live(&mut self.slots, o)) {
@@ -513,7 +529,7 @@ impl<M, D: Member> Group<M, D> {
         let stats = self.stats();
         assert_eq!(
             self.held,
-            stats.shared + stats.routed + stats.unacked,
+            stats.shared + stats.routed + stats.unacked + stats.delayed,
             "held counts every message"
         );
         assert_eq!(

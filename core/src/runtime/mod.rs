@@ -41,6 +41,7 @@ struct Registration {
     topic: String,
     group: String,
     handler: Arc<dyn Handler>,
+    ordered: bool,
 }
 
 /// Handlers registered per topic and group, ready to [`start`](Runtime::start).
@@ -93,7 +94,20 @@ impl Runtime {
             topic: topic.into(),
             group: group.into(),
             handler: Arc::new(handler),
+            ordered: false,
         });
+        self
+    }
+
+    /// Keeps the order of each key for the handler registered last, even across retries: a
+    /// transient failure is retried in its lane after the backoff, holding back the later
+    /// messages of its key, instead of through the broker's delayed redelivery (see
+    /// [`RuntimeSettings::delayed_retries`]). Nothing happens when no handler is registered
+    /// yet.
+    pub fn ordered(&mut self) -> &mut Self {
+        if let Some(last) = self.registrations.last_mut() {
+            last.ordered = true;
+        }
         self
     }
 
@@ -145,12 +159,18 @@ impl Runtime {
             consumers.push(self.broker.subscribe(subscription).await?);
         }
         let mut tasks = JoinSet::new();
+        let delayed = self.settings.delayed_retries
+            && self
+                .broker
+                .capabilities()
+                .has(crate::Capability::DelayedDelivery);
         for (r, consumer) in self.registrations.into_iter().zip(consumers) {
             info!(topic = %r.topic, group = %r.group, backend = self.broker.name(), "subscribed");
             let worker = Arc::new(worker::Worker {
                 metrics: self.metrics.subscription(&r.topic, &r.group),
                 group: r.group.into(),
                 handler: r.handler,
+                delayed_retries: delayed && !r.ordered,
                 producer: producer.clone(),
                 settings: self.settings.clone(),
                 shutdown: shutdown.clone(),

@@ -33,6 +33,14 @@ pub struct RuntimeSettings {
     /// the delivery is requeued after a backoff and counted
     /// (`courier_dead_letter_failures_total`).
     pub dead_letter_timeout_ms: u64,
+    /// Retry a transient failure through the broker where the backend has
+    /// [`Capability::DelayedDelivery`](crate::Capability::DelayedDelivery): the message goes
+    /// back to the broker for its backoff and the lane moves on to the next message, so a
+    /// retry never blocks the stream (a retried message may then come after later messages
+    /// of its key). `false`, or a handler registered with
+    /// [`Runtime::ordered`](crate::Runtime::ordered): the lane waits out the backoff itself,
+    /// which keeps each key's order.
+    pub delayed_retries: bool,
 }
 
 impl Default for RuntimeSettings {
@@ -47,6 +55,7 @@ impl Default for RuntimeSettings {
             prefetch: 256,
             shutdown_deadline_ms: 30_000,
             dead_letter_timeout_ms: 10_000,
+            delayed_retries: true,
         }
     }
 }

@@ -1,6 +1,11 @@
 //! Handling one delivery: attempts with backoff, dead-lettering, acking.
 
-use std::{any::Any, panic::AssertUnwindSafe, sync::Arc, time::Instant};
+use std::{
+    any::Any,
+    panic::AssertUnwindSafe,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use futures::FutureExt;
 use tokio_util::sync::CancellationToken;
@@ -12,12 +17,15 @@ use super::{
     handler::{Context, Handler, HandlerError, shared_headers},
     metrics::SubscriptionMetrics,
 };
-use crate::{Delivery, Producer, headers};
+use crate::{Delivery, ErrorKind, Producer, headers};
 
 /// What every lane of one subscription shares.
 pub(crate) struct Worker {
     pub(crate) group: Arc<str>,
     pub(crate) handler: Arc<dyn Handler>,
+    /// Transient failures are retried through the broker's delayed redelivery, not in the
+    /// lane.
+    pub(crate) delayed_retries: bool,
     pub(crate) producer: Arc<dyn Producer>,
     pub(crate) settings: Arc<RuntimeSettings>,
     pub(crate) metrics: Arc<SubscriptionMetrics>,
@@ -27,7 +35,9 @@ pub(crate) struct Worker {
 impl Worker {
     /// Runs the handler on `delivery` until it succeeds, fails for good or runs out of
     /// attempts, then settles it: ack on success, dead-letter and ack on failure, and
-    /// nack(requeue) when shutdown interrupts a backoff or the dead-letter send fails.
+    /// nack(requeue) when shutdown interrupts a backoff or the dead-letter send fails. With
+    /// delayed retries, a transient failure hands the delivery back to the broker for the
+    /// backoff instead of waiting here.
     pub(crate) async fn process(&self, delivery: Delivery) {
         let max = self.settings.max_attempts;
         // An attempt number is carried in a header anyone can set: one above the limit counts
@@ -62,6 +72,9 @@ impl Worker {
                     debug!(id = %delivery.message.id, attempt, error = %e, "transient failure; retrying");
                     self.metrics.retried();
                     let backoff = self.settings.backoff(attempt);
+                    if self.delayed_retries {
+                        return self.retry_later(delivery, backoff).await;
+                    }
                     let interrupted = tokio::select! {
                         () = tokio::time::sleep(backoff) => false,
                         () = self.shutdown.cancelled() => true,
@@ -88,6 +101,18 @@ impl Worker {
             Ok(()) => self.metrics.acked(),
             Err(e) => {
                 warn!(id = %delivery.message.id, error = %e, "ack failed; the message will be delivered again")
+            }
+        }
+    }
+
+    /// Hands `delivery` back to the broker to come again after `backoff`, freeing the lane;
+    /// where the backend cannot, requeues it at once.
+    async fn retry_later(&self, mut delivery: Delivery, backoff: Duration) {
+        match delivery.retry_after(backoff).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::Unsupported => self.requeue(delivery).await,
+            Err(e) => {
+                warn!(id = %delivery.message.id, error = %e, "delayed retry failed; the message is delivered again");
             }
         }
     }

@@ -95,16 +95,10 @@ pub(super) async fn check_metrics(
     report: &ProcessReport,
     restarted: bool,
 ) -> Result<(), String> {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        match check_once(cluster, report, restarted).await {
-            Err(e) if tokio::time::Instant::now() < deadline => {
-                tracing::debug!("metrics not there yet: {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-            }
-            outcome => return outcome,
-        }
-    }
+    super::eventually::eventually(std::time::Duration::from_secs(10), || {
+        check_once(cluster, report, restarted)
+    })
+    .await
 }
 
 async fn check_once(

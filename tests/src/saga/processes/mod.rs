@@ -13,6 +13,7 @@
 mod binaries;
 mod cluster;
 mod config;
+mod eventually;
 mod expected;
 mod http;
 mod metrics;

@@ -7,6 +7,7 @@ use std::{collections::BTreeMap, time::Duration};
 
 use super::binaries::Service;
 use super::cluster::Cluster;
+use super::eventually::eventually;
 use super::expected::{confirmed_units, expected_status, process_catalog};
 use super::http::post_all;
 use super::metrics::check_metrics;
@@ -151,26 +152,33 @@ pub async fn run_processes(broker_section: &str, options: ProcessOptions) -> Pro
     }
     report.charges = charges;
     let held = confirmed_units(views.values());
-    let stock = cluster.stock().await.unwrap_or_else(|e| fail(&cluster, e));
-    for item in process_catalog() {
-        let moved = i64::from(item.stock) - stock.get(&item.sku).copied().unwrap_or(-1);
-        let expected = held.get(&item.sku).copied().unwrap_or(0);
-        if moved != expected {
-            fail(
-                &cluster,
-                format!(
-                    "stock of {} moved by {moved}, the confirmed orders hold {expected}",
-                    item.sku
-                ),
-            );
-        }
-    }
+    // The inventory releases a payment-cancelled order's stock on the same `PaymentFailed`
+    // the order service settles it on, so the stock may lag the views by a moment.
+    eventually(Duration::from_secs(10), || check_stock(&cluster, &held))
+        .await
+        .unwrap_or_else(|e| fail(&cluster, e));
 
     check_metrics(&cluster, &report, options.kill.is_some())
         .await
         .unwrap_or_else(|e| fail(&cluster, e));
     cluster.stop().await.unwrap_or_else(|e| panic!("{e}"));
     report
+}
+
+/// The stock each catalog item moved by equals the units the confirmed orders hold.
+async fn check_stock(cluster: &Cluster, held: &BTreeMap<String, i64>) -> Result<(), String> {
+    let stock = cluster.stock().await?;
+    for item in process_catalog() {
+        let moved = i64::from(item.stock) - stock.get(&item.sku).copied().unwrap_or(-1);
+        let expected = held.get(&item.sku).copied().unwrap_or(0);
+        if moved != expected {
+            return Err(format!(
+                "stock of {} moved by {moved}, the confirmed orders hold {expected}",
+                item.sku
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Bad input gets 400 with a JSON error, an unknown order 404, health 200.
