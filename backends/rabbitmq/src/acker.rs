@@ -12,6 +12,9 @@
 //! quorum queue the message is requeued natively and RabbitMQ's `x-delivery-count` counts the
 //! attempts.
 //!
+//! `nack_after` publishes the copy to the group's delay queue instead (see [`crate::delay`]),
+//! from where RabbitMQ moves it back to the group's queue once the delay has passed.
+//!
 //! `ack_batch` checks the channel once and sends one `basic.ack` per delivery tag, all in flight
 //! together; it never acks with `multiple = true`, which would also settle lower tags the
 //! application still holds or is nacking.
@@ -22,6 +25,7 @@ use std::{
         Arc, Mutex, RwLock,
         atomic::{AtomicBool, AtomicU64, Ordering},
     },
+    time::Duration,
 };
 
 use async_trait::async_trait;
@@ -36,6 +40,7 @@ use tracing::warn;
 
 use crate::{
     BACKEND,
+    delay::Delays,
     error::from_lapin,
     publisher::{Outgoing, Publisher, Target},
     wire,
@@ -75,6 +80,8 @@ struct Session {
 pub(crate) struct RabbitMqAck {
     queue: String,
     requeue: Requeue,
+    /// Where `nack_after` sends its copies; `None`: no delayed redelivery.
+    delays: Option<Arc<Delays>>,
     session: RwLock<Option<Arc<Session>>>,
     generation: AtomicU64,
     held: Mutex<HashMap<u64, Held>>,
@@ -82,11 +89,12 @@ pub(crate) struct RabbitMqAck {
 }
 
 impl RabbitMqAck {
-    /// An acker for the consumer of `queue`.
-    pub(crate) fn new(queue: String, requeue: Requeue) -> Self {
+    /// An acker for the consumer of `queue`, retrying after a delay through `delays`.
+    pub(crate) fn new(queue: String, requeue: Requeue, delays: Option<Arc<Delays>>) -> Self {
         Self {
             queue,
             requeue,
+            delays,
             session: RwLock::new(None),
             generation: AtomicU64::new(0),
             held: Mutex::new(HashMap::new()),
@@ -139,9 +147,10 @@ impl RabbitMqAck {
         !token::is_of(token, self.generation.load(Ordering::Acquire))
     }
 
-    /// Whether requeues publish copies (and so need the deliveries' content).
+    /// Whether requeues or delayed retries publish copies (and so need the deliveries'
+    /// content).
     pub(crate) fn holds_content(&self) -> bool {
-        matches!(self.requeue, Requeue::Republish(_))
+        matches!(self.requeue, Requeue::Republish(_)) || self.delays.is_some()
     }
 
     /// Keeps what a requeue of the deliveries `batch` would publish.
@@ -188,12 +197,16 @@ impl RabbitMqAck {
             declare: false,
             mandatory: true,
         };
-        let copy = Outgoing {
+        publisher.publish(&target, vec![self.next_copy(held)]).await
+    }
+
+    /// The copy of `held` for its next attempt, addressed to the group's queue.
+    fn next_copy(&self, held: Held) -> Outgoing {
+        Outgoing {
             routing_key: self.queue.as_str().into(),
             properties: wire::with_attempt(&held.properties, held.attempt.saturating_add(1)),
             body: held.body,
-        };
-        publisher.publish(&target, vec![copy]).await
+        }
     }
 }
 
@@ -273,6 +286,50 @@ impl Ack for RabbitMqAck {
             .await
             .map_err(|e| from_lapin(ErrorKind::Ack, "nack failed", e))
     }
+
+    /// Publishes a copy with the attempt raised to the group's delay queue (see
+    /// [`crate::delay`]), waits for its confirm, then acks the original. When the copy cannot
+    /// be published, the original is requeued at once and the error returned.
+    async fn nack_after(&self, token: u64, delay: Duration) -> Result<()> {
+        let Some(delays) = &self.delays else {
+            return Err(Error::new(
+                BACKEND,
+                ErrorKind::Unsupported,
+                "this consumer has no delay queues",
+            ));
+        };
+        if delay.is_zero() {
+            return self.nack(token, true).await;
+        }
+        let session = self.session_of(token)?;
+        let tag = token::tag(token);
+        let Some(held) = self.take_held(token) else {
+            return Err(ack_error("the delivery's content is no longer held"));
+        };
+        match delays.retry(&self.queue, delay, self.next_copy(held)).await {
+            Ok(()) => session
+                .channel
+                .basic_ack(tag, BasicAckOptions::default())
+                .await
+                .map_err(|e| {
+                    from_lapin(
+                        ErrorKind::Ack,
+                        "acking the original after publishing its delayed copy failed (it may \
+                         arrive twice)",
+                        e,
+                    )
+                }),
+            Err(e) => {
+                warn!(queue = %self.queue, error = %e, "publishing the delayed copy failed; requeueing the original now");
+                session
+                    .channel
+                    .basic_reject(tag, BasicRejectOptions { requeue: true })
+                    .await
+                    .ok();
+                Err(e)
+            }
+        }
+    }
 }
 
 fn ack_error(message: &str) -> Error {
@@ -292,7 +349,7 @@ mod tests {
 
     #[test]
     fn deliveries_of_a_lost_channel_are_stale() {
-        let acker = RabbitMqAck::new("q".into(), Requeue::Native);
+        let acker = RabbitMqAck::new("q".into(), Requeue::Native, None);
         assert!(acker.is_stale(token(1, 1)));
         acker.generation.store(1, Ordering::Release);
         assert!(!acker.is_stale(token(1, 1)));
@@ -304,7 +361,7 @@ mod tests {
 
     #[test]
     fn a_batch_without_a_channel_is_refused_and_an_empty_one_is_not() {
-        let acker = RabbitMqAck::new("q".into(), Requeue::Native);
+        let acker = RabbitMqAck::new("q".into(), Requeue::Native, None);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("runtime");

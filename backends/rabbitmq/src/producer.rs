@@ -1,11 +1,15 @@
 //! Sending: [`RabbitMqProducer`].
 
+use std::{sync::Arc, time::Duration};
+
 use async_trait::async_trait;
 use courier_core::{Error, ErrorKind, Message, Producer, Result};
 use lapin::types::ShortString;
 
 use crate::{
-    BACKEND, naming,
+    BACKEND,
+    delay::{Delays, Destination},
+    naming,
     publisher::{Outgoing, Publisher, Target},
     wire,
 };
@@ -19,14 +23,21 @@ use crate::{
 #[derive(Debug)]
 pub struct RabbitMqProducer {
     publisher: Publisher,
+    delays: Arc<Delays>,
     mandatory: bool,
     max_payload: usize,
 }
 
 impl RabbitMqProducer {
-    pub(crate) fn new(publisher: Publisher, mandatory: bool, max_payload: usize) -> Self {
+    pub(crate) fn new(
+        publisher: Publisher,
+        delays: Arc<Delays>,
+        mandatory: bool,
+        max_payload: usize,
+    ) -> Self {
         Self {
             publisher,
+            delays,
             mandatory,
             max_payload,
         }
@@ -81,6 +92,24 @@ impl Producer for RabbitMqProducer {
             .map(|m| self.encode(m))
             .collect::<Result<Vec<_>>>()?;
         self.publisher.publish(&target, outgoing).await
+    }
+
+    /// Publishes to the topic's delay queue for `delay` (see [`crate::delay`]), from where
+    /// RabbitMQ moves the message to the topic's exchange.
+    async fn send_after(&self, topic: &str, message: Message, delay: Duration) -> Result<()> {
+        if delay.is_zero() {
+            return self.send(topic, message).await;
+        }
+        self.target(topic)?;
+        let outgoing = self.encode(&message)?;
+        self.delays
+            .send(
+                &self.publisher,
+                Destination::Topic(topic),
+                delay,
+                vec![outgoing],
+            )
+            .await
     }
 
     async fn flush(&self) -> Result<()> {

@@ -75,6 +75,13 @@ pub(crate) fn with_attempt(properties: &BasicProperties, attempt: u32) -> BasicP
         .with_delivery_mode(PERSISTENT)
 }
 
+/// Whether `name` is a header RabbitMQ adds when it dead-letters a message (`x-death`,
+/// `x-first-death-*`, `x-last-death-*`): a delayed message passes through a delay queue
+/// that way, and must arrive as it was sent.
+fn is_dead_letter_bookkeeping(name: &str) -> bool {
+    name == "x-death" || name.starts_with("x-first-death-") || name.starts_with("x-last-death-")
+}
+
 /// A received AMQP message as a courier message and its attempt number.
 ///
 /// The attempt is the `courier-attempt` header (1 when absent) plus the queue's count of
@@ -95,6 +102,7 @@ pub(crate) fn decode(
                 KEY_HEADER => key = text(value),
                 headers::ATTEMPT => attempt = headers::parse_attempt(text(value).as_deref()),
                 DELIVERY_COUNT => delivery_count = integer(value),
+                other if is_dead_letter_bookkeeping(other) => {}
                 other => {
                     if let Some(value) = text(value) {
                         headers.insert(other.to_owned(), value);
