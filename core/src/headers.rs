@@ -32,6 +32,19 @@ pub const DLQ_ATTEMPTS: &str = "courier-dlq-attempts";
 pub const DLQ_TOPIC: &str = "courier-dlq-topic";
 /// Set on a dead-lettered message: the group whose handler gave up.
 pub const DLQ_GROUP: &str = "courier-dlq-group";
+/// Set on a dead-lettered message: when it was dead-lettered, in milliseconds since the Unix
+/// epoch (UTC), as a decimal.
+pub const DLQ_AT: &str = "courier-dlq-at";
+
+/// Every header the runtime adds when it dead-letters a message, which a redrive removes.
+pub const DLQ_HEADERS: [&str; 6] = [
+    DLQ_REASON,
+    DLQ_KIND,
+    DLQ_ATTEMPTS,
+    DLQ_TOPIC,
+    DLQ_GROUP,
+    DLQ_AT,
+];
 
 /// On a copy a backend puts back on its topic for one group (Kafka's `nack(requeue)`), the
 /// group it is for: every other group skips it.

@@ -25,7 +25,11 @@
 //! * A group is a consumer group, `group.id` `<topic>.<group>` by default (see
 //!   [`KafkaConfig::group_id`]). A new group starts at the earliest offset, so a group
 //!   declared (or first subscribed) after messages were sent still receives them, as long as
-//!   the topic retains them.
+//!   the topic retains them. A [temporary](courier_core::Subscription::temporary) group
+//!   without committed offsets starts at the end of the topic as it was when it subscribed,
+//!   and reads what is sent from then on. Kafka keeps messages per topic, not per group, so
+//!   a temporary group left behind holds no messages: only its committed offsets, which the
+//!   broker expires (`offsets.retention.minutes`, 7 days by default).
 //! * The key picks the partition (murmur2, as the Java client), so one key's messages keep
 //!   their order, even with several consumers in the group. Consumers of one group share the
 //!   partitions: at most `partitions` of them receive messages at once.

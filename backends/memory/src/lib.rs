@@ -7,7 +7,9 @@
 //!   [`declare_group`](courier_core::Broker::declare_group) or the first
 //!   [`subscribe`](courier_core::Broker::subscribe) and lives as long as the broker, keeping
 //!   messages while none of its consumers runs. A message sent to a topic with no group is
-//!   dropped (as an exchange with no queue bound drops it).
+//!   dropped (as an exchange with no queue bound drops it). A group created by a
+//!   [temporary](courier_core::Subscription::temporary) subscription is removed when its last
+//!   consumer closes.
 //! * **Fan-out**: `send` enqueues into every group of the topic. **Competing consumers**: within
 //!   a group each message goes to one consumer.
 //! * **Per-key order across consumers**: while a consumer holds an unacked delivery of key K,
@@ -53,6 +55,7 @@ mod producer;
 mod registration;
 mod registry;
 mod state;
+mod temporary;
 
 #[cfg(test)]
 mod tests;

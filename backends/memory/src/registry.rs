@@ -79,6 +79,25 @@ impl Shared {
         Ok(created)
     }
 
+    /// Removes `group` from its topic, if it is still there: later sends skip it (a send that
+    /// already holds it finishes into it).
+    pub(crate) fn remove(&self, group: &Arc<Group>) {
+        let mut topics = self.topics.write().unwrap_or_else(PoisonError::into_inner);
+        let Some(groups) = topics.get_mut(&*group.topic) else {
+            return;
+        };
+        let kept: Vec<Arc<Group>> = groups
+            .iter()
+            .filter(|g| !Arc::ptr_eq(g, group))
+            .cloned()
+            .collect();
+        if kept.is_empty() {
+            topics.remove(&*group.topic);
+        } else {
+            *groups = Arc::from(kept);
+        }
+    }
+
     pub(crate) fn find(&self, topic: &str, group: &str) -> Option<Arc<Group>> {
         self.groups(topic)?
             .iter()

@@ -28,6 +28,7 @@ use crate::{
     connector::Connector,
     error::{from_lapin, kind_of},
     naming::QueueSpec,
+    temporary::declare_temporary,
     topology::declare_group,
     wire,
 };
@@ -45,6 +46,8 @@ pub(crate) struct Subscriber {
     pub(crate) backoff: Backoff,
     /// Bytes of deliveries waiting for `recv` (`max_buffered_bytes`).
     pub(crate) budget: Arc<ByteBudget>,
+    /// Whether the group is temporary: its queue is declared auto-delete.
+    pub(crate) temporary: bool,
 }
 
 /// A consumer of one group's queue.
@@ -152,8 +155,12 @@ impl Subscriber {
     async fn subscribe(&self) -> Result<(Channel, lapin::Consumer)> {
         let connection = self.connector.connection().await?;
         let what = |step: &str| format!("{step} of queue {} failed", self.spec.queue);
-        declare_group(&connection, &self.spec)
-            .await
+        let declared = if self.temporary {
+            declare_temporary(&connection, &self.spec).await
+        } else {
+            declare_group(&connection, &self.spec).await
+        };
+        declared
             .map_err(|e| from_lapin(kind_of(&e, ErrorKind::Connection), &what("declaring"), e))?;
         let channel = connection
             .create_channel()

@@ -187,9 +187,12 @@ impl Broker for ZmqBroker {
         self.check_open()?;
         let config = &self.inner.config;
         let route = self.inner.route(&subscription.topic);
-        if let Route::Local(hub) = route {
+        if let Route::Local(hub) = route
+            && !subscription.temporary
+        {
             // The hub refuses a HELLO for a group nobody declared (unless remote declarations
-            // are allowed); this process may declare its own groups.
+            // are allowed); this process may declare its own groups. A temporary group is
+            // created by the HELLO itself, so that it is removed when its member leaves.
             hub.declare(&subscription.topic, &subscription.group)
                 .await?;
         }
@@ -198,6 +201,7 @@ impl Broker for ZmqBroker {
             topic: subscription.topic.into(),
             group: subscription.group,
             prefetch: u32::try_from(subscription.prefetch.max(1)).unwrap_or(u32::MAX),
+            temporary: subscription.temporary,
             heartbeat_interval: config.heartbeat_interval(),
             heartbeat_timeout: config.heartbeat_timeout(),
             access: self.inner.access.clone(),

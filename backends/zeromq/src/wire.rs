@@ -126,6 +126,9 @@ impl WireMessage {
     }
 }
 
+/// The optional last frame of a `HELLO` that asks for a temporary group.
+const TEMPORARY: &[u8] = b"temporary";
+
 fn utf8(frame: Bytes, what: &str) -> Result<String, String> {
     String::from_utf8(frame.to_vec()).map_err(|_| format!("the {what} frame is not UTF-8"))
 }
@@ -133,10 +136,13 @@ fn utf8(frame: Bytes, what: &str) -> Result<String, String> {
 /// A request from a peer to the binding side.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum ToHub {
+    /// Joins a group; `temporary` (an optional fifth frame `temporary`) asks for a group that
+    /// is removed when its last member leaves, if this `HELLO` creates it.
     Hello {
         topic: String,
         group: String,
         prefetch: u32,
+        temporary: bool,
     },
     Ack(Vec<u64>),
     Nack(Vec<u64>),
@@ -243,6 +249,7 @@ impl ToHub {
                 topic: text(frames.next(), "topic")?,
                 group: text(frames.next(), "group")?,
                 prefetch: number::<u32>(frames.next(), "prefetch")?.max(1),
+                temporary: frames.next().is_some_and(|f| f.as_ref() == TEMPORARY),
             }),
             b"ACK" => Ok(Self::Ack(tags(frames)?)),
             b"NACK" => Ok(Self::Nack(tags(frames)?)),
@@ -316,12 +323,18 @@ impl ToHub {
                 topic,
                 group,
                 prefetch,
-            } => frames.extend([
-                Bytes::from_static(b"HELLO"),
-                Bytes::from(topic),
-                Bytes::from(group),
-                decimal(prefetch),
-            ]),
+                temporary,
+            } => {
+                frames.extend([
+                    Bytes::from_static(b"HELLO"),
+                    Bytes::from(topic),
+                    Bytes::from(group),
+                    decimal(prefetch),
+                ]);
+                if temporary {
+                    frames.push(Bytes::from_static(TEMPORARY));
+                }
+            }
             Self::Ack(tags) => tag_frames(b"ACK", tags, &mut frames),
             Self::Nack(tags) => tag_frames(b"NACK", tags, &mut frames),
             Self::Reject(tags) => tag_frames(b"REJECT", tags, &mut frames),
@@ -467,6 +480,13 @@ mod tests {
                 topic: "t".into(),
                 group: "g".into(),
                 prefetch: 8,
+                temporary: false,
+            },
+            ToHub::Hello {
+                topic: "t".into(),
+                group: "g".into(),
+                prefetch: 8,
+                temporary: true,
             },
             ToHub::Ack(vec![1, 2, 3]),
             ToHub::Nack(vec![4]),

@@ -40,6 +40,18 @@ impl GroupContext {
                 warn!(topic = %shared.topic, partition, error = %e, "continuing a partition where it was failed; it restarts at the committed offset");
             }
         }
+        for &partition in &partitions {
+            if resume.iter().any(|&(p, _)| p == partition) {
+                continue;
+            }
+            if let Some(start) = shared.take_start(partition) {
+                if let Err(e) =
+                    list.set_partition_offset(&shared.topic, partition, Offset::Offset(start))
+                {
+                    warn!(topic = %shared.topic, partition, error = %e, "starting a temporary group's partition at the end failed; it starts where auto.offset.reset puts it");
+                }
+            }
+        }
         debug!(topic = %shared.topic, group = %shared.group, ?partitions, ?resume, "partitions assigned");
         let assigned = match consumer.rebalance_protocol() {
             RebalanceProtocol::Cooperative => consumer.incremental_assign(list),

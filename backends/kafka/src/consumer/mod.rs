@@ -10,6 +10,7 @@ mod partition;
 mod poller;
 mod shared;
 mod slab;
+mod start;
 mod state;
 mod watchdog;
 
@@ -36,7 +37,8 @@ pub struct KafkaConsumer {
 }
 
 /// Joins `subscription.group` on `subscription.topic` (which must exist) and waits for the
-/// first partition assignment.
+/// first partition assignment. A temporary group without committed offsets starts at the
+/// end of the topic as it is now ([`start`]).
 pub(crate) async fn open(
     settings: &ClientSettings,
     producer: Arc<SharedProducer>,
@@ -46,6 +48,7 @@ pub(crate) async fn open(
         topic,
         group,
         prefetch,
+        temporary,
     } = subscription;
     if group.is_empty() {
         return Err(Error::new(
@@ -55,12 +58,22 @@ pub(crate) async fn open(
         ));
     }
     let shared = Arc::new(Shared::new(topic, group, *prefetch));
-    let consumer: StreamConsumer<GroupContext> = settings
-        .consumer(&settings.config.kafka_group(topic, group))
-        .create_with_context(GroupContext {
-            shared: shared.clone(),
-        })
-        .map_err(|e| settings.error(ErrorKind::Config, "creating a consumer", e))?;
+    let mut client = settings.consumer(&settings.config.kafka_group(topic, group));
+    if *temporary {
+        client.set("auto.offset.reset", "latest");
+    }
+    let consumer: Arc<StreamConsumer<GroupContext>> = Arc::new(
+        client
+            .create_with_context(GroupContext {
+                shared: shared.clone(),
+            })
+            .map_err(|e| settings.error(ErrorKind::Config, "creating a consumer", e))?,
+    );
+    if *temporary {
+        let ends =
+            start::ends_without_commit(consumer.clone(), topic, settings.request_timeout()).await;
+        shared.start_at(ends);
+    }
     consumer.subscribe(&[topic]).map_err(|e| {
         settings.error(
             ErrorKind::Connection,
@@ -71,7 +84,7 @@ pub(crate) async fn open(
     let stop = CancellationToken::new();
     let mut joined = shared.joined.subscribe();
     let poller = Poller {
-        consumer: Arc::new(consumer),
+        consumer,
         shared: shared.clone(),
         stop: stop.clone(),
         commit_every: Duration::from_millis(u64::from(settings.config.commit_interval_ms)),

@@ -1,7 +1,10 @@
 //! [`Shared`]: what the poll task, the rebalance callbacks, `recv` and the acknowledger of
 //! one consumer share, and committing positions.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
+};
 
 use rdkafka::{
     Offset, TopicPartitionList,
@@ -25,6 +28,9 @@ pub(crate) struct Shared {
     pub(crate) wake_receiver: Notify,
     /// Becomes `true` at the first partition assignment.
     pub(crate) joined: watch::Sender<bool>,
+    /// Where partitions start at their first assignment, instead of the group's committed
+    /// offset (a temporary group's end of the topic).
+    starts: Mutex<HashMap<i32, i64>>,
 }
 
 impl Shared {
@@ -36,7 +42,21 @@ impl Shared {
             wake_poller: Notify::new(),
             wake_receiver: Notify::new(),
             joined: watch::Sender::new(false),
+            starts: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Starts each partition of `starts` at its offset when it is first assigned.
+    pub(crate) fn start_at(&self, starts: HashMap<i32, i64>) {
+        *self.starts.lock().unwrap_or_else(PoisonError::into_inner) = starts;
+    }
+
+    /// Where `partition` starts, once: later assignments start at the committed offset.
+    pub(crate) fn take_start(&self, partition: i32) -> Option<i64> {
+        self.starts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&partition)
     }
 
     /// The state. The lock is never held across a call into librdkafka that waits.

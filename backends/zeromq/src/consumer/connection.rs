@@ -26,6 +26,8 @@ pub(crate) struct ConsumerParams {
     pub(crate) topic: Arc<str>,
     pub(crate) group: String,
     pub(crate) prefetch: u32,
+    /// Whether to ask for a temporary group (removed when its last member leaves).
+    pub(crate) temporary: bool,
     pub(crate) heartbeat_interval: Duration,
     pub(crate) heartbeat_timeout: Duration,
     pub(crate) access: Access,
@@ -102,6 +104,7 @@ impl Connection {
             topic: self.params.topic.to_string(),
             group: self.params.group.clone(),
             prefetch: self.params.prefetch,
+            temporary: self.params.temporary,
         };
         if let Err(error) = dealer.send(hello).await {
             return Ended::Lost(error.to_string());

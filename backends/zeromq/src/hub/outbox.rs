@@ -4,9 +4,10 @@
 //! Every group of a topic gets every message; a group hands each message to one member with
 //! credit, round-robin, keeping one key's messages on one member while it holds any of them.
 //! A member's unacked messages go back to the front of its group when it nacks them or
-//! leaves. Nothing is dropped until a member acks or rejects it.
+//! leaves. Nothing is dropped until a member acks or rejects it, except with a temporary
+//! group, which is removed (with what it holds) when its last member leaves.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -54,6 +55,10 @@ pub(crate) struct Outbox {
     by_topic: HashMap<String, Vec<usize>>,
     by_name: HashMap<(String, String), usize>,
     members: HashMap<Bytes, Membership>,
+    /// Temporary groups, removed when their last member leaves.
+    temporary: HashSet<usize>,
+    /// Slots of removed groups, reused by the next group declared.
+    free: Vec<usize>,
 }
 
 impl Outbox {
@@ -66,6 +71,8 @@ impl Outbox {
             by_topic: HashMap::new(),
             by_name: HashMap::new(),
             members: HashMap::new(),
+            temporary: HashSet::new(),
+            free: Vec::new(),
         }
     }
 
@@ -74,12 +81,43 @@ impl Outbox {
         if let Some(&id) = self.by_name.get(&(topic.to_owned(), group.to_owned())) {
             return id;
         }
-        let id = self.groups.len();
-        self.groups.push(Group::new());
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.groups[id] = Group::new();
+                id
+            }
+            None => {
+                self.groups.push(Group::new());
+                self.groups.len() - 1
+            }
+        };
         self.by_name
             .insert((topic.to_owned(), group.to_owned()), id);
         self.by_topic.entry(topic.to_owned()).or_default().push(id);
         id
+    }
+
+    /// Marks `group` of `topic` temporary: it is removed when its last member leaves.
+    pub(crate) fn make_temporary(&mut self, topic: &str, group: &str) {
+        if let Some(&id) = self.by_name.get(&(topic.to_owned(), group.to_owned())) {
+            self.temporary.insert(id);
+        }
+    }
+
+    /// Removes the temporary group `id` once it has no member: messages sent from now on skip
+    /// it, and what it holds is dropped.
+    fn remove_if_unused(&mut self, id: usize) {
+        if !self.temporary.contains(&id) || self.groups[id].members() > 0 {
+            return;
+        }
+        self.temporary.remove(&id);
+        self.by_name.retain(|_, &mut g| g != id);
+        self.by_topic.retain(|_, ids| {
+            ids.retain(|&g| g != id);
+            !ids.is_empty()
+        });
+        self.groups[id] = Group::new();
+        self.free.push(id);
     }
 
     /// How many more messages every group of `topic` can take; unbounded without groups.
@@ -205,6 +243,7 @@ impl Outbox {
         let group = &mut self.groups[m.group];
         let _ = group.leave(m.id);
         dispatch(group, out);
+        self.remove_if_unused(m.group);
         true
     }
 
@@ -368,6 +407,39 @@ mod tests {
         );
         assert_eq!(gone, vec![peer("old")]);
         assert!(outbox.is_member(b"new"));
+    }
+
+    #[test]
+    fn a_temporary_group_goes_with_its_last_member() {
+        let mut outbox = Outbox::new(10);
+        let mut out = Vec::new();
+        let now = Instant::now();
+        outbox.declare("t", "kept");
+        outbox
+            .join(peer("a"), "t", "tmp", 5, now, &mut out)
+            .unwrap();
+        outbox.make_temporary("t", "tmp");
+        outbox
+            .join(peer("b"), "t", "tmp", 5, now, &mut out)
+            .unwrap();
+        outbox.enqueue("t", [msg("1"), msg("2")], &mut out);
+        assert!(outbox.leave(b"a", &mut out));
+        assert!(outbox.has_group("t", "tmp"), "one member is left");
+        assert!(outbox.leave(b"b", &mut out));
+        assert!(!outbox.has_group("t", "tmp"));
+        assert!(outbox.has_group("t", "kept"));
+        // Only the kept group holds the two messages; a new group reuses the slot, empty.
+        assert_eq!(outbox.room("t"), 8);
+        out.clear();
+        outbox
+            .join(peer("c"), "t", "next", 5, now, &mut out)
+            .unwrap();
+        assert!(out.is_empty(), "nothing of the removed group is handed out");
+        outbox.enqueue("t", [msg("3")], &mut out);
+        assert_eq!(ids(&out), vec![("c".into(), "3".into(), 1)]);
+        // A group not marked temporary stays when its last member leaves.
+        assert!(outbox.leave(b"c", &mut out));
+        assert!(outbox.has_group("t", "next"));
     }
 
     #[test]

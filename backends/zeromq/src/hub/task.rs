@@ -232,7 +232,17 @@ impl State {
                 return;
             }
         };
+        // A temporary group may be created by any peer that may connect: it exists only
+        // while its members are connected, so it cannot grow once they are gone.
+        let temporary = matches!(
+            request,
+            ToHub::Hello {
+                temporary: true,
+                ..
+            }
+        );
         if let ToHub::Hello { topic, group, .. } | ToHub::Declare { topic, group, .. } = &request
+            && !temporary
             && !self.settings.allow_remote_declare
             && !self.outbox.has_group(topic, group)
         {
@@ -268,6 +278,7 @@ impl State {
                 topic,
                 group,
                 prefetch,
+                temporary,
             } => {
                 // The WELCOME is queued before the deliveries the join hands out.
                 let welcome = FromHub::Welcome {
@@ -275,9 +286,13 @@ impl State {
                         .unwrap_or(u64::MAX),
                 };
                 self.replies.push(welcome.frames_to(peer.clone()));
+                let creates = !self.outbox.has_group(&topic, &group);
                 let joined =
                     self.outbox
                         .join(peer.clone(), &topic, &group, prefetch, now, &mut self.out);
+                if joined.is_ok() && creates && temporary {
+                    self.outbox.make_temporary(&topic, &group);
+                }
                 if joined.is_err() {
                     self.replies.pop();
                     self.reply(
@@ -290,7 +305,7 @@ impl State {
                         },
                     );
                 } else {
-                    tracing::debug!(backend = BACKEND, peer = ?peer, topic, group, prefetch, "consumer joined");
+                    tracing::debug!(backend = BACKEND, peer = ?peer, topic, group, prefetch, temporary, "consumer joined");
                 }
             }
             ToHub::Ack(tags) => self.settle(peer, &tags, Settle::Ack),
