@@ -27,7 +27,7 @@ pub struct Cli {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Dead letters of a topic (kept on `<topic>.dlq` by its group `dead-letters`).
+    /// Dead letters of a topic (kept on TOPIC.dlq by the group dead-letters).
     #[command(subcommand)]
     Dlq(DlqCommand),
     /// Sends one message to a topic; its payload is read from standard input.
