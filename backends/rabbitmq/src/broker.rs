@@ -13,12 +13,14 @@ use crate::{
     RabbitMqConfig,
     acker::{RabbitMqAck, Requeue},
     connector::Connector,
+    delay::Delays,
     consumer::{RabbitMqConsumer, Subscriber},
     endpoint::Endpoint,
     error::{from_lapin, kind_of},
     naming::{Naming, QueueType},
     producer::RabbitMqProducer,
     publisher::{Publisher, PublisherSettings},
+    temporary::temporary_spec,
     topology::{Topology, declare_group},
 };
 
@@ -35,7 +37,8 @@ pub const CAPABILITIES: Capabilities = Capabilities::none()
     .with(Capability::AttemptCount)
     .with(Capability::AtLeastOnce)
     .with(Capability::ConfirmedSend)
-    .with(Capability::Prefetch);
+    .with(Capability::Prefetch)
+    .with(Capability::DelayedDelivery);
 
 /// A connection to RabbitMQ: a topic is a durable fanout exchange, a group a durable queue
 /// bound to it (see the crate documentation for names and the wire format).
@@ -49,6 +52,7 @@ pub struct RabbitMqBroker {
     consuming: Arc<Connector>,
     topology: Arc<Topology>,
     requeue: Arc<Publisher>,
+    delays: Arc<Delays>,
     settings: PublisherSettings,
     backoff: Backoff,
     mandatory: bool,
@@ -103,8 +107,10 @@ impl RabbitMqBroker {
             send_timeout: settings.send_timeout.min(connect_timeout),
             ..settings
         };
+        let requeue = Arc::new(Publisher::new(publishing.clone(), requeue_settings));
         Ok(Self {
-            requeue: Arc::new(Publisher::new(publishing.clone(), requeue_settings)),
+            delays: Arc::new(Delays::new(publishing.clone(), requeue.clone())),
+            requeue,
             publishing,
             consuming,
             topology,
@@ -123,9 +129,12 @@ impl RabbitMqBroker {
     /// # Errors
     /// As for [`Broker::subscribe`]: the broker is unreachable or refuses the queue.
     pub async fn consumer(&self, subscription: Subscription) -> Result<RabbitMqConsumer> {
-        let spec = self
+        let mut spec = self
             .topology
             .spec(&subscription.topic, &subscription.group)?;
+        if subscription.temporary {
+            spec = temporary_spec(spec);
+        }
         // Which queue a group reads is configurable (`queues`): say it, so that a plain
         // client's queue and the service's can be matched from the log.
         info!(topic = %subscription.topic, group = %subscription.group, queue = %spec.queue, "consuming from queue");
@@ -133,7 +142,11 @@ impl RabbitMqBroker {
             QueueType::Classic => Requeue::Republish(self.requeue.clone()),
             QueueType::Quorum => Requeue::Native,
         };
-        let acker = Arc::new(RabbitMqAck::new(spec.queue.clone(), requeue));
+        let acker = Arc::new(RabbitMqAck::new(
+            spec.queue.clone(),
+            requeue,
+            Some(self.delays.clone()),
+        ));
         let subscriber = Subscriber {
             connector: self.consuming.clone(),
             spec,
@@ -142,10 +155,15 @@ impl RabbitMqBroker {
             acker,
             backoff: self.backoff,
             budget: Arc::new(ByteBudget::new(self.max_buffered_bytes)),
+            temporary: subscription.temporary,
         };
         let consumer = RabbitMqConsumer::open(subscriber).await?;
-        self.topology
-            .register(&subscription.topic, &subscription.group);
+        // A temporary group is not declared again by a new connection: only its consumer
+        // declares it, while it runs.
+        if !subscription.temporary {
+            self.topology
+                .register(&subscription.topic, &subscription.group);
+        }
         Ok(consumer)
     }
 }
@@ -166,6 +184,7 @@ impl Broker for RabbitMqBroker {
         let publisher = Publisher::new(self.publishing.clone(), self.settings);
         Ok(Arc::new(RabbitMqProducer::new(
             publisher,
+            self.delays.clone(),
             self.mandatory,
             self.max_payload,
         )))

@@ -10,6 +10,9 @@
 //!   `[broker.rabbitmq.queues.T.G]` table can name another queue (and its durability and type):
 //!   that is how a plain queue such as `order_queue`, filled by external producers through the
 //!   default exchange, becomes the group `order` of topic `order_queue`.
+//! * A [temporary](courier_core::Subscription::temporary) group's queue `T.G` is classic,
+//!   non-durable and auto-delete: RabbitMQ deletes it when its consumer is gone (and after
+//!   a minute when no consumer ever came).
 //! * RabbitMQ drops a message that no queue takes: messages sent before a group exists are
 //!   lost for it (Kafka, by contrast, keeps its log). Declare groups ahead with
 //!   [`Broker::declare_group`](courier_core::Broker::declare_group) or the `groups` table.
@@ -34,6 +37,7 @@ mod broker;
 mod config;
 mod connector;
 mod consumer;
+mod delay;
 mod endpoint;
 mod error;
 #[doc(hidden)]
@@ -42,6 +46,7 @@ mod naming;
 mod producer;
 mod publisher;
 mod registration;
+mod temporary;
 mod topology;
 mod wire;
 

@@ -71,6 +71,11 @@ pub struct Args {
     /// bytes on the wire; without it the raw row shows the bare client's limit.
     #[arg(long)]
     pub kafka_raw_without_id_header: bool,
+    /// Run only the retry figure: 10,000 messages of which 1% fail transiently twice, with
+    /// retries in the lane against retries through the broker, on each backend; prints its
+    /// table and writes retries.md.
+    #[arg(long)]
+    pub retries: bool,
     /// Directory of the report files [default: target/compare in the workspace].
     #[arg(long)]
     pub out: Option<PathBuf>,

@@ -33,6 +33,11 @@ impl CourierSide {
         Self { broker, cleaner }
     }
 
+    /// The broker this side runs on.
+    pub fn broker(&self) -> Arc<dyn Broker> {
+        self.broker.clone()
+    }
+
     /// Closes the broker connection.
     ///
     /// # Errors

@@ -22,6 +22,7 @@ mod machine;
 mod markdown;
 mod raw;
 mod report;
+mod retries;
 mod saga;
 mod svg;
 mod workload;
@@ -58,6 +59,9 @@ async fn main() -> ExitCode {
 async fn run(args: &Args) -> Outcome<()> {
     let mut backends = args.backends.clone();
     backends.dedup();
+    if args.retries {
+        return run_retries(&backends, args).await;
+    }
     let per_backend = WORKLOADS.len() as u64 * (2 * u64::from(args.runs) + 2) + 1;
     let progress = ProgressBar::new(per_backend * backends.len() as u64).with_style(
         ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")?
@@ -99,6 +103,47 @@ async fn run(args: &Args) -> Outcome<()> {
     }
     progress.finish_and_clear();
     write_outputs(&report, args)
+}
+
+/// The retry figure on each of `backends`, both ways.
+async fn run_retries(backends: &[Backend], args: &Args) -> Outcome<()> {
+    let mut rows = Vec::new();
+    let mut skipped = Vec::new();
+    for &backend in backends {
+        let contenders = match backend::prepare(backend, args).await {
+            Ok(contenders) => contenders,
+            Err(reason) => {
+                skipped.push(format!("{}: {reason}", backend.name()));
+                continue;
+            }
+        };
+        for mode in [retries::Mode::InLane, retries::Mode::Broker] {
+            eprintln!("{}: retries {}", backend.name(), mode.name());
+            let broker = contenders.courier.broker();
+            let cleaner = contenders.cleaner.as_ref();
+            let messages = args.messages.unwrap_or(retries::MESSAGES);
+            match retries::run(broker, backend.name(), mode, messages, cleaner).await {
+                Ok(row) => rows.push(row),
+                Err(e) => skipped.push(format!("{} {}: {e}", backend.name(), mode.name())),
+            }
+        }
+        let _ = contenders.courier.close().await;
+    }
+    let messages = args.messages.unwrap_or(retries::MESSAGES);
+    let table = retries::markdown(&rows, &skipped, messages);
+    println!("{table}");
+    let dir = args.out_dir();
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(
+        dir.join("retries.md"),
+        format!(
+            "{}
+
+{table}",
+            command_line()
+        ),
+    )?;
+    Ok(())
 }
 
 async fn measure_backend(
