@@ -50,6 +50,10 @@ pub const DLQ_HEADERS: [&str; 6] = [
 /// group it is for: every other group skips it.
 pub const REQUEUED_FOR: &str = "courier-requeued-for";
 
+/// On a delayed message where the broker has no delay of its own (Kafka): when it is due,
+/// in milliseconds since the Unix epoch. Consumers hold it until then.
+pub const DUE_AT: &str = "courier-due-at";
+
 /// Suffix of dead-letter topics.
 pub const DLQ_SUFFIX: &str = ".dlq";
 

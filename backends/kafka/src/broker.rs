@@ -33,7 +33,8 @@ pub const CAPABILITIES: Capabilities = Capabilities::none()
     .with(Capability::AttemptCount)
     .with(Capability::AtLeastOnce)
     .with(Capability::ConfirmedSend)
-    .with(Capability::Prefetch);
+    .with(Capability::Prefetch)
+    .with(Capability::DelayedDelivery);
 
 /// A connection to a Kafka cluster (or a Kafka-compatible broker such as tansu).
 ///

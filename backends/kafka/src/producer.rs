@@ -48,12 +48,14 @@ impl SharedProducer {
     }
 
     /// Enqueues `message` for `topic`, marked as a copy for one group when `requeued` is
-    /// given, and returns the future of its delivery report. The topic must exist.
+    /// given and as due at `due_at_ms` (Unix milliseconds) when that is, and returns the
+    /// future of its delivery report. The topic must exist.
     async fn enqueue(
         &self,
         topic: &str,
         message: &Message,
         requeued: Option<wire::Requeued<'_>>,
+        due_at_ms: Option<u64>,
     ) -> Result<DeliveryFuture> {
         let limit = self.settings.config.max_message_bytes as usize;
         let size = wire::record_size(message);
@@ -69,7 +71,7 @@ impl SharedProducer {
         }
         let mut record = FutureRecord::<str, [u8]>::to(topic)
             .payload(&message.payload[..])
-            .headers(wire::encode_headers(message, requeued));
+            .headers(wire::encode_headers(message, requeued, due_at_ms));
         if let Some(key) = &message.key {
             record = record.key(key.as_str());
         }
@@ -108,8 +110,8 @@ impl SharedProducer {
         }
     }
 
-    /// Sends `message` to `topic` (created when missing) and waits for the broker's
-    /// acknowledgement.
+    /// Sends `message` to `topic` (created when missing), marked as [`enqueue`](Self::enqueue)
+    /// says, and waits for the broker's acknowledgement.
     ///
     /// # Errors
     /// As for [`Producer::send`].
@@ -118,9 +120,10 @@ impl SharedProducer {
         topic: &str,
         message: &Message,
         requeued: Option<wire::Requeued<'_>>,
+        due_at_ms: Option<u64>,
     ) -> Result<()> {
         self.topics.ensure(topic).await?;
-        let delivery = self.enqueue(topic, message, requeued).await?;
+        let delivery = self.enqueue(topic, message, requeued, due_at_ms).await?;
         self.confirmed(topic, delivery).await
     }
 
@@ -130,7 +133,7 @@ impl SharedProducer {
         let mut deliveries = Vec::with_capacity(messages.len());
         let mut first_error = None;
         for message in messages {
-            match self.enqueue(topic, message, None).await {
+            match self.enqueue(topic, message, None, None).await {
                 Ok(delivery) => deliveries.push(delivery),
                 Err(e) => {
                     first_error = Some(e);
@@ -198,7 +201,15 @@ impl KafkaProducer {
 impl Producer for KafkaProducer {
     async fn send(&self, topic: &str, message: Message) -> Result<()> {
         self.check_open()?;
-        self.shared.send(topic, &message, None).await
+        self.shared.send(topic, &message, None, None).await
+    }
+
+    /// Sends the record now with a `courier-due-at` header: every group's consumer holds it
+    /// until it is due (see the crate documentation on delays).
+    async fn send_after(&self, topic: &str, message: Message, delay: Duration) -> Result<()> {
+        self.check_open()?;
+        let due = (!delay.is_zero()).then(|| wire::due_at_ms(delay));
+        self.shared.send(topic, &message, None, due).await
     }
 
     async fn send_batch(&self, topic: &str, messages: Vec<Message>) -> Result<()> {

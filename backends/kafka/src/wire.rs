@@ -5,19 +5,23 @@
 //! * headers: the message headers, plus `courier-id` (the id) and, on a message handed back
 //!   to its group by `nack(requeue)`, `courier-attempt` (the attempt number of its next
 //!   delivery) and `courier-requeued-for` (that group: the other groups of the topic skip
-//!   the copy).
+//!   the copy); on a delayed message (`send_after`, `retry_after`), `courier-due-at` (Unix
+//!   milliseconds; consumers hold the record until then).
 //!
 //! A record from a plain Kafka client is accepted: without `courier-id` its id is
 //! `<topic>-<partition>-<offset>` (stable, so consumers can deduplicate it), without
 //! `courier-attempt` its attempt is 1, a key or header value that is not UTF-8 is read
 //! lossily, and a header whose name is not UTF-8 is dropped.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::{
+    panic::{AssertUnwindSafe, catch_unwind},
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
 
 use bytes::Bytes;
 use courier_core::{
     Headers, Message,
-    headers::{ATTEMPT, REQUEUED_FOR, parse_attempt},
+    headers::{ATTEMPT, DUE_AT, REQUEUED_FOR, parse_attempt},
 };
 use rdkafka::message::{Header, Headers as _, OwnedHeaders};
 use tracing::warn;
@@ -34,16 +38,21 @@ pub(crate) struct Requeued<'a> {
     pub(crate) group: &'a str,
 }
 
-/// The Kafka headers of `message`: its own headers plus `courier-id`, and `courier-attempt`
-/// and `courier-requeued-for` on a requeued copy.
-pub(crate) fn encode_headers(message: &Message, requeued: Option<Requeued<'_>>) -> OwnedHeaders {
+/// The Kafka headers of `message`: its own headers plus `courier-id`, `courier-attempt`
+/// and `courier-requeued-for` on a requeued copy, and `courier-due-at` when `due_at_ms` is
+/// given.
+pub(crate) fn encode_headers(
+    message: &Message,
+    requeued: Option<Requeued<'_>>,
+    due_at_ms: Option<u64>,
+) -> OwnedHeaders {
     let attempt_text = requeued.map(|r| r.attempt.to_string());
-    let mut headers = OwnedHeaders::new_with_capacity(message.headers.len() + 3).insert(Header {
+    let mut headers = OwnedHeaders::new_with_capacity(message.headers.len() + 4).insert(Header {
         key: ID_HEADER,
         value: Some(message.id.as_str()),
     });
     for (name, value) in &message.headers {
-        if name == ID_HEADER || name == ATTEMPT || name == REQUEUED_FOR {
+        if name == ID_HEADER || name == ATTEMPT || name == REQUEUED_FOR || name == DUE_AT {
             continue;
         }
         headers = headers.insert(Header {
@@ -62,7 +71,37 @@ pub(crate) fn encode_headers(message: &Message, requeued: Option<Requeued<'_>>) 
                 value: Some(requeued.group),
             });
     }
+    if let Some(due) = due_at_ms {
+        headers = headers.insert(Header {
+            key: DUE_AT,
+            value: Some(due.to_string().as_str()),
+        });
+    }
     headers
+}
+
+/// The longest a consumer holds a delayed record: a `courier-due-at` further ahead (a clock
+/// gone wrong, a hostile producer) counts as this far.
+pub(crate) const MAX_HOLD: Duration = Duration::from_secs(24 * 60 * 60);
+
+fn now_ms() -> u64 {
+    let since_epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The `courier-due-at` value of a message delayed by `delay` from now.
+pub(crate) fn due_at_ms(delay: Duration) -> u64 {
+    let delay = u64::try_from(delay.min(MAX_HOLD).as_millis()).unwrap_or(u64::MAX);
+    now_ms().saturating_add(delay)
+}
+
+/// How much longer a record due at `due_at_ms` is held: `None` once due, at most
+/// [`MAX_HOLD`].
+pub(crate) fn hold_for(due_at_ms: u64) -> Option<Duration> {
+    let left = due_at_ms.checked_sub(now_ms()).filter(|ms| *ms > 0)?;
+    Some(Duration::from_millis(left).min(MAX_HOLD))
 }
 
 /// Bytes the record of `message` takes, near enough to check it against the size limit.
@@ -86,6 +125,9 @@ pub(crate) struct Incoming {
     pub(crate) attempt: u32,
     /// The group a requeued copy is for (`None` for every other record).
     pub(crate) requeued_for: Option<String>,
+    /// When a delayed record is due, in Unix milliseconds (`None`: at once, also for a value
+    /// that is not a number).
+    pub(crate) due_at_ms: Option<u64>,
 }
 
 impl Incoming {
@@ -101,6 +143,7 @@ pub(crate) fn decode(record: &impl rdkafka::Message) -> Incoming {
     let mut id = None;
     let mut attempt = 1;
     let mut requeued_for = None;
+    let mut due_at_ms = None;
     let mut headers = Headers::new();
     if let Some(raw) = record.headers() {
         for index in 0..raw.count() {
@@ -122,6 +165,7 @@ pub(crate) fn decode(record: &impl rdkafka::Message) -> Incoming {
                 ID_HEADER => id = Some(value).filter(|v| !v.is_empty()).or(id),
                 ATTEMPT => attempt = parse_attempt(Some(&value)),
                 REQUEUED_FOR => requeued_for = Some(value),
+                DUE_AT => due_at_ms = value.trim().parse::<u64>().ok(),
                 name => {
                     headers.insert(name.to_owned(), value);
                 }
@@ -151,6 +195,7 @@ pub(crate) fn decode(record: &impl rdkafka::Message) -> Incoming {
         },
         attempt,
         requeued_for,
+        due_at_ms,
     }
 }
 
@@ -169,7 +214,7 @@ mod tests {
             attempt: 3,
             group: "billing",
         };
-        let headers = encode_headers(&message, Some(requeued));
+        let headers = encode_headers(&message, Some(requeued), None);
         let pairs: Vec<(String, String)> = headers
             .iter()
             .map(|h| {
@@ -188,7 +233,7 @@ mod tests {
                 (REQUEUED_FOR.to_owned(), "billing".to_owned()),
             ]
         );
-        assert_eq!(encode_headers(&message, None).count(), 2);
+        assert_eq!(encode_headers(&message, None, None).count(), 2);
     }
 
     fn record(key: Option<&[u8]>, headers: Option<OwnedHeaders>) -> rdkafka::message::OwnedMessage {
@@ -222,7 +267,7 @@ mod tests {
         };
         let incoming = decode(&record(
             None,
-            Some(encode_headers(&message, Some(requeued))),
+            Some(encode_headers(&message, Some(requeued), None)),
         ));
         assert_eq!(incoming.message.id, message.id);
         assert_eq!(incoming.attempt, 4);
@@ -230,6 +275,30 @@ mod tests {
         assert!(!incoming.is_for_another_group("billing"));
         assert_eq!(incoming.message.headers, message.headers);
         assert_eq!(incoming.message.key, None);
+    }
+
+    #[test]
+    fn a_due_time_round_trips_and_is_held_at_most_a_day() {
+        let message = Message::new("later");
+        let due = due_at_ms(Duration::from_secs(5));
+        let incoming = decode(&record(
+            None,
+            Some(encode_headers(&message, None, Some(due))),
+        ));
+        assert_eq!(incoming.due_at_ms, Some(due));
+        assert!(
+            incoming.message.headers.is_empty(),
+            "the mark is not a user header"
+        );
+        let held = hold_for(due).expect("not due yet");
+        assert!(held <= Duration::from_secs(5) && held > Duration::from_secs(4));
+        assert_eq!(hold_for(due_at_ms(Duration::ZERO).saturating_sub(1)), None);
+        assert_eq!(hold_for(u64::MAX), Some(MAX_HOLD));
+        let garbled = OwnedHeaders::new().insert(Header {
+            key: DUE_AT,
+            value: Some("soon"),
+        });
+        assert_eq!(decode(&record(None, Some(garbled))).due_at_ms, None);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! [`KafkaAck`]: settles the deliveries of one consumer.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use courier_core::{Ack, Error, ErrorKind, Result};
@@ -9,12 +9,17 @@ use super::{
     shared::Shared,
     state::{Outcome, Refused},
 };
-use crate::{BACKEND, producer::SharedProducer, wire::Requeued};
+use crate::{
+    BACKEND,
+    producer::SharedProducer,
+    wire::{self, Requeued},
+};
 
 /// Settles deliveries: `ack` and `nack(false)` mark the offset done; `nack(true)` publishes
 /// the message again to the same topic with the same key, id and headers, `courier-attempt`
 /// one higher and `courier-requeued-for` naming the group (the topic's other groups skip the
-/// copy), then marks the original done. `ack_batch` settles a whole
+/// copy), then marks the original done; `nack_after` does the same with a `courier-due-at`
+/// header, which the group's consumers hold the copy until. `ack_batch` settles a whole
 /// batch under one lock.
 pub(crate) struct KafkaAck {
     pub(crate) shared: Arc<Shared>,
@@ -30,7 +35,9 @@ impl KafkaAck {
         Ok(())
     }
 
-    async fn requeue(&self, token: u64) -> Result<()> {
+    /// Publishes the copy of `token` for this group (due `delay` from now when given), then
+    /// marks the original done.
+    async fn requeue(&self, token: u64, delay: Option<Duration>) -> Result<()> {
         let (copy, attempt) = self
             .shared
             .lock()
@@ -41,7 +48,8 @@ impl KafkaAck {
             attempt: attempt.saturating_add(1),
             group: &self.shared.group,
         };
-        match self.producer.send(&topic, &copy, Some(requeued)).await {
+        let due = delay.map(wire::due_at_ms);
+        match self.producer.send(&topic, &copy, Some(requeued), due).await {
             Ok(()) => self.settle(token, Outcome::Done),
             Err(e) => {
                 self.settle(token, Outcome::Abandoned)?;
@@ -77,10 +85,18 @@ impl Ack for KafkaAck {
 
     async fn nack(&self, token: u64, requeue: bool) -> Result<()> {
         if requeue {
-            self.requeue(token).await
+            self.requeue(token, None).await
         } else {
             self.settle(token, Outcome::Done)
         }
+    }
+
+    /// Publishes the copy for this group with `courier-due-at`: this group's consumers hold
+    /// it until it is due. When the copy cannot be published, the delivery is given up here
+    /// (read again after the next rebalance or restart) and the error returned.
+    async fn nack_after(&self, token: u64, delay: Duration) -> Result<()> {
+        let delay = (!delay.is_zero()).then_some(delay);
+        self.requeue(token, delay).await
     }
 
     /// Marks every offset done under one lock, waking `recv` at most once.

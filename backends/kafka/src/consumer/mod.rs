@@ -12,6 +12,7 @@ mod shared;
 mod slab;
 mod start;
 mod state;
+mod waiting;
 mod watchdog;
 
 use std::{sync::Arc, time::Duration};

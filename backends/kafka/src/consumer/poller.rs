@@ -1,5 +1,6 @@
 //! [`Poller`]: the task that owns one librdkafka consumer. It receives records into the buffer
-//! `recv` takes from, stops taking more while that buffer is full, and if it stays full for
+//! `recv` takes from (holding those with a `courier-due-at` ahead until they are due, never
+//! sleeping past a poll), stops taking more while that buffer is full, and if it stays full for
 //! [`PAUSE_AFTER`] pauses the partitions so that it can keep serving rebalances without
 //! fetching (resuming when the buffer is down to half). It commits acknowledged positions
 //! periodically, checks now and then that every partition of the topic is being consumed
@@ -74,6 +75,7 @@ impl Poller {
                 Intake::FullSince(since) => Some(since + PAUSE_AFTER),
                 _ => None,
             };
+            let next_due = self.shared.lock().next_due();
             tokio::select! {
                 biased;
                 () = self.stop.cancelled() => break,
@@ -92,6 +94,7 @@ impl Poller {
                     }
                 }
                 () = sleep_until(pause_at) => intake = self.pause_if_still_full(),
+                () = sleep_until(next_due) => intake = self.release_due(intake),
                 received = self.consumer.recv(), if !matches!(intake, Intake::FullSince(_)) => {
                     match received {
                         Ok(record) => {
@@ -129,13 +132,30 @@ impl Poller {
             self.shared.lock().skip(partition, offset);
             return false;
         }
+        let due = incoming
+            .due_at_ms
+            .and_then(wire::hold_for)
+            .map(|left| Instant::now() + left);
         let full = {
             let mut state = self.shared.lock();
-            state.admit(partition, offset, incoming.attempt, incoming.message);
+            match due {
+                Some(due) => {
+                    state.admit_at(due, partition, offset, incoming.attempt, incoming.message);
+                }
+                None => state.admit(partition, offset, incoming.attempt, incoming.message),
+            }
             state.buffer_full()
         };
         self.shared.wake_receiver.notify_one();
         full
+    }
+
+    /// Makes the records now due ready for `recv`.
+    fn release_due(&self, intake: Intake) -> Intake {
+        if self.shared.lock().release_due(Instant::now()) {
+            self.shared.wake_receiver.notify_one();
+        }
+        self.after_take(intake)
     }
 
     /// After `recv` took from the buffer: takes records again if it has room, and resumes

@@ -6,8 +6,13 @@
 use std::collections::{HashMap, VecDeque};
 
 use courier_core::Message;
+use tokio::time::Instant;
 
-use super::{partition::PartitionTrack, slab::Slab};
+use super::{partition::PartitionTrack, slab::Slab, waiting::Waiting};
+
+/// How many records not yet due a consumer holds, per unit of prefetch, before it stops
+/// taking records.
+const WAITING_PER_PREFETCH: usize = 16;
 
 /// One delivery received and not yet settled.
 struct InFlight {
@@ -71,6 +76,8 @@ pub(crate) struct State {
     generation: u64,
     /// Received, waiting for `recv`.
     ready: VecDeque<Ready>,
+    /// Received, not due yet.
+    waiting: Waiting,
     /// Handed to the application and not settled.
     held: usize,
     prefetch: usize,
@@ -87,6 +94,7 @@ impl State {
             suspended: HashMap::new(),
             generation: 0,
             ready: VecDeque::new(),
+            waiting: Waiting::default(),
             held: 0,
             prefetch: prefetch.max(1),
             paused: false,
@@ -101,6 +109,45 @@ impl State {
 
     /// Takes in a received record, ready for `recv`.
     pub(crate) fn admit(&mut self, partition: i32, offset: i64, attempt: u32, message: Message) {
+        let ready = self.outstanding(partition, offset, attempt, message);
+        self.ready.push_back(ready);
+    }
+
+    /// Takes in a received record that is not due before `due`: it waits, outstanding, until
+    /// [`release_due`](Self::release_due) makes it ready.
+    pub(crate) fn admit_at(
+        &mut self,
+        due: Instant,
+        partition: i32,
+        offset: i64,
+        attempt: u32,
+        message: Message,
+    ) {
+        let ready = self.outstanding(partition, offset, attempt, message);
+        self.waiting.hold(due, ready);
+    }
+
+    /// When the earliest waiting record is due.
+    pub(crate) fn next_due(&self) -> Option<Instant> {
+        self.waiting.next_due()
+    }
+
+    /// Makes the waiting records due by `now` ready; returns whether any was.
+    pub(crate) fn release_due(&mut self, now: Instant) -> bool {
+        let due = self.waiting.take_due(now);
+        let any = !due.is_empty();
+        self.ready.extend(due);
+        any
+    }
+
+    /// Records `offset` of `partition` as outstanding, returning the delivery to hand out.
+    fn outstanding(
+        &mut self,
+        partition: i32,
+        offset: i64,
+        attempt: u32,
+        message: Message,
+    ) -> Ready {
         let generation = self.received(partition, offset).generation;
         let token = self.inflight.insert(InFlight {
             partition,
@@ -109,12 +156,12 @@ impl State {
             attempt,
             copy: Some(message.clone()),
         }) as u64;
-        self.ready.push_back(Ready {
+        Ready {
             token,
             partition,
             message,
             attempt,
-        });
+        }
     }
 
     /// Passes over a received record that is not for this group (a copy requeued for
@@ -151,7 +198,12 @@ impl State {
     /// Whether the buffer of received deliveries the application has not taken yet is full
     /// (it holds `prefetch`): the poll task stops taking records from librdkafka.
     pub(crate) fn buffer_full(&self) -> bool {
-        self.ready.len() >= self.prefetch
+        self.ready.len() >= self.prefetch || self.waiting_full()
+    }
+
+    /// Whether as many records wait for their time as the consumer holds.
+    fn waiting_full(&self) -> bool {
+        self.waiting.len() >= self.prefetch.saturating_mul(WAITING_PER_PREFETCH)
     }
 
     /// Whether fetching should pause: the buffer stayed full and fetching is not paused yet.
@@ -161,7 +213,9 @@ impl State {
 
     /// Whether fetching should resume: paused, and the buffer down to half.
     pub(crate) fn should_resume(&self) -> bool {
-        self.paused && self.ready.len() <= self.prefetch / 2
+        self.paused
+            && self.ready.len() <= self.prefetch / 2
+            && self.waiting.len() <= self.prefetch.saturating_mul(WAITING_PER_PREFETCH) / 2
     }
 
     fn track_mut(&mut self, partition: i32, generation: u64) -> Option<&mut PartitionTrack> {
@@ -288,6 +342,9 @@ impl State {
             return;
         }
         let inflight = &mut self.inflight;
+        for token in self.waiting.drop_partitions(partitions) {
+            inflight.remove(token as usize);
+        }
         self.ready.retain(|ready| {
             let keep = !partitions.contains(&ready.partition);
             if !keep {
@@ -324,6 +381,7 @@ impl State {
             .collect();
         self.suspended.clear();
         self.ready.clear();
+        self.waiting.clear();
         self.inflight.clear();
         self.held = 0;
         positions
@@ -380,6 +438,45 @@ mod tests {
             .expect("settles");
         assert_eq!(state.moved_positions(), vec![(0, 4)]);
         assert_eq!(state.moved_positions(), vec![]);
+    }
+
+    #[test]
+    fn a_record_not_due_waits_outstanding_while_later_ones_flow() {
+        let mut state = State::new(4);
+        state.assigned(&[0]);
+        let now = Instant::now();
+        state.admit_at(now + std::time::Duration::from_secs(5), 0, 0, 2, msg(0));
+        state.admit(0, 1, 1, msg(1));
+        let (taken, _) = state.take(10);
+        assert_eq!(taken.len(), 1, "only the record that is due");
+        state
+            .settle(taken[0].token, Outcome::Done)
+            .expect("settles");
+        assert_eq!(
+            state.moved_positions(),
+            vec![(0, 0)],
+            "the waiting record holds the commit at its offset"
+        );
+        assert!(!state.release_due(now + std::time::Duration::from_secs(4)));
+        assert_eq!(
+            state.next_due(),
+            Some(now + std::time::Duration::from_secs(5))
+        );
+        assert!(state.release_due(now + std::time::Duration::from_secs(5)));
+        let late = one(&mut state);
+        assert_eq!(late.attempt, 2);
+        state.settle(late.token, Outcome::Done).expect("settles");
+        assert_eq!(state.moved_positions(), vec![(0, 2)]);
+    }
+
+    #[test]
+    fn a_revoked_partition_drops_its_waiting_records() {
+        let mut state = State::new(4);
+        state.assigned(&[0]);
+        state.admit_at(Instant::now(), 0, 0, 1, msg(0));
+        state.revoked(&[0], false);
+        assert!(!state.release_due(Instant::now()));
+        assert_eq!(state.take(10).0.len(), 0);
     }
 
     #[test]
