@@ -98,6 +98,7 @@ async fn capabilities_are_what_the_backend_guarantees() {
         Capability::Prefetch,
         Capability::PerKeyOrder,
         Capability::PerKeyOrderAcrossConsumers,
+        Capability::DelayedDelivery,
     ] {
         assert!(caps.has(held), "{held} should be reported");
     }

@@ -1,11 +1,14 @@
 //! The ZeroMQ binding side against hostile peers: a frame header declaring 2^62 bytes right
 //! after a valid ZMTP greeting (which aborted the process on the allocation with the `zeromq`
 //! crate as published), a message of more frames than the size limit, and plain garbage. The
-//! binding process survives each and keeps serving a well-behaved producer and consumer.
+//! binding process survives each and keeps serving a well-behaved producer and consumer. And
+//! the delay frames of `PUBLISH` and `RETRY`: garbage, numbers past `u64`, and delays past
+//! `max_delay_ms` are refused (or, for a retry, held to the limit) without stopping anything.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use courier_core::Broker;
+use bytes::Bytes;
+use courier_core::{Broker, Message};
 use courier_tests::support::round_trip as round_trip_through;
 use courier_tests::zmtp::greeting;
 use courier_zeromq::{ZmqBroker, ZmqConfig};
@@ -13,6 +16,7 @@ use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
 };
+use zeromq::{DealerSocket, Socket, SocketRecv, SocketSend, ZmqMessage};
 
 /// Connects to `address`, writes `bytes`, and waits (at most 2 s) for the peer to close.
 async fn send_and_wait(address: &str, bytes: &[u8]) {
@@ -79,5 +83,136 @@ async fn forged_frames_and_garbage_do_not_stop_the_binding_side() {
     after_greeting.extend(&noise);
     send_and_wait(&address, &after_greeting).await;
     round_trip(&broker, "hostile", 3).await;
+    broker.close().await.expect("closes");
+}
+
+/// A DEALER that speaks `courier/1` frames by hand.
+struct RawPeer(DealerSocket);
+
+impl RawPeer {
+    async fn connect(endpoint: &str) -> Self {
+        let mut socket = DealerSocket::new();
+        socket.connect(endpoint).await.expect("connects");
+        Self(socket)
+    }
+
+    async fn send(&mut self, parts: &[&[u8]]) {
+        let mut frames = vec![Bytes::from_static(b"courier/1")];
+        frames.extend(parts.iter().map(|p| Bytes::copy_from_slice(p)));
+        let message = ZmqMessage::try_from(frames).expect("frames");
+        self.0.send(message).await.expect("sends");
+    }
+
+    /// The command and the frames after it, within 10 s.
+    async fn recv(&mut self) -> (Bytes, Vec<Bytes>) {
+        let frames = tokio::time::timeout(Duration::from_secs(10), self.0.recv())
+            .await
+            .expect("an answer within 10 s")
+            .expect("receives")
+            .into_vec();
+        assert_eq!(frames[0], "courier/1");
+        (frames[1].clone(), frames[2..].to_vec())
+    }
+
+    /// Expects `ERROR <seq> <reason>` and returns the reason.
+    async fn error(&mut self, seq: &str) -> String {
+        let (command, rest) = self.recv().await;
+        assert_eq!(command, "ERROR", "{rest:?}");
+        assert_eq!(rest[0], seq.as_bytes(), "the ERROR's seq");
+        String::from_utf8_lossy(&rest[1]).into_owned()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delay_frames_out_of_bounds_are_refused_or_held_to_the_limit() {
+    let max_delay = Duration::from_millis(400);
+    let broker = ZmqBroker::connect(ZmqConfig {
+        endpoint: "tcp://127.0.0.1:0".into(),
+        heartbeat_timeout_ms: 20_000,
+        max_delay_ms: 400,
+        ..ZmqConfig::default()
+    })
+    .await
+    .expect("binds");
+    let topic = courier_tests::support::unique_name("hostile-delay");
+    let endpoint = broker.local_endpoint(&topic).expect("a bound endpoint");
+    broker.declare_group(&topic, "g").await.expect("declares");
+    let t = topic.as_bytes();
+    let message: [&[u8]; 4] = [b"id", b"", b"", b"payload"];
+
+    // PUBLISH: each refused with its seq, nothing queued.
+    let mut producer = RawPeer::connect(&endpoint).await;
+    let cases: [(&str, &[u8]); 5] = [
+        ("1", b"soon"),
+        ("2", b"18446744073709551616"),
+        ("3", b"-5"),
+        ("4", b"401"),
+        ("5", b"18446744073709551615"),
+    ];
+    for (seq, delay) in cases {
+        let mut parts: Vec<&[u8]> = vec![b"PUBLISH", seq.as_bytes(), t, delay];
+        parts.extend(message);
+        producer.send(&parts).await;
+        let reason = producer.error(seq).await;
+        assert!(reason.contains("delay"), "seq {seq}: {reason}");
+    }
+    producer.send(&[b"PUBLISH", b"6", t, b"100"]).await;
+    producer.error("6").await;
+    let mut parts: Vec<&[u8]> = vec![b"PUBLISH", b"7", t, b"100"];
+    parts.extend(message);
+    parts.push(b"extra");
+    producer.send(&parts).await;
+    producer.error("7").await;
+
+    // RETRY: garbage is refused, and a peer that is not a member is told so.
+    for parts in [
+        &[b"RETRY".as_slice()][..],
+        &[b"RETRY", b"soon", b"1"],
+        &[b"RETRY", b"100", b"x"],
+        &[b"RETRY", b"99999999999999999999999", b"1"],
+    ] {
+        producer.send(parts).await;
+        producer.error("").await;
+    }
+    producer.send(&[b"RETRY", b"100", b"1"]).await;
+    assert!(producer.error("").await.starts_with("gone:"));
+
+    // A member's RETRY of u64::MAX ms waits max_delay_ms, then the delivery comes again.
+    let mut consumer = RawPeer::connect(&endpoint).await;
+    consumer.send(&[b"HELLO", t, b"g", b"4"]).await;
+    assert_eq!(consumer.recv().await.0, "WELCOME");
+    let producer_side = broker.producer().await.expect("a producer");
+    producer_side
+        .send(&topic, Message::new("m").with_id("held"))
+        .await
+        .expect("sends");
+    let (command, frames) = consumer.recv().await;
+    assert_eq!((command, frames[1].clone()), ("MSG".into(), "1".into()));
+    let tag = frames[0].clone();
+    let retried_at = Instant::now();
+    consumer
+        .send(&[b"RETRY", b"18446744073709551615", &tag])
+        .await;
+    let (command, frames) = consumer.recv().await;
+    assert_eq!(command, "MSG");
+    assert_eq!(
+        (frames[1].clone(), frames[2].clone()),
+        ("2".into(), "held".into())
+    );
+    assert!(
+        retried_at.elapsed() >= max_delay,
+        "{:?}",
+        retried_at.elapsed()
+    );
+    consumer.send(&[b"ACK", &frames[0]]).await;
+    consumer.send(&[b"BYE"]).await;
+
+    // A delayed send past the limit through the API is refused before anything is sent.
+    let refused = producer_side
+        .send_after(&topic, Message::new("late"), Duration::from_secs(1))
+        .await
+        .expect_err("past max_delay_ms");
+    assert_eq!(refused.kind(), courier_core::ErrorKind::Config);
+    round_trip(&broker, &topic, 4).await;
     broker.close().await.expect("closes");
 }

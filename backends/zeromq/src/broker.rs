@@ -36,7 +36,8 @@ pub const CAPABILITIES: Capabilities = Capabilities::none()
     .with(Capability::RedeliveryOnDisconnect)
     .with(Capability::AttemptCount)
     .with(Capability::AtLeastOnce)
-    .with(Capability::Prefetch);
+    .with(Capability::Prefetch)
+    .with(Capability::DelayedDelivery);
 
 /// The ZeroMQ backend: brokerless ROUTER/DEALER messaging with acks, held by the producer
 /// side.
@@ -75,6 +76,7 @@ impl ZmqBroker {
             allow_remote_declare: config.allow_remote_declare,
             max_message_bytes: config.max_message_bytes,
             max_parked_bytes_per_peer: config.max_parked_bytes_per_peer,
+            max_delay: config.max_delay(),
         };
         let access = Access {
             timeout: config.connect_timeout(),
@@ -202,6 +204,7 @@ impl Broker for ZmqBroker {
             group: subscription.group,
             prefetch: u32::try_from(subscription.prefetch.max(1)).unwrap_or(u32::MAX),
             temporary: subscription.temporary,
+            max_delay: config.max_delay(),
             heartbeat_interval: config.heartbeat_interval(),
             heartbeat_timeout: config.heartbeat_timeout(),
             access: self.inner.access.clone(),

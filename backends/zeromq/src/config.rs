@@ -35,6 +35,7 @@ pub use courier_core::Overflow;
 /// allow_remote_declare = false        # remote DECLARE/HELLO only for groups declared here
 /// max_message_bytes = 67108864        # largest message read from a peer
 /// max_parked_bytes_per_peer = 67108864  # PUBLISHes waiting for room, per peer
+/// max_delay_ms = 86400000             # longest delayed send or retry (24 h)
 ///
 /// [broker.zeromq.topics."orders.placed"]
 /// endpoint = "tcp://127.0.0.1:5601"   # a ROUTER of its own
@@ -89,6 +90,14 @@ pub struct ZmqConfig {
     /// outboxes (`overflow = "block"`); past it, its `PUBLISH` is answered with a retryable
     /// `full:` error. Default 64 MiB.
     pub max_parked_bytes_per_peer: usize,
+    /// The longest delay of a delayed send
+    /// ([`Producer::send_after`](courier_core::Producer::send_after)) or a delayed retry
+    /// ([`Delivery::retry_after`](courier_core::Delivery::retry_after)). The binding side
+    /// refuses a delayed `PUBLISH` beyond it and holds a `RETRY` beyond it for this long; a
+    /// producer or consumer of this process refuses a longer delay before sending anything
+    /// (a retry is then requeued at once). Delayed messages wait in the binding process's
+    /// memory and count against `capacity`. At most a year. Default 86 400 000 ms (24 h).
+    pub max_delay_ms: u64,
     /// Topics with an endpoint, bind side or declared groups of their own.
     pub topics: BTreeMap<String, TopicConfig>,
 }
@@ -113,6 +122,10 @@ impl ZmqConfig {
     pub const DEFAULT_CAPACITY: usize = 100_000;
     /// The default largest message, and parked bytes per peer: 64 MiB.
     pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 64 << 20;
+    /// The default longest delay: 24 hours, in ms.
+    pub const DEFAULT_MAX_DELAY_MS: u64 = 24 * 60 * 60 * 1000;
+    /// The largest `max_delay_ms` accepted: a year, in ms.
+    pub const MAX_DELAY_LIMIT_MS: u64 = 365 * 24 * 60 * 60 * 1000;
 
     /// Checks the settings.
     ///
@@ -120,7 +133,8 @@ impl ZmqConfig {
     /// [`InvalidSetting`] for the first bad value, with the key inside `[broker.zeromq]`:
     /// a malformed endpoint (`endpoint`, `topics."t".endpoint`), an endpoint bound by one topic
     /// and connected by another (`topics."t".bind`), groups on a connecting side
-    /// (`topics."t".groups`), a zero capacity, or heartbeat settings out of range.
+    /// (`topics."t".groups`), a zero capacity, heartbeat settings out of range, or a
+    /// `max_delay_ms` of 0 or above [`MAX_DELAY_LIMIT_MS`](Self::MAX_DELAY_LIMIT_MS).
     pub fn validate(&self) -> Result<(), InvalidSetting> {
         check_endpoint(&self.endpoint, self.bind)
             .map_err(|p| InvalidSetting::new("endpoint", p))?;
@@ -149,6 +163,16 @@ impl ZmqConfig {
             return Err(InvalidSetting::new(
                 "max_message_bytes",
                 format!("must be at least 1024, not {}", self.max_message_bytes),
+            ));
+        }
+        if !(1..=Self::MAX_DELAY_LIMIT_MS).contains(&self.max_delay_ms) {
+            return Err(InvalidSetting::new(
+                "max_delay_ms",
+                format!(
+                    "must be from 1 to {} (a year), not {}",
+                    Self::MAX_DELAY_LIMIT_MS,
+                    self.max_delay_ms
+                ),
             ));
         }
         self.shared_secret()?;
@@ -271,6 +295,11 @@ impl ZmqConfig {
     pub fn linger(&self) -> Duration {
         Duration::from_millis(self.linger_ms)
     }
+
+    /// The longest delay of a delayed send or retry.
+    pub fn max_delay(&self) -> Duration {
+        Duration::from_millis(self.max_delay_ms)
+    }
 }
 
 impl Default for ZmqConfig {
@@ -289,6 +318,7 @@ impl Default for ZmqConfig {
             allow_remote_declare: false,
             max_message_bytes: Self::DEFAULT_MAX_MESSAGE_BYTES,
             max_parked_bytes_per_peer: Self::DEFAULT_MAX_MESSAGE_BYTES,
+            max_delay_ms: Self::DEFAULT_MAX_DELAY_MS,
             topics: BTreeMap::new(),
         }
     }
@@ -426,6 +456,20 @@ mod tests {
             ..ZmqConfig::default()
         };
         assert_eq!(config.validate().unwrap_err().key, "capacity");
+    }
+
+    #[test]
+    fn the_longest_delay_is_bounded() {
+        for max_delay_ms in [0, ZmqConfig::MAX_DELAY_LIMIT_MS + 1, u64::MAX] {
+            let config = ZmqConfig {
+                max_delay_ms,
+                ..ZmqConfig::default()
+            };
+            assert_eq!(config.validate().unwrap_err().key, "max_delay_ms");
+        }
+        let config = from_toml("max_delay_ms = 1500");
+        assert_eq!(config.validate(), Ok(()));
+        assert_eq!(config.max_delay(), Duration::from_millis(1500));
     }
 
     #[test]

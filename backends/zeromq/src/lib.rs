@@ -19,7 +19,11 @@
 //!   except that while a member holds messages of a key, further messages of that key go to
 //!   it. It tracks what each member holds, and gives it back to the group, at the front and
 //!   with a higher attempt number, when the member nacks it, says `BYE`, disconnects, or stays
-//!   silent longer than the heartbeat timeout.
+//!   silent longer than the heartbeat timeout. A `RETRY` gives it back once a delay has
+//!   passed ([`Delivery::retry_after`](courier_core::Delivery::retry_after)), and a
+//!   `PUBLISH` with a delay frame ([`Producer::send_after`](courier_core::Producer::send_after))
+//!   joins the groups once its delay has passed: both wait in the outboxes meanwhile, up to
+//!   [`ZmqConfig::max_delay_ms`].
 //! * **Producers** in the binding process queue into the outboxes directly; producers in
 //!   other processes connect a DEALER and send `PUBLISH`, answered `OK` once queued.
 //! * **Groups** exist once declared: in the binding side's configuration (`groups`), by
@@ -32,7 +36,8 @@
 //!
 //! While the binding process lives, delivery is at-least-once: fan-out to every group,
 //! competing consumers within a group, per-key order (also across the consumers of a group),
-//! redelivery on nack and on disconnect with an attempt count, and the prefetch bound. `send` returns once the
+//! redelivery on nack and on disconnect with an attempt count, the prefetch bound, and
+//! delayed delivery (retries and sends, timed by the binding side). `send` returns once the
 //! message is in the outboxes, not when a consumer acked it, so
 //! [`Capability::ConfirmedSend`](courier_core::Capability::ConfirmedSend) is not reported;
 //! nothing is persisted, so [`Capability::Persistence`](courier_core::Capability::Persistence)
@@ -41,9 +46,9 @@
 //! ## Wire format
 //!
 //! Every message is a multipart message starting with the frame `courier/1` and a command
-//! frame (`HELLO`, `MSG`, `ACK`, `NACK`, `REJECT`, `PING`/`PONG`, `BYE`, `PUBLISH`,
-//! `DECLARE`, `OK`, `ERROR`); numbers are ASCII decimal; a message travels as the four frames
-//! id, key, headers (a JSON object of strings) and payload. The README's ZeroMQ section has
+//! frame (`HELLO`, `MSG`, `ACK`, `NACK`, `RETRY`, `REJECT`, `PING`/`PONG`, `BYE`,
+//! `PUBLISH`, `DECLARE`, `OK`, `ERROR`); numbers are ASCII decimal; a message travels as the
+//! four frames id, key, headers (a JSON object of strings) and payload. `docs/zeromq.md` has
 //! the full table. Any ZeroMQ library (libzmq through pyzmq, for example) can consume or
 //! produce with a DEALER socket.
 
@@ -51,6 +56,7 @@ mod auth;
 mod broker;
 mod config;
 mod consumer;
+mod delay;
 #[doc(hidden)]
 pub mod fuzzing;
 mod hub;

@@ -15,6 +15,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 use crate::BACKEND;
+use crate::delay;
 use crate::session::{Access, Dealer, connect};
 use crate::wire::{FromHub, ToHub, WireMessage, decimal};
 
@@ -23,6 +24,7 @@ enum Body {
     Publish {
         topic: String,
         messages: Vec<WireMessage>,
+        delay_ms: u64,
     },
     Declare {
         topic: String,
@@ -71,16 +73,27 @@ impl Link {
         }
     }
 
-    /// Hands `messages` to the binding side, returning once it has queued them.
+    /// Hands `messages` to the binding side, returning once it has queued them; it hands
+    /// them out once `delay` has passed (zero: at once).
     ///
     /// # Errors
     /// [`ErrorKind::Connection`] when the binding side cannot be reached or the connection
     /// drops before it answers; [`ErrorKind::Full`] when one of its outboxes is full and it
-    /// is set to fail; [`ErrorKind::Send`] when it refuses the messages.
-    pub(crate) async fn publish(&self, topic: &str, messages: Vec<WireMessage>) -> Result<()> {
+    /// is set to fail; [`ErrorKind::Config`] when `delay` is longer than its `max_delay_ms`;
+    /// [`ErrorKind::Send`] when it refuses the messages otherwise.
+    ///
+    /// # Cancel safety
+    /// Dropped once the request is written, the messages may or may not be queued.
+    pub(crate) async fn publish(
+        &self,
+        topic: &str,
+        messages: Vec<WireMessage>,
+        delay: Duration,
+    ) -> Result<()> {
         self.request(Body::Publish {
             topic: topic.to_owned(),
             messages,
+            delay_ms: delay::to_ms(delay),
         })
         .await
     }
@@ -287,9 +300,14 @@ impl Task {
                 }
                 return Ok(());
             }
-            Body::Publish { topic, messages } => ToHub::Publish {
+            Body::Publish {
+                topic,
+                messages,
+                delay_ms,
+            } => ToHub::Publish {
                 seq: decimal(seq),
                 topic,
+                delay_ms,
                 messages,
             },
             Body::Declare { topic, group } => ToHub::Declare {
@@ -312,6 +330,8 @@ fn parse_seq(seq: &[u8]) -> Option<u64> {
 fn refused(reason: String) -> Error {
     let kind = if reason.starts_with("full:") {
         ErrorKind::Full
+    } else if reason.starts_with(delay::REASON) {
+        ErrorKind::Config
     } else {
         ErrorKind::Send
     };

@@ -12,9 +12,10 @@
 //! |---|---|
 //! | `HELLO` | topic, group, prefetch: join `group` of `topic` as a consumer |
 //! | `ACK` / `NACK` / `REJECT` | one delivery tag per frame (`NACK` requeues, `REJECT` drops) |
+//! | `RETRY` | delay in ms, then one delivery tag per frame: requeue once the delay has passed |
 //! | `PING` | none: keeps the connection alive, answered with `PONG` |
 //! | `BYE` | none: leave the group; unacked deliveries go back to it |
-//! | `PUBLISH` | seq, topic, then 4 frames per message: answered `OK seq` once queued |
+//! | `PUBLISH` | seq, topic, an optional delay in ms (present when the frames after the topic are one more than a multiple of 4), then 4 frames per message: answered `OK seq` once queued |
 //! | `DECLARE` | seq, topic, group: create the group's outbox, answered `OK seq` |
 //! | `CHALLENGE` | the peer's nonce: start authenticating (see [`crate::auth`]) |
 //! | `AUTH` | the peer's proof |
@@ -147,11 +148,19 @@ pub(crate) enum ToHub {
     Ack(Vec<u64>),
     Nack(Vec<u64>),
     Reject(Vec<u64>),
+    /// Requeues the deliveries `tags` once `delay_ms` has passed.
+    Retry {
+        delay_ms: u64,
+        tags: Vec<u64>,
+    },
     Ping,
     Bye,
+    /// Queues `messages`; with a `delay_ms` above 0 (an optional frame after the topic), they
+    /// join their groups once it has passed.
     Publish {
         seq: Bytes,
         topic: String,
+        delay_ms: u64,
         messages: Vec<WireMessage>,
     },
     Declare {
@@ -254,6 +263,10 @@ impl ToHub {
             b"ACK" => Ok(Self::Ack(tags(frames)?)),
             b"NACK" => Ok(Self::Nack(tags(frames)?)),
             b"REJECT" => Ok(Self::Reject(tags(frames)?)),
+            b"RETRY" => Ok(Self::Retry {
+                delay_ms: number(frames.next(), "delay")?,
+                tags: tags(frames)?,
+            }),
             b"PING" => Ok(Self::Ping),
             b"BYE" => Ok(Self::Bye),
             b"PUBLISH" => {
@@ -265,9 +278,15 @@ impl ToHub {
                     reason: m.reason,
                 };
                 let topic = text(frames.next(), "topic").map_err(with_seq)?;
+                let delay_ms = if frames.len() % 4 == 1 {
+                    number(frames.next(), "delay").map_err(with_seq)?
+                } else {
+                    0
+                };
                 if frames.len() == 0 || frames.len() % 4 != 0 {
                     return Err(with_seq(malformed(
-                        "PUBLISH needs 4 frames per message: id, key, headers, payload",
+                        "PUBLISH needs an optional delay, then 4 frames per message: id, key, \
+                         headers, payload",
                     )));
                 }
                 let mut messages = Vec::with_capacity(frames.len() / 4);
@@ -277,6 +296,7 @@ impl ToHub {
                 Ok(Self::Publish {
                     seq,
                     topic,
+                    delay_ms,
                     messages,
                 })
             }
@@ -338,15 +358,23 @@ impl ToHub {
             Self::Ack(tags) => tag_frames(b"ACK", tags, &mut frames),
             Self::Nack(tags) => tag_frames(b"NACK", tags, &mut frames),
             Self::Reject(tags) => tag_frames(b"REJECT", tags, &mut frames),
+            Self::Retry { delay_ms, tags } => {
+                frames.extend([Bytes::from_static(b"RETRY"), decimal(delay_ms)]);
+                frames.extend(tags.into_iter().map(decimal));
+            }
             Self::Ping => frames.push(Bytes::from_static(b"PING")),
             Self::Bye => frames.push(Bytes::from_static(b"BYE")),
             Self::Publish {
                 seq,
                 topic,
+                delay_ms,
                 messages,
             } => {
-                frames.reserve(3 + 4 * messages.len());
+                frames.reserve(4 + 4 * messages.len());
                 frames.extend([Bytes::from_static(b"PUBLISH"), seq, Bytes::from(topic)]);
+                if delay_ms > 0 {
+                    frames.push(decimal(delay_ms));
+                }
                 for message in messages {
                     message.push_into(&mut frames);
                 }
@@ -491,12 +519,27 @@ mod tests {
             ToHub::Ack(vec![1, 2, 3]),
             ToHub::Nack(vec![4]),
             ToHub::Reject(vec![5]),
+            ToHub::Retry {
+                delay_ms: 1_500,
+                tags: vec![6, 7],
+            },
+            ToHub::Retry {
+                delay_ms: u64::MAX,
+                tags: vec![],
+            },
             ToHub::Ping,
             ToHub::Bye,
             ToHub::Publish {
                 seq: Bytes::from("9"),
                 topic: "t".into(),
+                delay_ms: 0,
                 messages: vec![WireMessage::encode(Message::new("a")); 2],
+            },
+            ToHub::Publish {
+                seq: Bytes::from("11"),
+                topic: "t".into(),
+                delay_ms: 250,
+                messages: vec![WireMessage::encode(Message::new("b")); 3],
             },
             ToHub::Declare {
                 seq: Bytes::from("10"),
@@ -558,6 +601,31 @@ mod tests {
             vec![PROTOCOL, b"ACK", b"x"],
             vec![PROTOCOL, b"PUBLISH"],
             vec![PROTOCOL, b"PUBLISH", b"1", b"t", b"id"],
+            vec![PROTOCOL, b"PUBLISH", b"1", b"t", b"5"],
+            vec![
+                PROTOCOL, b"PUBLISH", b"1", b"t", b"x", b"i", b"k", b"h", b"p",
+            ],
+            vec![
+                PROTOCOL, b"PUBLISH", b"1", b"t", b"-1", b"i", b"k", b"h", b"p",
+            ],
+            vec![
+                PROTOCOL,
+                b"PUBLISH",
+                b"1",
+                b"t",
+                b"18446744073709551616",
+                b"i",
+                b"k",
+                b"h",
+                b"p",
+            ],
+            vec![
+                PROTOCOL, b"PUBLISH", b"1", b"t", b"5", b"i", b"k", b"h", b"p", b"x",
+            ],
+            vec![PROTOCOL, b"RETRY"],
+            vec![PROTOCOL, b"RETRY", b"soon", b"1"],
+            vec![PROTOCOL, b"RETRY", b"1.5", b"1"],
+            vec![PROTOCOL, b"RETRY", b"100", b"x"],
             vec![PROTOCOL, b"DECLARE", b"1", b"t"],
             vec![PROTOCOL, b"WHAT"],
         ];
@@ -575,6 +643,29 @@ mod tests {
             Bytes::from_static(b"id"),
         ];
         assert_eq!(ToHub::parse(publish).unwrap_err().seq, Bytes::from("7"));
+        let bad_delay: Vec<Bytes> = [PROTOCOL, b"PUBLISH", b"8", b"t", b"x", b"", b"", b"", b""]
+            .into_iter()
+            .map(Bytes::from_static)
+            .collect();
+        let malformed = ToHub::parse(bad_delay).unwrap_err();
+        assert_eq!(malformed.seq, Bytes::from("8"));
+        assert!(malformed.reason.contains("delay"), "{}", malformed.reason);
+    }
+
+    #[test]
+    fn a_publish_without_a_delay_frame_is_read_as_before() {
+        let frames: Vec<Bytes> = [PROTOCOL, b"PUBLISH", b"1", b"t", b"", b"", b"", b"5"]
+            .into_iter()
+            .map(Bytes::from_static)
+            .collect();
+        let Ok(ToHub::Publish {
+            delay_ms, messages, ..
+        }) = ToHub::parse(frames)
+        else {
+            panic!("a valid PUBLISH");
+        };
+        assert_eq!(delay_ms, 0);
+        assert_eq!(messages[0].payload, Bytes::from_static(b"5"));
     }
 
     #[test]

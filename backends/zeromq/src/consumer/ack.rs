@@ -3,6 +3,7 @@
 //! task only while the consumer is open and the delivery's connection is the current one.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use courier_core::{Ack, Error, ErrorKind, Result, token};
@@ -10,6 +11,7 @@ use tokio::sync::mpsc;
 
 use super::settle::Op;
 use crate::BACKEND;
+use crate::delay;
 
 /// State shared by the consumer, its connection task and the deliveries it handed out; it
 /// is the consumer's [`Ack`].
@@ -20,6 +22,8 @@ pub(super) struct ZmqAck {
     /// Set by the reader task on every message, cleared by the heartbeat check.
     pub(super) heard: AtomicBool,
     pub(super) settle: mpsc::UnboundedSender<(u64, Op)>,
+    /// The longest delay of a retry.
+    pub(super) max_delay: Duration,
 }
 
 impl ZmqAck {
@@ -91,6 +95,24 @@ impl Ack for ZmqAck {
         self.settle(token, if requeue { Op::Nack } else { Op::Reject })
     }
 
+    /// Queues a `RETRY` (the binding side keeps the message aside, off this consumer's
+    /// credit, until `delay` has passed); a zero delay is a plain requeue.
+    ///
+    /// # Errors
+    /// As for [`nack`](Ack::nack): [`ErrorKind::Ack`] when the consumer is closed or the
+    /// delivery's connection was lost (it went back to its group then). A delay longer than
+    /// `max_delay_ms` requeues the delivery at once and returns [`ErrorKind::Config`].
+    async fn nack_after(&self, token: u64, delay: Duration) -> Result<()> {
+        if delay > self.max_delay {
+            self.settle(token, Op::Nack)?;
+            return Err(delay::refused(delay, self.max_delay));
+        }
+        match delay::to_ms(delay) {
+            0 => self.settle(token, Op::Nack),
+            delay_ms => self.settle(token, Op::Retry(delay_ms)),
+        }
+    }
+
     async fn ack_batch(&self, tokens: &[u64]) -> Result<()> {
         ZmqAck::ack_batch(self, tokens)
     }
@@ -107,6 +129,7 @@ mod tests {
             closed: AtomicBool::new(false),
             heard: AtomicBool::new(false),
             settle,
+            max_delay: Duration::from_secs(60),
         };
         (shared, settles)
     }
@@ -135,5 +158,41 @@ mod tests {
         shared.closed.store(true, Ordering::Release);
         assert!(shared.ack_batch(&[current(5)]).is_err());
         assert!(settles.try_recv().is_err(), "nothing queued once closed");
+    }
+
+    #[tokio::test]
+    async fn a_delayed_nack_queues_a_retry_or_requeues_at_once() {
+        let (shared, mut settles) = shared(3);
+        let current = |tag: u64| token::pack(3, tag);
+        shared
+            .nack_after(current(1), Duration::from_micros(1_500))
+            .await
+            .expect("queued");
+        shared
+            .nack_after(current(2), Duration::ZERO)
+            .await
+            .expect("a plain requeue");
+        let too_long = shared
+            .nack_after(current(3), Duration::from_secs(61))
+            .await
+            .expect_err("longer than max_delay");
+        assert_eq!(too_long.kind(), ErrorKind::Config);
+        let lost = shared
+            .nack_after(token::pack(2, 4), Duration::from_secs(1))
+            .await
+            .expect_err("a delivery of a lost connection");
+        assert_eq!(lost.kind(), ErrorKind::Ack);
+        let mut queued = Vec::new();
+        while let Ok(settle) = settles.try_recv() {
+            queued.push(settle);
+        }
+        assert_eq!(
+            queued,
+            vec![
+                (current(1), Op::Retry(2)),
+                (current(2), Op::Nack),
+                (current(3), Op::Nack)
+            ]
+        );
     }
 }

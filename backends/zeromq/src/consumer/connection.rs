@@ -28,6 +28,8 @@ pub(crate) struct ConsumerParams {
     pub(crate) prefetch: u32,
     /// Whether to ask for a temporary group (removed when its last member leaves).
     pub(crate) temporary: bool,
+    /// The longest delay of a retry ([`courier_core::Ack::nack_after`]).
+    pub(crate) max_delay: Duration,
     pub(crate) heartbeat_interval: Duration,
     pub(crate) heartbeat_timeout: Duration,
     pub(crate) access: Access,

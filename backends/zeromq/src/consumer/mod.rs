@@ -1,5 +1,6 @@
 //! [`ZmqConsumer`]: one DEALER connection per consumer, announcing its group and credit to
-//! the binding side, receiving `MSG`s, and settling them with batched `ACK`/`NACK`/`REJECT`.
+//! the binding side, receiving `MSG`s, and settling them with batched `ACK`/`NACK`/`REJECT`,
+//! or `RETRY` for a redelivery after a delay.
 //!
 //! This file holds the consumer itself, what the runtime calls; the rest is in one file per
 //! part: `ack` (the [`Ack`](courier_core::Ack) its deliveries carry, which queues
@@ -56,6 +57,7 @@ impl ZmqConsumer {
             closed: AtomicBool::new(false),
             heard: AtomicBool::new(false),
             settle: settle_tx,
+            max_delay: params.max_delay,
         });
         let (ready_tx, ready) = oneshot::channel();
         let wait = params.access.timeout + params.heartbeat_interval;

@@ -1,5 +1,5 @@
-//! Settlements: the three kinds a delivery can be settled with, and how the connection task
-//! writes a batch of them to the binding side as `ACK`, `NACK` and `REJECT` frames.
+//! Settlements: the kinds a delivery can be settled with, and how the connection task writes
+//! a batch of them to the binding side as `ACK`, `NACK`, `RETRY` and `REJECT` frames.
 
 use courier_core::{Result, token};
 
@@ -13,17 +13,22 @@ pub(super) const SETTLE_BATCH: usize = 4096;
 pub(super) enum Op {
     Ack,
     Nack,
+    /// Requeue once this many milliseconds have passed (above 0).
+    Retry(u64),
     Reject,
 }
 
-/// Writes settlements of the current connection, grouped by kind; drops the rest (their
-/// deliveries went back to the group with the connection that carried them).
+/// Writes settlements of the current connection, grouped by kind (and retries by delay);
+/// drops the rest (their deliveries went back to the group with the connection that carried
+/// them).
 pub(super) async fn write_settles(
     dealer: &mut Dealer,
     batch: &mut Vec<(u64, Op)>,
     generation: u64,
 ) -> Result<()> {
     let (mut acks, mut nacks, mut rejects) = (Vec::new(), Vec::new(), Vec::new());
+    // Few distinct delays per batch (a runtime retries with a handful of backoffs).
+    let mut retries: Vec<(u64, Vec<u64>)> = Vec::new();
     for (token, op) in batch.drain(..) {
         if !token::is_of(token, generation) {
             continue;
@@ -32,8 +37,15 @@ pub(super) async fn write_settles(
         match op {
             Op::Ack => acks.push(tag),
             Op::Nack => nacks.push(tag),
+            Op::Retry(delay_ms) => match retries.iter_mut().find(|(d, _)| *d == delay_ms) {
+                Some((_, tags)) => tags.push(tag),
+                None => retries.push((delay_ms, vec![tag])),
+            },
             Op::Reject => rejects.push(tag),
         }
+    }
+    for (delay_ms, tags) in retries {
+        dealer.send(ToHub::Retry { delay_ms, tags }).await?;
     }
     if !acks.is_empty() {
         dealer.send(ToHub::Ack(acks)).await?;

@@ -3,11 +3,16 @@
 //!
 //! Local producers hand it messages over a channel; remote producers send `PUBLISH` frames;
 //! consumers (always over TCP or IPC, never in-process shortcuts) connect DEALER sockets,
-//! announce their group and credit with `HELLO`, and settle with `ACK`/`NACK`/`REJECT`.
+//! announce their group and credit with `HELLO`, and settle with `ACK`/`NACK`/`REJECT`, or
+//! `RETRY` to have a delivery come again after a delay. Delayed messages wait in the
+//! outboxes; one timer of the hub's task releases them when due.
 
+#[cfg(test)]
+mod delayed_tests;
 mod gate;
 mod outbox;
 mod task;
+mod timer;
 
 use std::time::Duration;
 
@@ -25,10 +30,12 @@ use crate::wire::WireMessage;
 
 /// Requests of local producers and of the broker to the hub task.
 pub(crate) enum Command {
-    /// Queue `messages` for every group of `topic`; the reply comes once they are queued.
+    /// Queue `messages` for every group of `topic`, to join the groups once `delay` has
+    /// passed (zero: at once); the reply comes once they are queued.
     Send {
         topic: String,
         messages: Vec<WireMessage>,
+        delay: Duration,
         reply: oneshot::Sender<Result<()>>,
     },
     /// Create the outbox of `group` on `topic`.
@@ -55,6 +62,8 @@ pub(crate) struct HubSettings {
     pub(crate) allow_remote_declare: bool,
     pub(crate) max_message_bytes: usize,
     pub(crate) max_parked_bytes_per_peer: usize,
+    /// The longest delay of a delayed send or retry.
+    pub(crate) max_delay: Duration,
 }
 
 /// A running hub: where to reach it, and its command channel.
@@ -113,16 +122,28 @@ impl Hub {
         })
     }
 
-    /// Queues `messages` on `topic`, returning once they are in the outbox of every group.
+    /// Queues `messages` on `topic`, returning once they are in the outbox of every group;
+    /// they are handed out once `delay` has passed (zero: at once), and count against the
+    /// capacity meanwhile.
     ///
     /// # Errors
     /// [`ErrorKind::Full`] with [`Overflow::Fail`] when a group's outbox is full;
+    /// [`ErrorKind::Config`] when `delay` is longer than the hub's `max_delay`;
     /// [`ErrorKind::Closed`] once the broker is closed.
-    pub(crate) async fn send(&self, topic: &str, messages: Vec<WireMessage>) -> Result<()> {
+    ///
+    /// # Cancel safety
+    /// Dropping the future after the hub took the request leaves the messages queued.
+    pub(crate) async fn send(
+        &self,
+        topic: &str,
+        messages: Vec<WireMessage>,
+        delay: Duration,
+    ) -> Result<()> {
         let (reply, answer) = oneshot::channel();
         self.request(Command::Send {
             topic: topic.to_owned(),
             messages,
+            delay,
             reply,
         })
         .await?;

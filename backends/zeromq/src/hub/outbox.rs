@@ -4,8 +4,11 @@
 //! Every group of a topic gets every message; a group hands each message to one member with
 //! credit, round-robin, keeping one key's messages on one member while it holds any of them.
 //! A member's unacked messages go back to the front of its group when it nacks them or
-//! leaves. Nothing is dropped until a member acks or rejects it, except with a temporary
-//! group, which is removed (with what it holds) when its last member leaves.
+//! leaves, or wait aside until a time when it retries them after a delay (see `delayed`).
+//! Nothing is dropped until a member acks or rejects it, except with a temporary group,
+//! which is removed (with what it holds) when its last member leaves.
+
+mod delayed;
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -59,6 +62,11 @@ pub(crate) struct Outbox {
     temporary: HashSet<usize>,
     /// Slots of removed groups, reused by the next group declared.
     free: Vec<usize>,
+    /// Groups that hold delayed messages.
+    delayed: HashSet<usize>,
+    /// When the earliest delayed message of any group is due (possibly earlier than that,
+    /// never later: a group removed since makes it early).
+    next_due: Option<Instant>,
 }
 
 impl Outbox {
@@ -73,6 +81,8 @@ impl Outbox {
             members: HashMap::new(),
             temporary: HashSet::new(),
             free: Vec::new(),
+            delayed: HashSet::new(),
+            next_due: None,
         }
     }
 
@@ -111,6 +121,7 @@ impl Outbox {
             return;
         }
         self.temporary.remove(&id);
+        self.delayed.remove(&id);
         self.by_name.retain(|_, &mut g| g != id);
         self.by_topic.retain(|_, ids| {
             ids.retain(|&g| g != id);
@@ -162,7 +173,7 @@ impl Outbox {
             return;
         };
         for message in messages {
-            let key = (!message.key.is_empty()).then(|| self.keys.hash(&message.key));
+            let key = self.key_of(&message);
             for &id in ids {
                 let _ = self.groups[id].push(message.clone(), key);
             }
@@ -170,6 +181,11 @@ impl Outbox {
         for &id in ids {
             dispatch(&mut self.groups[id], out);
         }
+    }
+
+    /// The hash of the key of `message`, when it has one.
+    fn key_of(&self, message: &WireMessage) -> Option<u64> {
+        (!message.key.is_empty()).then(|| self.keys.hash(&message.key))
     }
 
     /// Makes the peer `member` a consumer of `group` on `topic` with `prefetch` credit.
@@ -294,11 +310,11 @@ fn dispatch(group: &mut Group<WireMessage, Peer>, out: &mut Vec<Outgoing>) {
 mod tests {
     use super::*;
 
-    fn msg(id: &str) -> WireMessage {
+    pub(super) fn msg(id: &str) -> WireMessage {
         keyed(id, "")
     }
 
-    fn keyed(id: &str, key: &str) -> WireMessage {
+    pub(super) fn keyed(id: &str, key: &str) -> WireMessage {
         WireMessage {
             id: Bytes::copy_from_slice(id.as_bytes()),
             key: Bytes::copy_from_slice(key.as_bytes()),
@@ -307,7 +323,7 @@ mod tests {
         }
     }
 
-    fn ids(out: &[Outgoing]) -> Vec<(String, String, u32)> {
+    pub(super) fn ids(out: &[Outgoing]) -> Vec<(String, String, u32)> {
         out.iter()
             .map(|o| {
                 (
@@ -319,7 +335,7 @@ mod tests {
             .collect()
     }
 
-    fn peer(name: &str) -> Bytes {
+    pub(super) fn peer(name: &str) -> Bytes {
         Bytes::copy_from_slice(name.as_bytes())
     }
 

@@ -1,6 +1,7 @@
 //! The hub task: the one owner of a ROUTER socket. It reacts to local commands, to frames
 //! from peers (read by the reader task), to the socket monitor's disconnect events and to a
-//! heartbeat tick, then writes what the outbox produced.
+//! heartbeat tick, and to its timer when a delayed message is due, then writes what the
+//! outbox produced.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Instant;
@@ -16,9 +17,11 @@ use zeromq::{RouterSendHalf, RouterSocket, Socket, SocketEvent, TrySendError, Zm
 
 use super::gate::{Admit, Gate};
 use super::outbox::{Outbox, Outgoing, Settle};
+use super::timer::DueTimer;
 use super::{Command, HubSettings};
 use crate::BACKEND;
 use crate::config::Overflow;
+use crate::delay;
 use crate::socket::spawn_reader;
 use crate::wire::{FromHub, Malformed, ToHub, WireMessage};
 
@@ -35,6 +38,8 @@ enum Reply {
 /// Messages waiting for room in a full outbox, in send order.
 struct Parked {
     messages: VecDeque<WireMessage>,
+    /// When they join their groups, for a delayed send; `None`: at once.
+    due: Option<Instant>,
     reply: Reply,
     /// The bytes counted against a remote peer's parking allowance.
     bytes: usize,
@@ -94,10 +99,13 @@ pub(super) async fn run(
     }
     let mut monitoring = true;
     let mut last_tick = Instant::now();
+    let mut timer = DueTimer::new();
     loop {
         tokio::select! {
             biased;
             () = shutdown.cancelled() => break,
+            // Before the peers' frames, so that a busy socket cannot hold releases back.
+            () = timer.fired() => state.outbox.release_due(Instant::now(), &mut state.out),
             command = commands.recv() => match command {
                 Some(command) => state.on_command(command),
                 None => break,
@@ -158,6 +166,7 @@ pub(super) async fn run(
         state.unpark();
         state.write(&sender);
         state.answer_drained();
+        timer.set(state.outbox.next_due());
     }
     for (_, queue) in state.parked.drain() {
         for parked in queue {
@@ -177,8 +186,17 @@ impl State {
             Command::Send {
                 topic,
                 messages,
+                delay,
                 reply,
-            } => self.accept(topic, messages, Reply::Local(reply)),
+            } => {
+                let max = self.settings.max_delay;
+                match delay::publish_due(Instant::now(), delay::to_ms(delay), max) {
+                    Ok(due) => self.accept(topic, messages, due, Reply::Local(reply)),
+                    Err(reason) => {
+                        let _ = reply.send(Err(Error::new(BACKEND, ErrorKind::Config, reason)));
+                    }
+                }
+            }
             Command::Declare {
                 topic,
                 group,
@@ -311,6 +329,12 @@ impl State {
             ToHub::Ack(tags) => self.settle(peer, &tags, Settle::Ack),
             ToHub::Nack(tags) => self.settle(peer, &tags, Settle::Requeue),
             ToHub::Reject(tags) => self.settle(peer, &tags, Settle::Reject),
+            ToHub::Retry { delay_ms, tags } => {
+                match delay::retry_due(now, delay_ms, self.settings.max_delay) {
+                    Some(due) => self.retry(peer, &tags, due),
+                    None => self.settle(peer, &tags, Settle::Requeue),
+                }
+            }
             ToHub::Ping => self.reply(peer, FromHub::Pong),
             ToHub::Bye => {
                 self.outbox.leave(&peer, &mut self.out);
@@ -318,14 +342,19 @@ impl State {
             ToHub::Publish {
                 seq,
                 topic,
+                delay_ms,
                 messages,
             } => {
+                let due = match delay::publish_due(now, delay_ms, self.settings.max_delay) {
+                    Ok(due) => due,
+                    Err(reason) => return self.reply(peer, FromHub::Error { seq, reason }),
+                };
                 match messages
                     .into_iter()
                     .map(WireMessage::validated)
                     .collect::<std::result::Result<Vec<_>, _>>()
                 {
-                    Ok(messages) => self.accept(topic, messages, Reply::Remote { peer, seq }),
+                    Ok(messages) => self.accept(topic, messages, due, Reply::Remote { peer, seq }),
                     Err(reason) => self.reply(peer, FromHub::Error { seq, reason }),
                 }
             }
@@ -347,14 +376,31 @@ impl State {
         }
     }
 
+    /// Keeps the deliveries `tags` of a member aside until `due`, freeing its credit; a
+    /// peer that is no longer a member is told, as for [`settle`](Self::settle).
+    fn retry(&mut self, peer: Bytes, tags: &[u64], due: Instant) {
+        if self.outbox.is_member(&peer) {
+            self.outbox.park(&peer, tags, due, &mut self.out);
+        } else {
+            self.reply(peer, not_a_member());
+        }
+    }
+
     fn reply(&mut self, peer: Bytes, reply: FromHub) {
         self.replies.push(reply.frames_to(peer));
     }
 
-    /// Queues `messages` on `topic`, or parks what does not fit (or fails it, with
-    /// [`Overflow::Fail`], or when a remote peer has parked its allowance of bytes).
-    /// Messages of a topic never overtake parked ones.
-    fn accept(&mut self, topic: String, mut messages: Vec<WireMessage>, reply: Reply) {
+    /// Queues `messages` on `topic`, to join the groups at `due` (`None`: at once), or parks
+    /// what does not fit (or fails it, with [`Overflow::Fail`], or when a remote peer has
+    /// parked its allowance of bytes). Messages of a topic never overtake parked ones;
+    /// delayed messages take room like any other.
+    fn accept(
+        &mut self,
+        topic: String,
+        mut messages: Vec<WireMessage>,
+        due: Option<Instant>,
+        reply: Reply,
+    ) {
         let rest = if self.parked.contains_key(&topic) {
             messages
         } else {
@@ -363,12 +409,14 @@ impl State {
             }
             let room = self.outbox.room(&topic);
             if room >= messages.len() {
-                self.outbox.enqueue(&topic, messages, &mut self.out);
+                self.outbox
+                    .enqueue_due(&topic, messages, due, &mut self.out);
                 self.answer(reply, Ok(()));
                 return;
             }
             let rest = messages.split_off(room);
-            self.outbox.enqueue(&topic, messages, &mut self.out);
+            self.outbox
+                .enqueue_due(&topic, messages, due, &mut self.out);
             rest
         };
         if self.settings.overflow == Overflow::Fail {
@@ -416,6 +464,7 @@ impl State {
         }
         queue.push_back(Parked {
             messages: rest.into(),
+            due,
             reply,
             bytes,
         });
@@ -458,7 +507,7 @@ impl State {
                 }
                 let n = room.min(front.messages.len());
                 self.outbox
-                    .enqueue(topic, front.messages.drain(..n), &mut self.out);
+                    .enqueue_due(topic, front.messages.drain(..n), front.due, &mut self.out);
                 if front.messages.is_empty() {
                     if let Some(done) = queue.pop_front() {
                         answered.push((done.reply, done.bytes));
