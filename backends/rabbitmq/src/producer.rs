@@ -94,8 +94,8 @@ impl Producer for RabbitMqProducer {
         self.publisher.publish(&target, outgoing).await
     }
 
-    /// Publishes to the topic's delay queue for `delay` (see [`crate::delay`]), from where
-    /// RabbitMQ moves the message to the topic's exchange.
+    /// Publishes to the topic's delay queue for `delay`, from where RabbitMQ moves the message
+    /// to the topic's exchange (see "Delays" in docs/rabbitmq.md).
     async fn send_after(&self, topic: &str, message: Message, delay: Duration) -> Result<()> {
         if delay.is_zero() {
             return self.send(topic, message).await;
