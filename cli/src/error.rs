@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use courier_config::ConfigError;
+use courier_config::{ConfigError, one_line};
 use courier_core::ErrorKind;
 
 /// The exit code of a bad command line, a bad configuration, an unreachable broker or a
@@ -94,18 +94,6 @@ impl From<std::io::Error> for CliError {
     fn from(error: std::io::Error) -> Self {
         Self::output(&error)
     }
-}
-
-/// `text` on one line: line breaks become `; `.
-fn one_line(text: &str) -> String {
-    if !text.contains(['\n', '\r']) {
-        return text.to_owned();
-    }
-    text.lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty())
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 #[cfg(test)]

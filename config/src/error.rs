@@ -88,8 +88,8 @@ pub fn exit_on_error<T>(result: Result<T, ConfigError>) -> T {
     }
 }
 
-/// `text` on one line: line breaks become `; `.
-fn one_line(text: &str) -> String {
+/// `text` on one line: line breaks become `; ` (for errors printed as one line).
+pub fn one_line(text: &str) -> String {
     if !text.contains(['\n', '\r']) {
         return text.to_owned();
     }

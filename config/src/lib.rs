@@ -38,7 +38,7 @@ pub use broker::{BrokerKind, BrokerSection, CompiledOut};
 pub use config::Config;
 pub use connect::connect;
 pub use courier_outbox::StoreSettings;
-pub use error::{ConfigError, EXIT_CODE, exit_on_error};
+pub use error::{ConfigError, EXIT_CODE, exit_on_error, one_line};
 pub use load::{CONFIG_ENV, DEFAULT_PATH, load, load_from_str, load_from_str_and_env};
 pub use needs::check_needs;
 pub use services::{

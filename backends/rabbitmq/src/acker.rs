@@ -258,20 +258,7 @@ impl Ack for RabbitMqAck {
         if requeue {
             if let (Requeue::Republish(publisher), Some(held)) = (&self.requeue, held) {
                 match self.republish(publisher, held).await {
-                    Ok(()) => {
-                        return session
-                            .channel
-                            .basic_ack(tag, BasicAckOptions::default())
-                            .await
-                            .map_err(|e| {
-                                from_lapin(
-                                    ErrorKind::Ack,
-                                    "acking the original after publishing its requeued copy failed \
-                                     (it may arrive twice)",
-                                    e,
-                                )
-                            });
-                    }
+                    Ok(()) => return ack_original(&session, tag, "requeued").await,
                     Err(e) => warn!(
                         queue = %self.queue,
                         error = %e,
@@ -307,18 +294,7 @@ impl Ack for RabbitMqAck {
             return Err(ack_error("the delivery's content is no longer held"));
         };
         match delays.retry(&self.queue, delay, self.next_copy(held)).await {
-            Ok(()) => session
-                .channel
-                .basic_ack(tag, BasicAckOptions::default())
-                .await
-                .map_err(|e| {
-                    from_lapin(
-                        ErrorKind::Ack,
-                        "acking the original after publishing its delayed copy failed (it may \
-                         arrive twice)",
-                        e,
-                    )
-                }),
+            Ok(()) => ack_original(&session, tag, "delayed").await,
             Err(e) => {
                 warn!(queue = %self.queue, error = %e, "publishing the delayed copy failed; requeueing the original now");
                 session
@@ -330,6 +306,24 @@ impl Ack for RabbitMqAck {
             }
         }
     }
+}
+
+/// Acks delivery `tag` once its `what` copy (requeued, delayed) is published.
+async fn ack_original(session: &Session, tag: u64, what: &str) -> Result<()> {
+    session
+        .channel
+        .basic_ack(tag, BasicAckOptions::default())
+        .await
+        .map_err(|e| {
+            from_lapin(
+                ErrorKind::Ack,
+                &format!(
+                    "acking the original after publishing its {what} copy failed (it may arrive \
+                     twice)"
+                ),
+                e,
+            )
+        })
 }
 
 fn ack_error(message: &str) -> Error {

@@ -79,8 +79,7 @@ impl Delays {
     /// # Cancel safety
     /// As for [`send`](Self::send).
     pub(crate) async fn retry(&self, queue: &str, delay: Duration, copy: Outgoing) -> Result<()> {
-        let retries = self.retries.clone();
-        self.send(&retries, Destination::Queue(queue), delay, vec![copy])
+        self.send(&self.retries, Destination::Queue(queue), delay, vec![copy])
             .await
     }
 

@@ -3,17 +3,11 @@
 //! as its last consumer is gone; `x-expires` also deletes it when no consumer ever came (a
 //! process that stopped between declaring and consuming).
 
-use lapin::{
-    Connection,
-    options::{QueueBindOptions, QueueDeclareOptions},
-    types::{AMQPValue, FieldTable},
-};
-use tracing::warn;
+use lapin::{Connection, options::QueueDeclareOptions};
 
 use crate::{
-    error::is_precondition_failed,
     naming::{QueueSpec, QueueType},
-    topology::declare_exchange,
+    topology::declare_and_bind,
 };
 
 /// How long a temporary queue that no consumer uses is kept, in milliseconds.
@@ -29,7 +23,8 @@ pub(crate) fn temporary_spec(spec: QueueSpec) -> QueueSpec {
     }
 }
 
-/// Declares the exchange of `spec`, the auto-delete queue and its binding.
+/// Declares the exchange of `spec`, the auto-delete queue (expiring unused, as
+/// [`temporary_spec`] sets) and its binding.
 ///
 /// When the queue exists with other settings (the group is not temporary: a service's
 /// durable queue), it is used as it is, with a warning, and is not deleted afterwards.
@@ -40,50 +35,16 @@ pub(crate) async fn declare_temporary(
     connection: &Connection,
     spec: &QueueSpec,
 ) -> lapin::Result<()> {
-    let mut channel = connection.create_channel().await?;
-    declare_exchange(&channel, &spec.exchange).await?;
     let options = QueueDeclareOptions {
         durable: false,
         auto_delete: true,
         ..Default::default()
     };
-    let mut arguments = FieldTable::default();
-    if let Some(ms) = spec.expires_ms {
-        arguments.insert(
-            "x-expires".into(),
-            AMQPValue::LongLongInt(i64::try_from(ms).unwrap_or(i64::MAX)),
-        );
-    }
-    match channel
-        .queue_declare(spec.queue.as_str().into(), options, arguments)
-        .await
-    {
-        Ok(_) => {}
-        Err(e) if is_precondition_failed(&e) => {
-            warn!(queue = %spec.queue, error = %e, "a temporary subscription names an existing queue; using it as it is, and it is kept");
-            channel = connection.create_channel().await?;
-            channel
-                .queue_declare(
-                    spec.queue.as_str().into(),
-                    QueueDeclareOptions {
-                        passive: true,
-                        ..Default::default()
-                    },
-                    FieldTable::default(),
-                )
-                .await?;
-        }
-        Err(e) => return Err(e),
-    }
-    channel
-        .queue_bind(
-            spec.queue.as_str().into(),
-            spec.exchange.as_str().into(),
-            "".into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
-    channel.close(200, "declared".into()).await.ok();
-    Ok(())
+    declare_and_bind(
+        connection,
+        spec,
+        options,
+        "a temporary subscription names an existing queue; using it as it is, and it is kept",
+    )
+    .await
 }

@@ -102,19 +102,40 @@ pub(crate) async fn declare_exchange(channel: &Channel, exchange: &str) -> lapin
 /// # Errors
 /// lapin's error for anything else the broker refuses, or a lost connection.
 pub(crate) async fn declare_group(connection: &Connection, spec: &QueueSpec) -> lapin::Result<()> {
-    let mut channel = connection.create_channel().await?;
-    declare_exchange(&channel, &spec.exchange).await?;
     let options = QueueDeclareOptions {
         durable: spec.durable,
         ..Default::default()
     };
+    declare_and_bind(
+        connection,
+        spec,
+        options,
+        "the queue exists with other settings; using it as it is",
+    )
+    .await
+}
+
+/// Declares the exchange of `spec`, its queue with `options` (and the arguments `spec`
+/// asks for) and the binding. A queue that exists with other settings is used as it is,
+/// with the warning `exists`.
+///
+/// # Errors
+/// lapin's error for anything else the broker refuses, or a lost connection.
+pub(crate) async fn declare_and_bind(
+    connection: &Connection,
+    spec: &QueueSpec,
+    options: QueueDeclareOptions,
+    exists: &str,
+) -> lapin::Result<()> {
+    let mut channel = connection.create_channel().await?;
+    declare_exchange(&channel, &spec.exchange).await?;
     match channel
         .queue_declare(spec.queue.as_str().into(), options, queue_arguments(spec))
         .await
     {
         Ok(_) => {}
         Err(e) if is_precondition_failed(&e) => {
-            warn!(queue = %spec.queue, error = %e, "the queue exists with other settings; using it as it is");
+            warn!(queue = %spec.queue, error = %e, "{exists}");
             channel = connection.create_channel().await?;
             channel
                 .queue_declare(
