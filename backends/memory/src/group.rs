@@ -66,8 +66,6 @@ impl Group {
     fn release_due(self: &Arc<Self>) {
         let mut wakes = Wakes::default();
         self.lock().release_due(Instant::now(), &mut wakes);
-        // Each timer releases all that is due; a later message still waiting starts its own.
-        wakes.timer = wakes.timer.filter(|due| *due > Instant::now());
         self.wake(wakes);
     }
 

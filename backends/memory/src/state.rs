@@ -188,13 +188,10 @@ impl GroupState {
         Ok(())
     }
 
-    /// Moves the delayed messages due by `now` into the group; a later one still waiting
-    /// sets the next timer.
+    /// Moves the delayed messages due by `now` into the group. Each one still waiting has
+    /// its own timer, started when it was added.
     pub(crate) fn release_due(&mut self, now: Instant, wakes: &mut Wakes) {
         wakes.ready |= self.engine.release_due(now);
-        if let Some(next) = self.engine.next_due() {
-            wakes.due_at(next);
-        }
     }
 
     /// Registers a sender that waits until `need` messages fit.

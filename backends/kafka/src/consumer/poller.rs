@@ -70,12 +70,14 @@ impl Poller {
         let mut check: Option<JoinHandle<(Watch, bool)>> = None;
         let mut watch = Some(Watch::default());
         let mut intake = Intake::Open;
+        // When the earliest record held for its time is due: only this task holds records,
+        // so it knows without asking the state (a revocation can only make it early).
+        let mut next_due: Option<Instant> = None;
         loop {
             let pause_at = match intake {
                 Intake::FullSince(since) => Some(since + PAUSE_AFTER),
                 _ => None,
             };
-            let next_due = self.shared.lock().next_due();
             tokio::select! {
                 biased;
                 () = self.stop.cancelled() => break,
@@ -94,16 +96,21 @@ impl Poller {
                     }
                 }
                 () = sleep_until(pause_at) => intake = self.pause_if_still_full(),
-                () = sleep_until(next_due) => intake = self.release_due(intake),
+                () = sleep_until(next_due) => (intake, next_due) = self.release_due(intake),
                 received = self.consumer.recv(), if !matches!(intake, Intake::FullSince(_)) => {
                     match received {
                         Ok(record) => {
                             let incoming = wire::decode(&record);
                             let (partition, offset) = (record.partition(), record.offset());
                             drop(record);
-                            if self.admit(partition, offset, incoming) && intake == Intake::Open {
+                            let (full, due) = self.admit(partition, offset, incoming);
+                            if full && intake == Intake::Open {
                                 intake = Intake::FullSince(Instant::now());
                             }
+                            next_due = match (next_due, due) {
+                                (Some(next), Some(due)) => Some(next.min(due)),
+                                (next, due) => next.or(due),
+                            };
                         }
                         Err(e) => report(&self.shared, &e),
                     }
@@ -126,11 +133,17 @@ impl Poller {
         })
     }
 
-    /// Takes in a record; returns whether the buffer is now full.
-    fn admit(&self, partition: i32, offset: i64, incoming: wire::Incoming) -> bool {
+    /// Takes in a record; returns whether the buffer is now full, and when the record is due
+    /// if it is held for its time.
+    fn admit(
+        &self,
+        partition: i32,
+        offset: i64,
+        incoming: wire::Incoming,
+    ) -> (bool, Option<Instant>) {
         if incoming.is_for_another_group(&self.shared.group) {
             self.shared.lock().skip(partition, offset);
-            return false;
+            return (false, None);
         }
         let due = incoming
             .due_at_ms
@@ -147,15 +160,20 @@ impl Poller {
             state.buffer_full()
         };
         self.shared.wake_receiver.notify_one();
-        full
+        (full, due)
     }
 
-    /// Makes the records now due ready for `recv`.
-    fn release_due(&self, intake: Intake) -> Intake {
-        if self.shared.lock().release_due(Instant::now()) {
+    /// Makes the records now due ready for `recv`; returns the intake and when the next
+    /// held record is due.
+    fn release_due(&self, intake: Intake) -> (Intake, Option<Instant>) {
+        let (released, next_due) = {
+            let mut state = self.shared.lock();
+            (state.release_due(Instant::now()), state.next_due())
+        };
+        if released {
             self.shared.wake_receiver.notify_one();
         }
-        self.after_take(intake)
+        (self.after_take(intake), next_due)
     }
 
     /// After `recv` took from the buffer: takes records again if it has room, and resumes
