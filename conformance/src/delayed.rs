@@ -6,16 +6,13 @@
 //! [`Delivery::retry_after`]: courier_core::Delivery::retry_after
 //! [`Producer::send_after`]: courier_core::Producer::send_after
 
-use std::{
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::time::Duration;
 
 use courier_core::{Context as HandlerContext, HandlerError, Message, Runtime, RuntimeSettings};
 use tokio::{sync::mpsc, time::Instant};
 
 use super::harness::{
-    Context, Ctx, TestResult, close, ensure, expect_silence, fail, lock, recv_one, send_batch,
+    Context, Ctx, TestResult, close, ensure, expect_silence, fail, recv_one, send_batch,
 };
 
 /// How long the cases delay: long enough to tell from a plain redelivery, short enough for a
@@ -184,7 +181,6 @@ pub(super) async fn runtime_retry_does_not_block_the_lane(ctx: Ctx) -> TestResul
         ..RuntimeSettings::default()
     };
     let (tx, mut rx) = mpsc::unbounded_channel::<Call>();
-    let tx = Arc::new(Mutex::new(tx));
     let mut runtime = Runtime::new(ctx.broker.clone(), settings);
     runtime.handle_fn(
         topic.clone(),
@@ -193,7 +189,7 @@ pub(super) async fn runtime_retry_does_not_block_the_lane(ctx: Ctx) -> TestResul
             let tx = tx.clone();
             let fail_now = m.id.as_str() == failing && cx.attempt == 1;
             async move {
-                let _ = lock(&tx).send((m.id.to_string(), cx.attempt, Instant::now()));
+                let _ = tx.send((m.id.to_string(), cx.attempt, Instant::now()));
                 if fail_now {
                     return Err(HandlerError::transient("simulated hiccup"));
                 }
