@@ -15,6 +15,11 @@ pub(crate) struct QueueInner<S, K: Clone> {
     ready_queue: BinaryHeap<ReadyEvent<K>>,
     queued: HashSet<K>,
     streams: HashMap<K, Pin<Box<S>>>,
+    /// The key of the stream `poll_next` has taken out of `streams` to poll it.
+    polled: Option<K>,
+    /// Set when the polled stream was removed (or replaced) while it was polled: it is
+    /// dropped instead of being put back, so that its connection closes.
+    polled_removed: bool,
     waker: Option<Waker>,
     /// Callback invoked when a stream ends (peer disconnected).
     /// Wrapped in Arc so it can be cloned and called outside the lock.
@@ -23,6 +28,7 @@ pub(crate) struct QueueInner<S, K: Clone> {
 
 impl<S, K: Clone + Eq + Hash> QueueInner<S, K> {
     pub fn insert(&mut self, k: K, s: S) {
+        self.forget_polled(&k);
         self.streams.insert(k.clone(), Box::pin(s));
         self.push_ready(k);
         if let Some(w) = &self.waker {
@@ -31,8 +37,27 @@ impl<S, K: Clone + Eq + Hash> QueueInner<S, K> {
     }
 
     pub fn remove(&mut self, k: &K) {
+        self.forget_polled(k);
         self.streams.remove(k);
         self.queued.remove(k);
+    }
+
+    /// Marks the stream being polled, if its key is `k`, to be dropped after the poll.
+    fn forget_polled(&mut self, k: &K) {
+        if self.polled.as_ref() == Some(k) {
+            self.polled_removed = true;
+        }
+    }
+
+    /// Puts the polled stream back, unless it was removed while it was polled (then it is
+    /// dropped); returns whether it was put back.
+    fn put_back(&mut self, k: K, s: Pin<Box<S>>) -> bool {
+        self.polled = None;
+        if std::mem::take(&mut self.polled_removed) {
+            return false;
+        }
+        self.streams.insert(k, s);
+        true
     }
 
     /// Clear all streams and the ready queue.
@@ -40,6 +65,9 @@ impl<S, K: Clone + Eq + Hash> QueueInner<S, K> {
     /// Used during shutdown to ensure TCP connections are closed even when
     /// other components (like reconnect tasks) hold Arc references to the inner.
     pub fn clear(&mut self) {
+        if self.polled.is_some() {
+            self.polled_removed = true;
+        }
         self.streams.clear();
         self.ready_queue.clear();
         self.queued.clear();
@@ -141,7 +169,11 @@ where
                 };
                 inner.queued.remove(&event.key);
                 match inner.streams.remove(&event.key) {
-                    Some(stream) => (event, stream),
+                    Some(stream) => {
+                        inner.polled = Some(event.key.clone());
+                        inner.polled_removed = false;
+                        (event, stream)
+                    }
                     None => continue,
                 }
             };
@@ -157,8 +189,9 @@ where
                     let key = event.key.clone();
                     let item = Some((key.clone(), res));
                     let mut inner = fair_queue.inner.lock();
-                    inner.streams.insert(event.key, io_stream);
-                    inner.push_ready(key);
+                    if inner.put_back(event.key, io_stream) {
+                        inner.push_ready(key);
+                    }
                     return Poll::Ready(item);
                 }
                 Poll::Ready(None) => {
@@ -166,7 +199,9 @@ where
                     // Clone the callback Arc so we can call it outside the lock
                     // (to avoid deadlock if callback accesses inner)
                     let callback = {
-                        let inner = fair_queue.inner.lock();
+                        let mut inner = fair_queue.inner.lock();
+                        inner.polled = None;
+                        inner.polled_removed = false;
                         inner.on_disconnect.clone()
                     };
                     // Call callback outside the lock
@@ -177,8 +212,7 @@ where
                     continue;
                 }
                 Poll::Pending => {
-                    let mut inner = fair_queue.inner.lock();
-                    inner.streams.insert(event.key, io_stream);
+                    fair_queue.inner.lock().put_back(event.key, io_stream);
                     continue;
                 }
             }
@@ -210,6 +244,8 @@ impl<S, K: Clone> FairQueue<S, K> {
                 ready_queue: BinaryHeap::new(),
                 queued: HashSet::new(),
                 streams: HashMap::new(),
+                polled: None,
+                polled_removed: false,
                 waker: None,
                 on_disconnect: None,
             })),
@@ -627,5 +663,47 @@ mod test {
             stream.poll_count, 1,
             "FairQueue should not consume same-poll wake events immediately"
         );
+    }
+
+    /// A stream that removes itself from its queue while it is polled, as a disconnect on
+    /// another thread does, and records when it is dropped.
+    struct RemovedWhilePolled {
+        inner: std::sync::Arc<parking_lot::Mutex<super::QueueInner<RemovedWhilePolled, u8>>>,
+        dropped: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    }
+
+    impl Stream for RemovedWhilePolled {
+        type Item = &'static str;
+
+        fn poll_next(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+            self.inner.lock().remove(&1);
+            Poll::Ready(Some("read before the removal"))
+        }
+    }
+
+    impl Drop for RemovedWhilePolled {
+        fn drop(&mut self) {
+            self.dropped.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    #[async_rt::test]
+    async fn test_a_stream_removed_while_polled_is_dropped_not_put_back() {
+        let mut fair_queue: FairQueue<RemovedWhilePolled, u8> = FairQueue::new(false);
+        let dropped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let inner = fair_queue.inner();
+        inner.lock().insert(
+            1,
+            RemovedWhilePolled {
+                inner: inner.clone(),
+                dropped: dropped.clone(),
+            },
+        );
+        assert_eq!(fair_queue.next().await, Some((1, "read before the removal")));
+        assert!(
+            dropped.load(std::sync::atomic::Ordering::SeqCst),
+            "the removed stream was put back, keeping its connection open"
+        );
+        assert_eq!(fair_queue.next().await, None);
     }
 }
