@@ -1,17 +1,21 @@
 //! The saga's events. Money is in integer minor units (cents), never floating point.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::{ContractError, Event, VERSION};
 
 /// One priced line of an order.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderLine {
     /// The product.
+    #[schemars(length(min = 1, max = crate::MAX_ID_BYTES))]
     pub sku: String,
     /// How many, at least 1.
+    #[schemars(range(min = 1))]
     pub quantity: u32,
     /// Price of one unit, in minor units.
+    #[schemars(range(min = 0))]
     pub unit_price_minor: i64,
 }
 
@@ -87,18 +91,22 @@ fn check_text(field: &'static str, value: &str) -> Result<(), ContractError> {
 
 /// An order was accepted and stored as pending. Published by the order service; the
 /// inventory service reserves its lines.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderPlaced {
     /// Contract version, [`VERSION`].
+    #[schemars(description = "Contract version.", extend("const" = VERSION))]
     pub version: u16,
     /// The order.
+    #[schemars(length(min = 1, max = crate::MAX_ID_BYTES))]
     pub order_id: String,
     /// Who ordered, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_id: Option<String>,
     /// The priced lines.
+    #[schemars(length(min = 1))]
     pub lines: Vec<OrderLine>,
     /// The sum of the lines, in minor units.
+    #[schemars(range(min = 0))]
     pub total_minor: i64,
 }
 
@@ -138,15 +146,19 @@ impl Event for OrderPlaced {
 
 /// Stock for every line of an order is reserved. Published by the inventory service; the
 /// payment service charges `total_minor`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct StockReserved {
     /// Contract version, [`VERSION`].
+    #[schemars(description = "Contract version.", extend("const" = VERSION))]
     pub version: u16,
     /// The order.
+    #[schemars(length(min = 1, max = crate::MAX_ID_BYTES))]
     pub order_id: String,
     /// The reserved lines.
+    #[schemars(length(min = 1))]
     pub lines: Vec<OrderLine>,
     /// The amount to charge, in minor units.
+    #[schemars(range(min = 0))]
     pub total_minor: i64,
 }
 
@@ -177,13 +189,16 @@ impl Event for StockReserved {
 
 /// Stock for an order could not be reserved (nothing was reserved). Published by the
 /// inventory service; the order service cancels the order.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct StockRejected {
     /// Contract version, [`VERSION`].
+    #[schemars(description = "Contract version.", extend("const" = VERSION))]
     pub version: u16,
     /// The order.
+    #[schemars(length(min = 1, max = crate::MAX_ID_BYTES))]
     pub order_id: String,
     /// Why, for people.
+    #[schemars(length(min = 1))]
     pub reason: String,
 }
 
@@ -212,15 +227,19 @@ impl Event for StockRejected {
 }
 
 /// An order was charged. Published by the payment service; the order service confirms it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PaymentSucceeded {
     /// Contract version, [`VERSION`].
+    #[schemars(description = "Contract version.", extend("const" = VERSION))]
     pub version: u16,
     /// The order.
+    #[schemars(length(min = 1, max = crate::MAX_ID_BYTES))]
     pub order_id: String,
     /// The gateway's id of the charge.
+    #[schemars(length(min = 1))]
     pub payment_id: String,
     /// The amount charged, in minor units.
+    #[schemars(range(min = 0))]
     pub amount_minor: i64,
 }
 
@@ -256,15 +275,19 @@ impl Event for PaymentSucceeded {
 
 /// Charging an order failed. Published by the payment service; the order service cancels the
 /// order and the inventory service releases its reservation.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PaymentFailed {
     /// Contract version, [`VERSION`].
+    #[schemars(description = "Contract version.", extend("const" = VERSION))]
     pub version: u16,
     /// The order.
+    #[schemars(length(min = 1, max = crate::MAX_ID_BYTES))]
     pub order_id: String,
     /// The amount that was refused, in minor units.
+    #[schemars(range(min = 0))]
     pub amount_minor: i64,
     /// Why, for people.
+    #[schemars(length(min = 1))]
     pub reason: String,
 }
 

@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::ContractError;
@@ -41,7 +42,14 @@ pub fn check_id(field: &'static str, value: &str) -> Result<(), ContractError> {
 
 /// An order as an outside producer sends it, in either shape. Turn it into a validated
 /// [`OrderRequest`] with [`into_request`](OrderIntake::into_request).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(
+    description = "An order from an outside producer, in one of two shapes: a full order \
+                   (`order_id`, `customer_id`, `lines`) or a single-line order \
+                   (`order_id`, `product_id`, `quantity`). Ids may be JSON strings or \
+                   integers; unknown fields are ignored. An order without `order_id` gets \
+                   one derived from the message body."
+)]
 pub struct OrderIntake {
     /// The order's id; the same id twice is the same order.
     #[serde(
@@ -49,6 +57,7 @@ pub struct OrderIntake {
         deserialize_with = "optional_id",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schemars(schema_with = "optional_id_schema")]
     pub order_id: Option<String>,
     /// Who orders, when known.
     #[serde(
@@ -56,9 +65,11 @@ pub struct OrderIntake {
         deserialize_with = "optional_id",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schemars(schema_with = "optional_id_schema")]
     pub customer_id: Option<String>,
     /// The lines of a full order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
     pub lines: Option<Vec<IntakeLine>>,
     /// The product of a single-line order (`sku` is accepted too).
     #[serde(
@@ -67,19 +78,23 @@ pub struct OrderIntake {
         deserialize_with = "optional_id",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schemars(schema_with = "optional_id_schema")]
     pub product_id: Option<String>,
     /// The quantity of a single-line order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = u32::MAX))]
     pub quantity: Option<i64>,
 }
 
 /// One line of a full intake order, before validation.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct IntakeLine {
     /// The product (`product_id` is accepted too).
     #[serde(alias = "product_id", deserialize_with = "required_id")]
+    #[schemars(schema_with = "id_schema")]
     pub sku: String,
     /// How many; must be positive.
+    #[schemars(range(min = 1, max = u32::MAX))]
     pub quantity: i64,
 }
 
@@ -251,6 +266,26 @@ impl From<Id> for String {
             Id::Unsigned(n) => n.to_string(),
         }
     }
+}
+
+/// The JSON Schema of an id: a string of 1 to [`MAX_ID_BYTES`] visible ASCII characters, or
+/// an integer.
+fn id_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "oneOf": [
+            {"type": "string", "minLength": 1, "maxLength": MAX_ID_BYTES, "pattern": "^[!-~]+$"},
+            {"type": "integer"}
+        ]
+    })
+}
+
+/// [`id_schema`], or `null` (the same as absent).
+fn optional_id_schema(generator: &mut SchemaGenerator) -> Schema {
+    let mut any = id_schema(generator);
+    if let Some(serde_json::Value::Array(choices)) = any.get_mut("oneOf") {
+        choices.push(serde_json::json!({"type": "null"}));
+    }
+    any
 }
 
 fn optional_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {

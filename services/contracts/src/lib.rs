@@ -10,7 +10,10 @@
 //!   `{"order_id", "customer_id"?, "lines": [{"sku", "quantity"}]}` or the single-line order
 //!   an external producer sends, `{"order_id": "1001", "product_id": "1001", "quantity": 2}`;
 //! * the [`Catalog`] that prices an order, and the saga's topic names ([`SagaTopics`]) and
-//!   consumer groups ([`groups`]).
+//!   consumer groups ([`groups`]);
+//! * what each topic carries ([`SagaTopics::contracts`]): the JSON Schema of its payload
+//!   (derived with `schemars`) and examples, from which `shop asyncapi` writes the saga's
+//!   AsyncAPI document.
 //!
 //! Every rule an event or an intake order can break is a [`ContractError`]; services turn it
 //! into a permanent handler error, so the runtime dead-letters the message with the reason.
@@ -23,6 +26,7 @@ mod events;
 pub mod fuzzing;
 pub mod groups;
 mod intake;
+mod topic_contract;
 mod topics;
 
 pub use catalog::{Catalog, CatalogItem};
@@ -34,4 +38,5 @@ pub use events::{
 pub use intake::{
     DEFAULT_MAX_LINES, IntakeLine, MAX_ID_BYTES, OrderIntake, OrderRequest, RequestedLine, check_id,
 };
+pub use topic_contract::{Example, TopicContract};
 pub use topics::SagaTopics;

@@ -25,3 +25,11 @@ use courier_core::Capability;
 /// What the inventory service needs of the broker: [`Capability::FanOut`], because
 /// `PaymentFailed` reaches both the order and the inventory group.
 pub const NEEDS: &[Capability] = &[Capability::FanOut];
+
+/// The events the inventory service publishes, by
+/// [`Event::NAME`](courier_contracts::Event::NAME): `StockReserved` or `StockRejected`, once
+/// per placed order.
+pub const PUBLISHES: &[&str] = &[
+    <courier_contracts::StockReserved as courier_contracts::Event>::NAME,
+    <courier_contracts::StockRejected as courier_contracts::Event>::NAME,
+];

@@ -29,3 +29,8 @@ use courier_core::Capability;
 /// What the order service needs of the broker: [`Capability::FanOut`], because
 /// `PaymentFailed` reaches both the order and the inventory group.
 pub const NEEDS: &[Capability] = &[Capability::FanOut];
+
+/// The events the order service publishes, by [`Event::NAME`](courier_contracts::Event::NAME):
+/// `OrderPlaced`, for every order it stores.
+pub const PUBLISHES: &[&str] =
+    &[<courier_contracts::OrderPlaced as courier_contracts::Event>::NAME];

@@ -31,3 +31,11 @@ use courier_core::Capability;
 /// What the payment service needs of the broker: nothing beyond plain delivery; it reads one
 /// topic and publishes to two.
 pub const NEEDS: &[Capability] = &[];
+
+/// The events the payment service publishes, by
+/// [`Event::NAME`](courier_contracts::Event::NAME): `PaymentSucceeded` or `PaymentFailed`,
+/// once per reserved order.
+pub const PUBLISHES: &[&str] = &[
+    <courier_contracts::PaymentSucceeded as courier_contracts::Event>::NAME,
+    <courier_contracts::PaymentFailed as courier_contracts::Event>::NAME,
+];

@@ -16,6 +16,7 @@
 //! # }
 //! ```
 
+pub mod asyncapi;
 mod demo;
 mod generator;
 pub mod saga_config;

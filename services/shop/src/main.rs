@@ -4,20 +4,23 @@
 //! shop demo   [--config PATH] [--orders N] [--json] [--seed S] [--timeout-secs T]
 //!             [--store memory|sqlite|URL]
 //! shop config [--config PATH]
+//! shop asyncapi [--config PATH] [--format yaml|json]
 //! ```
 //!
 //! `demo` runs the order, inventory and payment services in this process on the configured
 //! broker, places N generated orders (default 1,000) and prints how they ended; it exits
 //! with code 1 when any order is still unsettled at the timeout. `config` prints the
 //! effective configuration (secrets shown as `***`), the backend's guarantees, and what the
-//! services need of them. A bad configuration exits with code 2 and one line.
+//! services need of them. `asyncapi` prints the saga's AsyncAPI 3.0 document for the
+//! configured topics and backend (docs/asyncapi.md). A bad configuration exits with code 2
+//! and one line.
 
 use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::{Parser, Subcommand};
 use courier_config::Config;
 use courier_core::Capability;
-use shop::{DEFAULT_SEED, DemoOptions};
+use shop::{DEFAULT_SEED, DemoOptions, asyncapi};
 
 /// The courier e-commerce demo.
 #[derive(Parser)]
@@ -66,6 +69,16 @@ enum Command {
         #[arg(long)]
         offline: bool,
     },
+    /// Print the saga's AsyncAPI 3.0 document: its channels, operations and messages on the
+    /// configured topics and backend (no broker is contacted).
+    Asyncapi {
+        /// The config file (else $COURIER_CONFIG, else config/courier.toml when present).
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
+        /// `yaml` or `json`.
+        #[arg(long, default_value_t = asyncapi::Format::Yaml, value_name = "yaml|json")]
+        format: asyncapi::Format,
+    },
 }
 
 #[tokio::main]
@@ -97,6 +110,35 @@ async fn main() -> ExitCode {
             let config = courier_config::exit_on_error(courier_config::load(config.as_deref()));
             courier_service::init_tracing_at("warn");
             show_config(&config, offline).await
+        }
+        Command::Asyncapi { config, format } => {
+            let config = courier_config::exit_on_error(courier_config::load(config.as_deref()));
+            courier_service::init_tracing_at("warn");
+            print_asyncapi(&config, format).await
+        }
+    }
+}
+
+async fn print_asyncapi(config: &Config, format: asyncapi::Format) -> ExitCode {
+    let rendered = match asyncapi::generate(config).await {
+        Ok(document) => format.render(&document),
+        Err(e) => Err(e),
+    };
+    match rendered {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!(
+                "error: shop asyncapi: {}",
+                courier_config::one_line(&e.to_string())
+            );
+            if e.kind() == courier_core::ErrorKind::Config {
+                ExitCode::from(courier_config::EXIT_CODE as u8)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
