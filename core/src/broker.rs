@@ -8,7 +8,7 @@ use std::{
 use async_trait::async_trait;
 use futures::future::try_join_all;
 
-use crate::{Capabilities, Delivery, Message, Result};
+use crate::{Capabilities, ConnectionState, Delivery, Message, Result, SubscriptionStatus};
 
 /// Sends messages to topics.
 ///
@@ -141,6 +141,17 @@ pub trait Consumer: Send {
     /// When the backend fails to detach cleanly; unsettled deliveries still reach the group
     /// again.
     async fn close(&mut self) -> Result<()>;
+
+    /// The backend's own view of this subscription, for a backend that reconnects by itself
+    /// (its `recv` then waits instead of failing while the subscription is lost): a shared
+    /// status it keeps at [`Consuming`](crate::SubscriptionState::Consuming) or
+    /// [`Reconnecting`](crate::SubscriptionState::Reconnecting) as the subscription is lost
+    /// and made again, and where it may record the backlog it samples. The runtime's
+    /// readiness ([`Health`](crate::Health)) reads it. The default, `None`, leaves readiness
+    /// to what `recv` returns.
+    fn status(&self) -> Option<SubscriptionStatus> {
+        None
+    }
 }
 
 /// What a consumer subscribes to.
@@ -219,6 +230,13 @@ pub trait Broker: Send + Sync {
     /// # Errors
     /// When the backend cannot connect or subscribe.
     async fn subscribe(&self, subscription: Subscription) -> Result<Box<dyn Consumer>>;
+
+    /// Whether the connection to the broker is up now, for a readiness probe: cheap (no
+    /// request to the broker), from what the backend already tracks. The default says
+    /// [`ConnectionState::Up`], for a backend with nothing to lose (in memory).
+    fn connection_state(&self) -> ConnectionState {
+        ConnectionState::Up
+    }
 
     /// Closes the connection; producers and consumers opened from it stop working.
     ///

@@ -7,7 +7,8 @@ use std::sync::{
 
 use async_trait::async_trait;
 use courier_core::{
-    Broker, Capabilities, Capability, Consumer, Error, ErrorKind, Producer, Result, Subscription,
+    Broker, Capabilities, Capability, ConnectionState, Consumer, Error, ErrorKind, Producer,
+    Result, Subscription,
 };
 use rdkafka::{admin::AdminClient, client::DefaultClientContext};
 
@@ -15,6 +16,7 @@ use crate::{
     BACKEND, KafkaConfig,
     client::ClientSettings,
     consumer,
+    health::Links,
     producer::{KafkaProducer, SharedProducer},
     topics::Topics,
 };
@@ -46,6 +48,7 @@ pub struct KafkaBroker {
     settings: ClientSettings,
     topics: Arc<Topics>,
     producer: Arc<SharedProducer>,
+    links: Arc<Links>,
     closed: AtomicBool,
 }
 
@@ -98,11 +101,17 @@ impl KafkaBroker {
                 e,
             )
         })?;
-        let producer = Arc::new(SharedProducer::new(settings.clone(), topics.clone())?);
+        let links = Arc::new(Links::default());
+        let producer = Arc::new(SharedProducer::new(
+            settings.clone(),
+            topics.clone(),
+            &links,
+        )?);
         Ok(Self {
             settings,
             topics,
             producer,
+            links,
             closed: AtomicBool::new(false),
         })
     }
@@ -147,8 +156,24 @@ impl Broker for KafkaBroker {
     async fn subscribe(&self, subscription: Subscription) -> Result<Box<dyn Consumer>> {
         self.check_open()?;
         self.topics.ensure(&subscription.topic).await?;
-        let consumer = consumer::open(&self.settings, self.producer.clone(), &subscription).await?;
+        let consumer = consumer::open(
+            &self.settings,
+            self.producer.clone(),
+            &subscription,
+            &self.links,
+        )
+        .await?;
         Ok(Box::new(consumer))
+    }
+
+    /// Up while one of its librdkafka clients (the producer, the consumers) has a broker
+    /// connection up, from their statistics (every second) and their "all brokers down"
+    /// errors (at once).
+    fn connection_state(&self) -> ConnectionState {
+        if self.closed.load(Ordering::Acquire) {
+            return ConnectionState::Down("closed".to_owned());
+        }
+        self.links.state()
     }
 
     async fn close(&self) -> Result<()> {

@@ -84,6 +84,10 @@ impl ClientSettings {
         let c = &self.config;
         let mut client = self.base();
         client
+            .set(
+                "statistics.interval.ms",
+                crate::health::STATS_INTERVAL_MS.to_string(),
+            )
             .set("linger.ms", c.linger_ms.to_string())
             .set("batch.size", c.batch_bytes.to_string())
             .set("message.max.bytes", c.max_message_bytes.to_string())
@@ -101,6 +105,10 @@ impl ClientSettings {
         let mut client = self.base();
         let heartbeat = (c.session_timeout_ms / 10).max(100);
         client
+            .set(
+                "statistics.interval.ms",
+                crate::health::STATS_INTERVAL_MS.to_string(),
+            )
             .set("session.timeout.ms", c.session_timeout_ms.to_string())
             .set("heartbeat.interval.ms", heartbeat.to_string())
             .set("enable.partition.eof", "false");

@@ -69,6 +69,7 @@ mod config;
 mod consumer;
 #[doc(hidden)]
 pub mod fuzzing;
+mod health;
 mod options;
 mod producer;
 mod registration;

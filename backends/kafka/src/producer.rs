@@ -12,12 +12,35 @@ use async_trait::async_trait;
 use courier_core::{Error, ErrorKind, Message, Producer, Result};
 use futures::future::join_all;
 use rdkafka::{
+    ClientContext, Statistics,
     error::KafkaError,
     producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer as _},
     types::RDKafkaErrorCode,
 };
 
-use crate::{BACKEND, client::ClientSettings, topics::Topics, wire};
+use crate::{
+    BACKEND,
+    client::ClientSettings,
+    health::{ClientLink, Links},
+    topics::Topics,
+    wire,
+};
+
+/// The producer's callbacks: its connection state, from its statistics and errors.
+pub(crate) struct LinkContext {
+    link: Arc<ClientLink>,
+}
+
+impl ClientContext for LinkContext {
+    fn stats(&self, statistics: Statistics) {
+        self.link.observe(&statistics);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.link.error(&error);
+        tracing::warn!(backend = BACKEND, error = %error, reason, "producer error; librdkafka retries by itself");
+    }
+}
 
 /// How long to wait before retrying an enqueue when librdkafka's local queue is full.
 const QUEUE_FULL_PAUSE: Duration = Duration::from_millis(2);
@@ -25,7 +48,7 @@ const QUEUE_FULL_PAUSE: Duration = Duration::from_millis(2);
 /// The one librdkafka producer of a broker connection, shared by every [`KafkaProducer`]
 /// handle and by consumers that hand messages back to their group.
 pub(crate) struct SharedProducer {
-    inner: FutureProducer,
+    inner: FutureProducer<LinkContext>,
     topics: Arc<Topics>,
     settings: ClientSettings,
 }
@@ -35,10 +58,17 @@ impl SharedProducer {
     ///
     /// # Errors
     /// [`ErrorKind::Config`] when librdkafka refuses the configuration.
-    pub(crate) fn new(settings: ClientSettings, topics: Arc<Topics>) -> Result<Self> {
+    /// Its connection state counts in `links`.
+    pub(crate) fn new(
+        settings: ClientSettings,
+        topics: Arc<Topics>,
+        links: &Links,
+    ) -> Result<Self> {
+        let link = ClientLink::new();
+        links.add(&link);
         let inner = settings
             .producer()
-            .create()
+            .create_with_context(LinkContext { link })
             .map_err(|e| settings.error(ErrorKind::Config, "creating the producer", e))?;
         Ok(Self {
             inner,

@@ -4,15 +4,15 @@ use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use courier_core::{
-    Backoff, Broker, ByteBudget, Capabilities, Capability, Consumer, ErrorKind, Producer, Result,
-    Subscription,
+    Backoff, Broker, ByteBudget, Capabilities, Capability, ConnectionState, Consumer, ErrorKind,
+    Producer, Result, Subscription,
 };
 use tracing::info;
 
 use crate::{
     RabbitMqConfig,
     acker::{RabbitMqAck, Requeue},
-    connector::Connector,
+    connector::{Connector, Link},
     consumer::{RabbitMqConsumer, Subscriber},
     delay::Delays,
     endpoint::Endpoint,
@@ -156,6 +156,7 @@ impl RabbitMqBroker {
             backoff: self.backoff,
             budget: Arc::new(ByteBudget::new(self.max_buffered_bytes)),
             temporary: subscription.temporary,
+            status: courier_core::SubscriptionStatus::default(),
         };
         let consumer = RabbitMqConsumer::open(subscriber).await?;
         // A temporary group is not declared again by a new connection: only its consumer
@@ -165,6 +166,32 @@ impl RabbitMqBroker {
                 .register(&subscription.topic, &subscription.group);
         }
         Ok(consumer)
+    }
+}
+
+/// The broker's connection state from its consumers' and producers' connections.
+fn connection_state(consuming: Link, publishing: Link) -> ConnectionState {
+    let down = |link: Link, role: &str| match link {
+        Link::Up => None,
+        Link::Unused => Some(format!("the {role} connection is not open")),
+        Link::Lost => Some(format!("the {role} connection was lost; reconnecting")),
+        Link::Failing(n) => Some(format!(
+            "the {role} connection was lost and {n} attempts to connect again failed; retrying"
+        )),
+        Link::Closed => Some(format!("the {role} connection is closed")),
+    };
+    let checked = match (consuming, publishing) {
+        // Consumers reconnect at once: their connection is the one that tells.
+        (Link::Unused, publishing) => down(publishing, "publishing"),
+        (consuming @ (Link::Lost | Link::Failing(_) | Link::Closed), _) => {
+            down(consuming, "consuming")
+        }
+        (_, publishing @ (Link::Failing(_) | Link::Closed)) => down(publishing, "publishing"),
+        _ => None,
+    };
+    match checked {
+        None => ConnectionState::Up,
+        Some(why) => ConnectionState::Down(why),
     }
 }
 
@@ -206,6 +233,14 @@ impl Broker for RabbitMqBroker {
 
     async fn subscribe(&self, subscription: Subscription) -> Result<Box<dyn Consumer>> {
         Ok(Box::new(self.consumer(subscription).await?))
+    }
+
+    /// Up when the consumers' connection is open (once a consumer has opened it; the
+    /// producers' before) and the producers' connection is not failing to reconnect. The
+    /// producers' connection, lost while nothing is sent, reconnects at the next send and
+    /// does not count meanwhile.
+    fn connection_state(&self) -> ConnectionState {
+        connection_state(self.consuming.link(), self.publishing.link())
     }
 
     async fn close(&self) -> Result<()> {

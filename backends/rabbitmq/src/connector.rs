@@ -3,8 +3,8 @@
 
 use std::{
     sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
+        Arc, PoisonError,
+        atomic::{AtomicBool, AtomicU32, Ordering},
     },
     time::Duration,
 };
@@ -29,6 +29,26 @@ pub(crate) struct Connector {
     connect_timeout: Duration,
     state: Mutex<State>,
     closed: AtomicBool,
+    /// The last connection made, for [`link`](Connector::link) to look at without waiting
+    /// for `state` (held while reconnecting).
+    last: std::sync::Mutex<Option<Arc<Connection>>>,
+    /// Failed attempts since the last connection was made (as `State::failures`).
+    failing: AtomicU32,
+}
+
+/// Where a connector's connection is, for readiness.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Link {
+    /// Never opened (a connector opens on first use).
+    Unused,
+    /// Open.
+    Up,
+    /// Lost; it reconnects at its next use (the consumers' connector: at once).
+    Lost,
+    /// Attempts to connect again have failed this many times; still trying.
+    Failing(u32),
+    /// Closed for good.
+    Closed,
 }
 
 #[derive(Debug, Default)]
@@ -54,6 +74,25 @@ impl Connector {
             connect_timeout,
             state: Mutex::new(State::default()),
             closed: AtomicBool::new(false),
+            last: std::sync::Mutex::new(None),
+            failing: AtomicU32::new(0),
+        }
+    }
+
+    /// Where the connection is now, without waiting and without a request to the broker.
+    pub(crate) fn link(&self) -> Link {
+        if self.closed.load(Ordering::Acquire) {
+            return Link::Closed;
+        }
+        let failing = self.failing.load(Ordering::Acquire);
+        if failing > 0 {
+            return Link::Failing(failing);
+        }
+        let last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        match last.as_ref() {
+            None => Link::Unused,
+            Some(connection) if connection.status().connected() => Link::Up,
+            Some(_) => Link::Lost,
         }
     }
 
@@ -87,10 +126,14 @@ impl Connector {
                 state.failures = 0;
                 let connection = Arc::new(connection);
                 state.connection = Some(connection.clone());
+                *self.last.lock().unwrap_or_else(PoisonError::into_inner) =
+                    Some(connection.clone());
+                self.failing.store(0, Ordering::Release);
                 Ok(connection)
             }
             Err(e) => {
                 state.failures = state.failures.saturating_add(1);
+                self.failing.store(state.failures, Ordering::Release);
                 Err(e)
             }
         }

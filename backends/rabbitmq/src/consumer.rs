@@ -10,17 +10,18 @@ use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use courier_core::{
-    Ack, Backoff, ByteBudget, Consumer, Delivery, Error, ErrorKind, Result, backend::fill_batch,
+    Ack, Backoff, ByteBudget, Consumer, Delivery, Error, ErrorKind, Result, SubscriptionState,
+    SubscriptionStatus, backend::fill_batch,
 };
 use futures::{FutureExt, StreamExt};
 use lapin::{
     Channel,
-    options::{BasicConsumeOptions, BasicQosOptions},
+    options::{BasicConsumeOptions, BasicQosOptions, QueueDeclareOptions},
     types::FieldTable,
 };
 use tokio::{sync::mpsc, task::JoinHandle};
 use tokio_util::sync::{CancellationToken, DropGuard};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::{
     BACKEND,
@@ -36,6 +37,9 @@ use crate::{
 /// The most deliveries taken from lapin at once.
 const FORWARD_BATCH: usize = 64;
 
+/// How often a consumer samples its queue's depth (`courier_queue_depth`).
+const DEPTH_EVERY: Duration = Duration::from_secs(2);
+
 /// What the receiving task needs.
 pub(crate) struct Subscriber {
     pub(crate) connector: Arc<Connector>,
@@ -48,6 +52,8 @@ pub(crate) struct Subscriber {
     pub(crate) budget: Arc<ByteBudget>,
     /// Whether the group is temporary: its queue is declared auto-delete.
     pub(crate) temporary: bool,
+    /// Consuming, or reconnecting while the subscription is lost.
+    pub(crate) status: SubscriptionStatus,
 }
 
 /// A consumer of one group's queue.
@@ -57,6 +63,7 @@ pub struct RabbitMqConsumer {
     budget: Arc<ByteBudget>,
     task: Option<JoinHandle<()>>,
     stop: Option<DropGuard>,
+    status: SubscriptionStatus,
 }
 
 impl std::fmt::Debug for RabbitMqConsumer {
@@ -72,10 +79,18 @@ impl RabbitMqConsumer {
     /// When the first subscription fails: the broker is unreachable or refuses the queue.
     pub(crate) async fn open(subscriber: Subscriber) -> Result<Self> {
         let subscription = subscriber.subscribe().await?;
+        subscriber.status.set(SubscriptionState::Consuming);
+        let status = subscriber.status.clone();
         let (tx, deliveries) = mpsc::channel(usize::from(subscriber.prefetch).max(1) * 2);
         let stop = CancellationToken::new();
         let acker = subscriber.acker.clone();
         let budget = subscriber.budget.clone();
+        tokio::spawn(sample_depth(
+            subscriber.connector.clone(),
+            subscriber.spec.queue.clone(),
+            status.clone(),
+            stop.clone(),
+        ));
         let task = tokio::spawn(subscriber.run(subscription, tx, stop.clone()));
         Ok(Self {
             deliveries,
@@ -83,6 +98,7 @@ impl RabbitMqConsumer {
             budget,
             task: Some(task),
             stop: Some(stop.drop_guard()),
+            status,
         })
     }
 
@@ -148,6 +164,12 @@ impl Consumer for RabbitMqConsumer {
         }
         Ok(())
     }
+
+    /// Consuming, or reconnecting from the moment the channel or connection is lost until
+    /// the queue is consumed again.
+    fn status(&self) -> Option<SubscriptionStatus> {
+        Some(self.status.clone())
+    }
 }
 
 impl Subscriber {
@@ -206,6 +228,7 @@ impl Subscriber {
         stop: CancellationToken,
     ) {
         self.receive(subscription, &tx, &stop).await;
+        self.status.set(SubscriptionState::Stopped);
         self.acker.close();
     }
 
@@ -225,6 +248,7 @@ impl Subscriber {
                 return;
             }
             self.acker.invalidate();
+            self.status.set(SubscriptionState::Reconnecting);
             let mut failures = 0u32;
             (channel, consumer) = loop {
                 let attempt = tokio::select! {
@@ -235,6 +259,7 @@ impl Subscriber {
                 match attempt {
                     Ok(subscription) => {
                         info!(queue = %self.spec.queue, "consuming again");
+                        self.status.set(SubscriptionState::Consuming);
                         break subscription;
                     }
                     Err(e) if e.kind() == ErrorKind::Closed => return,
@@ -342,5 +367,69 @@ impl Subscriber {
             self.acker.hold(held);
         }
         deliveries
+    }
+}
+
+/// Samples how many messages wait in `queue` (ready, not yet delivered) every
+/// [`DEPTH_EVERY`], with a passive declare on a channel of its own (a failed passive declare
+/// closes its channel, never the consumer's), into `status`, until `stop`. It samples only
+/// while the subscription is consuming, so it never makes a connection by itself.
+async fn sample_depth(
+    connector: Arc<Connector>,
+    queue: String,
+    status: SubscriptionStatus,
+    stop: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(DEPTH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut channel: Option<Channel> = None;
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        if status.state() != SubscriptionState::Consuming {
+            continue;
+        }
+        let open = match channel.take() {
+            Some(open) if open.status().connected() => open,
+            _ => {
+                let opened = tokio::select! {
+                    () = stop.cancelled() => break,
+                    opened = connector.channel() => opened,
+                };
+                match opened {
+                    Ok(open) => open,
+                    Err(e) => {
+                        debug!(queue, error = %e, "no channel to sample the queue depth");
+                        continue;
+                    }
+                }
+            }
+        };
+        let passive = QueueDeclareOptions {
+            passive: true,
+            ..QueueDeclareOptions::default()
+        };
+        let declared = tokio::select! {
+            () = stop.cancelled() => break,
+            declared = open.queue_declare(queue.as_str().into(), passive, FieldTable::default()) => declared,
+        };
+        match declared {
+            Ok(declared) => {
+                status.set_queue_depth(u64::from(declared.message_count()));
+                channel = Some(open);
+            }
+            Err(e) => debug!(queue, error = %e, "sampling the queue depth failed"),
+        }
+    }
+    if let Some(open) = channel {
+        if open.status().connected() {
+            let _ = tokio::time::timeout(
+                Duration::from_secs(1),
+                open.close(200, "consumer closed".into()),
+            )
+            .await;
+        }
     }
 }

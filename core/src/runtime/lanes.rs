@@ -7,7 +7,7 @@ use tracing::{error, warn};
 
 use super::worker::Worker;
 use crate::key_routing::KeyHasher;
-use crate::{Consumer, Delivery, Result};
+use crate::{Consumer, Delivery, Result, SubscriptionState, SubscriptionStatus};
 
 /// Receives from `consumer` and hands each delivery to one of `concurrency` lanes; a lane runs
 /// its deliveries one at a time, and every delivery of one key goes to the same lane, so a
@@ -15,11 +15,18 @@ use crate::{Consumer, Delivery, Result};
 ///
 /// Returns once shutdown is signalled and the lanes have finished (or the deadline passed),
 /// after closing the consumer so that whatever was not settled goes back to the group.
+///
+/// `status` says whether it is consuming: reconnecting while receives fail (retryable),
+/// consuming again at the first that succeeds, stopped once it leaves; written on those
+/// changes only, not per delivery.
 pub(crate) async fn drive(
     mut consumer: Box<dyn Consumer>,
     worker: Arc<Worker>,
     batch: usize,
+    status: SubscriptionStatus,
 ) -> Result<()> {
+    status.set(SubscriptionState::Consuming);
+    let stopped = Stopped(status.clone());
     let lanes = worker.settings.concurrency;
     let depth = (batch / lanes).max(1);
     let mut senders = Vec::with_capacity(lanes);
@@ -42,10 +49,16 @@ pub(crate) async fn drive(
         let deliveries = match received {
             Ok(d) if d.is_empty() => break,
             Ok(d) => {
-                failures = 0;
+                if failures > 0 {
+                    failures = 0;
+                    status.set(SubscriptionState::Consuming);
+                }
                 d
             }
             Err(e) if e.is_retryable() => {
+                if failures == 0 {
+                    status.set(SubscriptionState::Reconnecting);
+                }
                 failures += 1;
                 warn!(error = %e, failures, "receive failed; retrying");
                 tokio::time::sleep(worker.settings.backoff(failures)).await;
@@ -53,6 +66,7 @@ pub(crate) async fn drive(
             }
             Err(e) => {
                 error!(error = %e, "receive failed for good; stopping this subscription");
+                drop(stopped);
                 stop(tasks, senders, consumer.as_mut(), &worker).await;
                 return Err(e);
             }
@@ -77,8 +91,19 @@ pub(crate) async fn drive(
             }
         }
     }
+    drop(stopped);
     stop(tasks, senders, consumer.as_mut(), &worker).await;
     Ok(())
+}
+
+/// Marks the subscription stopped when the receive loop ends, however it ends (an aborted
+/// task included).
+struct Stopped(SubscriptionStatus);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        self.0.set(SubscriptionState::Stopped);
+    }
 }
 
 async fn stop(

@@ -1,6 +1,7 @@
 //! Counters per subscription and a handler-latency histogram, with the metrics a service adds,
 //! rendered in the OpenMetrics text format by `prometheus-client`.
 
+use crate::Health;
 use prometheus_client::{
     collector::Collector,
     encoding::{DescriptorEncoder, NoLabelSet},
@@ -148,22 +149,36 @@ pub const METRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.
 #[derive(Clone, Debug)]
 pub struct Metrics {
     subscriptions: Arc<Mutex<Vec<Entry>>>,
+    /// The health of each runtime recording here: the backlog its backends sample.
+    healths: Arc<Mutex<Vec<Health>>>,
     registry: Arc<Mutex<Registry>>,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
         let subscriptions = Arc::new(Mutex::new(Vec::new()));
+        let healths = Arc::new(Mutex::new(Vec::new()));
         let mut registry = Registry::default();
         registry.register_collector(Box::new(Subscriptions(subscriptions.clone())));
+        registry.register_collector(Box::new(Backlog(healths.clone())));
         Self {
             subscriptions,
+            healths,
             registry: Arc::new(Mutex::new(registry)),
         }
     }
 }
 
 impl Metrics {
+    /// Renders the backlog that the backends of `health`'s subscriptions sample (queue
+    /// depth, partition lag) as gauges.
+    pub(crate) fn watch_backlog(&self, health: Health) {
+        self.healths
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(health);
+    }
+
     /// The counters of `topic` and `group`, created on first use. Callers keep the `Arc`, so
     /// the lock is taken once per subscription, not per message.
     pub fn subscription(&self, topic: &str, group: &str) -> Arc<SubscriptionMetrics> {
@@ -249,6 +264,57 @@ impl Collector for Subscriptions {
             family
                 .encode_family(&labels(topic, group))?
                 .encode_histogram::<NoLabelSet>(sum, total, &buckets, None)?;
+        }
+        Ok(())
+    }
+}
+
+/// Encodes, on each scrape, the backlog the backends sampled last: messages waiting in each
+/// group's queue (RabbitMQ) and each owned partition's lag (Kafka).
+#[derive(Debug)]
+struct Backlog(Arc<Mutex<Vec<Health>>>);
+
+impl Collector for Backlog {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> std::fmt::Result {
+        let watched: Vec<_> = self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .flat_map(Health::watched)
+            .filter_map(|w| w.backend.map(|status| (w.topic, w.group, status)))
+            .collect();
+        let mut family = encoder.encode_descriptor(
+            "courier_queue_depth",
+            "Messages waiting in the group's queue, sampled by the consumer (RabbitMQ).",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (topic, group, status) in &watched {
+            if let Some(depth) = status.queue_depth() {
+                let depth = i64::try_from(depth).unwrap_or(i64::MAX);
+                family
+                    .encode_family(&labels(topic, group))?
+                    .encode_gauge(&depth)?;
+            }
+        }
+        let mut family = encoder.encode_descriptor(
+            "courier_consumer_lag",
+            "Per owned partition, the high watermark minus the group's committed offset, \
+             sampled by the consumer (Kafka).",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (topic, group, status) in &watched {
+            for (partition, lag) in status.partition_lag() {
+                let partition = partition.to_string();
+                let labels = [
+                    ("topic", topic.as_str()),
+                    ("group", group.as_str()),
+                    ("partition", partition.as_str()),
+                ];
+                family.encode_family(&labels)?.encode_gauge(&lag)?;
+            }
         }
         Ok(())
     }

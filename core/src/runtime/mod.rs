@@ -35,13 +35,17 @@ pub use handler::{Context, FnHandler, Handler, HandlerError, JsonHandler};
 pub use metrics::{Counts, METRICS_CONTENT_TYPE, Metrics, SubscriptionMetrics};
 pub use settings::RuntimeSettings;
 
-use crate::{Broker, Error, ErrorKind, Message, Producer, Result, Subscription};
+use crate::{
+    Broker, Error, ErrorKind, Health, Message, Producer, Result, Subscription, SubscriptionStatus,
+};
 
 struct Registration {
     topic: String,
     group: String,
     handler: Arc<dyn Handler>,
     ordered: bool,
+    /// Its state as the receive loop sees it, watched by the runtime's [`Health`].
+    status: SubscriptionStatus,
 }
 
 /// Handlers registered per topic and group, ready to [`start`](Runtime::start).
@@ -50,12 +54,14 @@ pub struct Runtime {
     settings: Arc<RuntimeSettings>,
     registrations: Vec<Registration>,
     metrics: Metrics,
+    health: Health,
 }
 
 impl Runtime {
     /// A runtime on `broker` with `settings`.
     pub fn new(broker: Arc<dyn Broker>, settings: RuntimeSettings) -> Self {
         Self {
+            health: Health::new(broker.clone()),
             broker,
             settings: Arc::new(settings),
             registrations: Vec::new(),
@@ -75,6 +81,13 @@ impl Runtime {
         &self.metrics
     }
 
+    /// The readiness of this runtime: its broker connection and every registered
+    /// subscription (starting until [`start`](Self::start) has subscribed it). Take it before
+    /// starting, to serve `GET /readyz` meanwhile.
+    pub fn health(&self) -> Health {
+        self.health.clone()
+    }
+
     /// The (topic, group) of every registered handler, in registration order: the groups a
     /// service declares before it starts.
     pub fn subscriptions(&self) -> impl Iterator<Item = (&str, &str)> {
@@ -90,11 +103,14 @@ impl Runtime {
         group: impl Into<String>,
         handler: impl Handler,
     ) -> &mut Self {
+        let (topic, group) = (topic.into(), group.into());
+        let status = self.health.watch(&topic, &group);
         self.registrations.push(Registration {
-            topic: topic.into(),
-            group: group.into(),
+            topic,
+            group,
             handler: Arc::new(handler),
             ordered: false,
+            status,
         });
         self
     }
@@ -156,8 +172,11 @@ impl Runtime {
         for r in &self.registrations {
             let subscription =
                 Subscription::new(&r.topic, &r.group).with_prefetch(self.settings.prefetch);
-            consumers.push(self.broker.subscribe(subscription).await?);
+            let consumer = self.broker.subscribe(subscription).await?;
+            self.health.attach(&r.status, consumer.status());
+            consumers.push(consumer);
         }
+        self.metrics.watch_backlog(self.health.clone());
         let mut tasks = JoinSet::new();
         let delayed = self.settings.delayed_retries
             && self
@@ -175,13 +194,19 @@ impl Runtime {
                 settings: self.settings.clone(),
                 shutdown: shutdown.clone(),
             });
-            tasks.spawn(lanes::drive(consumer, worker, self.settings.prefetch));
+            tasks.spawn(lanes::drive(
+                consumer,
+                worker,
+                self.settings.prefetch,
+                r.status,
+            ));
         }
         Ok(Running {
             shutdown,
             tasks,
             producer,
             metrics: self.metrics,
+            health: self.health,
             settings: self.settings,
         })
     }
@@ -194,6 +219,7 @@ pub struct Running {
     tasks: JoinSet<Result<()>>,
     producer: Arc<dyn Producer>,
     metrics: Metrics,
+    health: Health,
     settings: Arc<RuntimeSettings>,
 }
 
@@ -201,6 +227,11 @@ impl Running {
     /// The counters of every subscription.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// The readiness of the broker connection and of every subscription.
+    pub fn health(&self) -> Health {
+        self.health.clone()
     }
 
     /// The producer the runtime dead-letters with, for handlers that also publish.

@@ -4,7 +4,8 @@
 //! |---|---|
 //! | `POST /orders` | `202 {"order_id", "created", "status"}` once the order and its `OrderPlaced` are committed; `400 {"error"}` for bad input; an order without `order_id` takes the `Idempotency-Key` header as its id |
 //! | `GET /orders/{id}` | `200 {"id", "status", "reason"?, ...}`; `404 {"error"}` |
-//! | `GET /healthz` | `200 {"status": "ok"}` |
+//! | `GET /healthz` | `200 {"status": "ok"}`: the process serves (liveness) |
+//! | `GET /readyz` | `200 {"ready": true, ...}` when the broker connection is up and every subscription consumes; `503 {"ready": false, "broker", "subscriptions"}` naming what is not (readiness, [`Health`]) |
 //! | `GET /metrics` | the runtime's and the service's counters, OpenMetrics text |
 //!
 //! Every bad request gets a 4xx with a JSON `{"error": ...}` body; the limits of
@@ -23,7 +24,7 @@ use axum::{
     routing::{get, post},
 };
 use courier_contracts::{OrderIntake, check_id};
-use courier_core::Metrics;
+use courier_core::{Health, Metrics};
 use hyper_util::{
     rt::{TokioExecutor, TokioIo, TokioTimer},
     server::{conn::auto, graceful::GracefulShutdown},
@@ -69,6 +70,7 @@ impl Default for HttpLimits {
 struct AppState {
     service: Arc<OrderService>,
     metrics: Metrics,
+    health: Health,
 }
 
 #[derive(Clone)]
@@ -77,10 +79,16 @@ struct Guard {
     timeout: Duration,
 }
 
-/// The routes of the API, placing orders through `service` and rendering `metrics`, within
-/// `limits`. Every error, including an unknown route and a body too large, is a JSON
+/// The routes of the API, placing orders through `service`, rendering `metrics` and
+/// answering readiness from `health` (the runtime's, [`Runtime::health`](courier_core::Runtime::health)),
+/// within `limits`. Every error, including an unknown route and a body too large, is a JSON
 /// `{"error": ...}`.
-pub fn router(service: Arc<OrderService>, metrics: Metrics, limits: &HttpLimits) -> Router {
+pub fn router(
+    service: Arc<OrderService>,
+    metrics: Metrics,
+    health: Health,
+    limits: &HttpLimits,
+) -> Router {
     let guard = Guard {
         in_flight: Arc::new(Semaphore::new(limits.max_requests_in_flight)),
         timeout: limits.request_timeout,
@@ -89,6 +97,7 @@ pub fn router(service: Arc<OrderService>, metrics: Metrics, limits: &HttpLimits)
         .route("/orders", post(place_order))
         .route("/orders/{id}", get(get_order))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/metrics", get(render_metrics))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such route") })
         .method_not_allowed_fallback(|| async {
@@ -97,7 +106,11 @@ pub fn router(service: Arc<OrderService>, metrics: Metrics, limits: &HttpLimits)
                 "method not allowed on this route",
             )
         })
-        .with_state(AppState { service, metrics })
+        .with_state(AppState {
+            service,
+            metrics,
+            health,
+        })
         .layer(middleware::from_fn_with_state(guard, guarded))
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
 }
@@ -246,6 +259,13 @@ async fn get_order(State(state): State<AppState>, Path(id): Path<String>) -> Res
 
 async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    let readiness = state.health.readiness();
+    let status =
+        StatusCode::from_u16(readiness.http_status()).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    (status, Json(readiness.to_json())).into_response()
 }
 
 async fn render_metrics(State(state): State<AppState>) -> impl IntoResponse {

@@ -57,7 +57,12 @@ impl Api {
         ));
         let mut runtime = Runtime::new(broker.clone(), RuntimeSettings::default());
         service.register(&mut runtime);
-        let router = http::router(service, runtime.metrics().clone(), &Self::limits());
+        let router = http::router(
+            service,
+            runtime.metrics().clone(),
+            runtime.health(),
+            &Self::limits(),
+        );
         let running = runtime.start().await.expect("starts");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -253,6 +258,20 @@ async fn places_validates_and_settles_orders_once() {
 
     let (status, health) = api.get("/healthz").await;
     assert_eq!((status, health.as_str()), (200, r#"{"status":"ok"}"#));
+    let (status, ready) = api.get("/readyz").await;
+    let ready: Value = serde_json::from_str(&ready).expect("JSON");
+    assert_eq!(status, 200, "{ready}");
+    assert_eq!(ready["ready"], true, "{ready}");
+    assert_eq!(ready["broker"], "up", "{ready}");
+    let subscription = format!(
+        "{}/{}",
+        api.topics.stock_rejected,
+        courier_contracts::groups::ORDER
+    );
+    assert_eq!(
+        ready["subscriptions"][&subscription], "consuming",
+        "{ready}"
+    );
     let (status, metrics) = api.get("/metrics").await;
     assert_eq!(status, 200);
     assert!(

@@ -1,21 +1,32 @@
-//! [`serve_metrics`]: `GET /metrics` and `GET /healthz` for a service without an HTTP API of
-//! its own.
+//! [`serve_metrics`]: `GET /metrics`, `GET /healthz` and `GET /readyz` for a service without
+//! an HTTP API of its own.
 
 use std::net::SocketAddr;
 
-use axum::{Router, http::header, response::IntoResponse, routing::get};
-use courier_core::{METRICS_CONTENT_TYPE, Metrics};
+use axum::{
+    Json, Router,
+    http::{StatusCode, header},
+    response::IntoResponse,
+    routing::get,
+};
+use courier_core::{Health, METRICS_CONTENT_TYPE, Metrics};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-/// Serves `metrics` on `listen` (`/metrics`, OpenMetrics text; `/healthz`, `ok`) until
-/// `stop` is cancelled.
+/// Serves on `listen`, until `stop` is cancelled: `/metrics`, `metrics` in the OpenMetrics
+/// text; `/healthz`, `ok` (the process serves); `/readyz`, `200` with a JSON body when
+/// `health` says the broker connection is up and every subscription consumes, else `503`
+/// with a JSON body naming what is not (see [`Readiness`](courier_core::Readiness)).
 ///
 /// # Errors
 /// When `listen` cannot be bound (in use, not a local address), naming the address.
+///
+/// # Cancel safety
+/// Cancel safe: dropped before it returns, nothing is served.
 pub async fn serve_metrics(
     listen: SocketAddr,
     metrics: Metrics,
+    health: Health,
     stop: CancellationToken,
 ) -> Result<JoinHandle<()>, String> {
     let listener = tokio::net::TcpListener::bind(listen)
@@ -29,8 +40,19 @@ pub async fn serve_metrics(
                 async move { ([(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)], text).into_response() }
             }),
         )
-        .route("/healthz", get(|| async { "ok" }));
-    tracing::info!(%listen, "serving /metrics");
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let readiness = health.readiness();
+                async move {
+                    let status = StatusCode::from_u16(readiness.http_status())
+                        .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+                    (status, Json(readiness.to_json())).into_response()
+                }
+            }),
+        );
+    tracing::info!(%listen, "serving /metrics, /healthz and /readyz");
     Ok(tokio::spawn(async move {
         let served = axum::serve(listener, router)
             .with_graceful_shutdown(stop.cancelled_owned())

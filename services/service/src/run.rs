@@ -50,7 +50,8 @@ pub async fn run_until_stopped(
 
 /// The lifetime of a service that only handles messages: its relay, a runtime on `broker`
 /// with the handlers `register` adds, run until a signal (see [`run_service`]); with
-/// `metrics_listen`, `GET /metrics` and `GET /healthz` served there meanwhile.
+/// `metrics_listen`, `GET /metrics`, `GET /healthz` and `GET /readyz` served there
+/// meanwhile.
 pub async fn run_handlers(
     service: &str,
     config: &Config,
@@ -77,7 +78,7 @@ pub async fn run_handlers(
                 Some(listen) => {
                     let metrics = runtime.metrics().clone();
                     Some(
-                        serve_metrics(listen, metrics, served.clone())
+                        serve_metrics(listen, metrics, runtime.health(), served.clone())
                             .await
                             .map_err(|e| Error::new("service", ErrorKind::Config, e))?,
                     )

@@ -8,22 +8,43 @@
 
 use std::sync::Arc;
 
+use courier_core::{SubscriptionState, SubscriptionStatus};
 use rdkafka::{
-    ClientContext, Offset, TopicPartitionList,
+    ClientContext, Offset, Statistics, TopicPartitionList,
     consumer::{BaseConsumer, CommitMode, Consumer as _, ConsumerContext, RebalanceProtocol},
-    error::KafkaResult,
+    error::{KafkaError, KafkaResult},
     types::RDKafkaRespErr,
 };
 use tracing::{debug, warn};
 
 use super::shared::Shared;
+use crate::health::{self, ClientLink};
 
 /// Callbacks librdkafka runs from inside the consumer's poll.
 pub(crate) struct GroupContext {
     pub(crate) shared: Arc<Shared>,
+    /// This client's connection state, counted in the broker's.
+    pub(crate) link: Arc<ClientLink>,
+    /// The subscription's state and its partitions' lag.
+    pub(crate) status: SubscriptionStatus,
 }
 
-impl ClientContext for GroupContext {}
+impl ClientContext for GroupContext {
+    fn stats(&self, statistics: Statistics) {
+        self.link.observe(&statistics);
+        health::observe_consumer(&self.status, &self.shared.topic, &statistics);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.link.error(&error);
+        if health::is_all_brokers_down(&error)
+            && self.status.state() == SubscriptionState::Consuming
+        {
+            self.status.set(SubscriptionState::Reconnecting);
+        }
+        warn!(topic = %self.shared.topic, group = %self.shared.group, error = %error, reason, "consumer error; librdkafka retries by itself");
+    }
+}
 
 impl GroupContext {
     fn assign(&self, consumer: &BaseConsumer<Self>, list: &mut TopicPartitionList) {

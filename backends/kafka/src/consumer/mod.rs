@@ -18,13 +18,21 @@ mod watchdog;
 use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
-use courier_core::{Ack, Consumer, Delivery, Error, ErrorKind, Result, Subscription};
+use courier_core::{
+    Ack, Consumer, Delivery, Error, ErrorKind, Result, Subscription, SubscriptionState,
+    SubscriptionStatus,
+};
 use rdkafka::consumer::{Consumer as _, StreamConsumer};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use self::{acker::KafkaAck, context::GroupContext, poller::Poller, shared::Shared};
-use crate::{BACKEND, client::ClientSettings, producer::SharedProducer};
+use crate::{
+    BACKEND,
+    client::ClientSettings,
+    health::{ClientLink, Links},
+    producer::SharedProducer,
+};
 
 /// Receives the deliveries of one subscription.
 ///
@@ -35,15 +43,17 @@ pub struct KafkaConsumer {
     acker: Arc<dyn Ack>,
     task: Option<JoinHandle<()>>,
     stop: CancellationToken,
+    status: SubscriptionStatus,
 }
 
 /// Joins `subscription.group` on `subscription.topic` (which must exist) and waits for the
 /// first partition assignment. A temporary group without committed offsets starts at the
-/// end of the topic as it is now ([`start`]).
+/// end of the topic as it is now ([`start`]). Its connection state counts in `links`.
 pub(crate) async fn open(
     settings: &ClientSettings,
     producer: Arc<SharedProducer>,
     subscription: &Subscription,
+    links: &Links,
 ) -> Result<KafkaConsumer> {
     let Subscription {
         topic,
@@ -63,10 +73,15 @@ pub(crate) async fn open(
     if *temporary {
         client.set("auto.offset.reset", "latest");
     }
+    let link = ClientLink::new();
+    links.add(&link);
+    let status = SubscriptionStatus::default();
     let consumer: Arc<StreamConsumer<GroupContext>> = Arc::new(
         client
             .create_with_context(GroupContext {
                 shared: shared.clone(),
+                link,
+                status: status.clone(),
             })
             .map_err(|e| settings.error(ErrorKind::Config, "creating a consumer", e))?,
     );
@@ -105,12 +120,14 @@ pub(crate) async fn open(
         shared,
         task: Some(task),
         stop,
+        status: status.clone(),
     };
     let timeout = Duration::from_millis(u64::from(settings.config.join_timeout_ms));
     let assigned = tokio::time::timeout(timeout, joined.wait_for(|joined| *joined))
         .await
         .is_ok_and(|waited| waited.is_ok());
     if assigned {
+        status.set(SubscriptionState::Consuming);
         Ok(consumer)
     } else {
         consumer.close().await.ok();
@@ -182,12 +199,23 @@ impl Consumer for KafkaConsumer {
                 )
             })?;
         }
+        self.status.set(SubscriptionState::Stopped);
         Ok(())
+    }
+
+    /// Consuming while a broker connection is up and the group is joined with its
+    /// assignment taken (from the consumer's statistics, every second; at once when
+    /// librdkafka reports every broker down); reconnecting otherwise. librdkafka reconnects
+    /// and rejoins by itself. Also holds each owned partition's lag, from the same
+    /// statistics.
+    fn status(&self) -> Option<SubscriptionStatus> {
+        Some(self.status.clone())
     }
 }
 
 impl Drop for KafkaConsumer {
     fn drop(&mut self) {
+        self.status.set(SubscriptionState::Stopped);
         self.stop.cancel();
     }
 }

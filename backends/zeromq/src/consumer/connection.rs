@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use courier_core::{Delivery, Error, ErrorKind, Result};
+use courier_core::{Delivery, Error, ErrorKind, Result, SubscriptionState, SubscriptionStatus};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
@@ -53,6 +53,8 @@ pub(super) struct Connection {
     pub(super) deliveries: mpsc::UnboundedSender<Delivery>,
     pub(super) cancel: CancellationToken,
     pub(super) ready: Option<oneshot::Sender<Result<()>>>,
+    /// Consuming once welcomed, reconnecting from a lost connection to the next welcome.
+    pub(super) status: SubscriptionStatus,
 }
 
 impl Connection {
@@ -76,14 +78,19 @@ impl Connection {
                 Err(error) => Ended::Lost(error.to_string()),
             };
             match ended {
-                Ended::Closed => return,
+                Ended::Closed => {
+                    self.status.set(SubscriptionState::Stopped);
+                    return;
+                }
                 Ended::Refused(error) => {
+                    self.status.set(SubscriptionState::Stopped);
                     if let Some(ready) = self.ready.take() {
                         let _ = ready.send(Err(error));
                     }
                     return;
                 }
                 Ended::Lost(reason) => {
+                    self.status.set(SubscriptionState::Reconnecting);
                     tracing::warn!(
                         backend = BACKEND,
                         endpoint = %self.params.endpoint,
@@ -93,7 +100,10 @@ impl Connection {
                         "consumer connection lost; reconnecting (unacked deliveries go back to the group)"
                     );
                     tokio::select! {
-                        () = self.cancel.cancelled() => return,
+                        () = self.cancel.cancelled() => {
+                            self.status.set(SubscriptionState::Stopped);
+                            return;
+                        }
                         () = tokio::time::sleep(self.params.heartbeat_interval) => {}
                     }
                 }
@@ -151,6 +161,7 @@ impl Connection {
                     match FromHub::parse(frames) {
                         Ok(FromHub::Welcome { .. }) => {
                             welcomed = true;
+                            self.status.set(SubscriptionState::Consuming);
                             if let Some(ready) = self.ready.take() {
                                 let _ = ready.send(Ok(()));
                             }

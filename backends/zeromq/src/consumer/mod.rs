@@ -18,7 +18,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use courier_core::{Consumer, Delivery, Error, ErrorKind, Result, backend::fill_batch, token};
+use courier_core::{
+    Consumer, Delivery, Error, ErrorKind, Result, SubscriptionState, SubscriptionStatus,
+    backend::fill_batch, token,
+};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -40,6 +43,7 @@ pub struct ZmqConsumer {
     shared: Arc<ZmqAck>,
     cancel: CancellationToken,
     task: Option<JoinHandle<()>>,
+    status: SubscriptionStatus,
     _keep_alive: Arc<dyn std::any::Any + Send + Sync>,
 }
 
@@ -62,6 +66,7 @@ impl ZmqConsumer {
         let (ready_tx, ready) = oneshot::channel();
         let wait = params.access.timeout + params.heartbeat_interval;
         let endpoint = params.endpoint.clone();
+        let status = SubscriptionStatus::default();
         let task = tokio::spawn(
             Connection {
                 params,
@@ -70,6 +75,7 @@ impl ZmqConsumer {
                 deliveries: deliveries_tx,
                 cancel: cancel.clone(),
                 ready: Some(ready_tx),
+                status: status.clone(),
             }
             .run(),
         );
@@ -78,6 +84,7 @@ impl ZmqConsumer {
             shared,
             cancel,
             task: Some(task),
+            status,
             _keep_alive: keep_alive,
         };
         match tokio::time::timeout(wait, ready).await {
@@ -139,7 +146,14 @@ impl Consumer for ZmqConsumer {
             let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
         }
         self.deliveries.close();
+        self.status.set(SubscriptionState::Stopped);
         Ok(())
+    }
+
+    /// Consuming while its connection to the binding side is welcomed; reconnecting from a
+    /// lost or silent connection (`heartbeat_timeout_ms`) until it is welcomed again.
+    fn status(&self) -> Option<SubscriptionStatus> {
+        Some(self.status.clone())
     }
 }
 

@@ -67,7 +67,12 @@ async fn main() -> ExitCode {
         || async move {
             let mut runtime = Runtime::new(broker.clone(), config.runtime.clone());
             service.register(&mut runtime);
-            let router = http::router(service, runtime.metrics().clone(), &limits);
+            let router = http::router(
+                service,
+                runtime.metrics().clone(),
+                runtime.health(),
+                &limits,
+            );
             let Some(running) = courier_service::start(runtime, &stop).await? else {
                 return Ok(());
             };
