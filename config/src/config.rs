@@ -5,10 +5,11 @@ use courier_outbox::StoreSettings;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    BrokerSection, ConfigError, Services, Topics, dump, key::Origins, secrets::Secrets, validate,
+    BrokerSection, ConfigError, Services, Telemetry, Topics, dump, key::Origins, secrets::Secrets,
+    validate,
 };
 
-/// The whole configuration: `[broker]`, `[topics]`, `[runtime]`, `[services.*]` and `[store]`. Every
+/// The whole configuration: `[broker]`, `[topics]`, `[runtime]`, `[services.*]`, `[store]` and `[telemetry]`. Every
 /// key has a default; unknown keys are errors.
 ///
 /// Build it with [`load`](crate::load); `Debug` and the dumps never show a secret.
@@ -26,6 +27,8 @@ pub struct Config {
     /// `[store]`: where the services keep their state, and how the outbox relays and
     /// prunes.
     pub store: StoreSettings,
+    /// `[telemetry]`: where traces are exported (off by default).
+    pub telemetry: Telemetry,
 }
 
 impl Config {

@@ -2,12 +2,14 @@
 
 use std::sync::Arc;
 
-use courier_core::{Broker, Error, ErrorKind, Result};
+use courier_core::{Broker, Error, ErrorKind, Result, trace::TracedBroker};
 use tracing::info;
 
 use crate::{BrokerKind, Config};
 
-/// Connects the backend the configuration selects (`broker.kind`) with its table.
+/// Connects the backend the configuration selects (`broker.kind`) with its table; its
+/// producers stamp what they send from a traced span with the trace context (see
+/// [`TracedBroker`]).
 ///
 /// Each backend is compiled in by the cargo feature of its name; selecting one that is
 /// compiled out is an error that names the feature.
@@ -19,7 +21,7 @@ pub async fn connect(config: &Config) -> Result<Arc<dyn Broker>> {
     let kind = config.broker.kind;
     info!(backend = kind.name(), "connecting to the message broker");
     match config.broker.backend(kind) {
-        Some(backend) => backend.connect().await,
+        Some(backend) => Ok(TracedBroker::wrap(backend.connect().await?)),
         None => Err(not_compiled_in(kind)),
     }
 }

@@ -5,7 +5,7 @@ use courier_core::{RuntimeSettings, redact_url};
 use serde::{Serialize, Serializer, ser::SerializeStruct};
 
 use crate::{
-    BrokerSection, Config, Services, Topics,
+    BrokerSection, Config, Services, Telemetry, Topics,
     secrets::{REDACTED, is_secret_key, redact_json},
 };
 
@@ -17,6 +17,7 @@ struct Shown<'a> {
     runtime: &'a RuntimeSettings,
     services: &'a Services,
     store: &'a courier_outbox::StoreSettings,
+    telemetry: &'a Telemetry,
 }
 
 /// `[broker]` with the table of the selected backend only.
@@ -40,6 +41,7 @@ fn shown(config: &Config) -> Shown<'_> {
         runtime: &config.runtime,
         services: &config.services,
         store: &config.store,
+        telemetry: &config.telemetry,
     }
 }
 

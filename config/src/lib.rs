@@ -31,6 +31,7 @@ mod needs;
 mod secrets;
 mod services;
 mod source;
+mod telemetry;
 mod topics;
 mod validate;
 
@@ -45,4 +46,5 @@ pub use services::{
     CatalogItem, InventorySettings, OrderSettings, PaymentSettings, ServiceStore, Services,
 };
 pub use source::{ENV_PREFIX, ENV_SEPARATOR};
+pub use telemetry::Telemetry;
 pub use topics::Topics;

@@ -77,5 +77,12 @@ pub(crate) fn validate(
     {
         return Err(error(key::segments(&format!("services.{field}")), problem));
     }
+    if let Err(InvalidSetting {
+        key: field,
+        problem,
+    }) = config.telemetry.validate()
+    {
+        return Err(error(key::segments(&format!("telemetry.{field}")), problem));
+    }
     Ok(())
 }

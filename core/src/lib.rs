@@ -28,6 +28,7 @@ mod secret;
 mod settle;
 mod shutdown;
 pub mod token;
+pub mod trace;
 
 pub use backend::InvalidSetting;
 pub use backoff::Backoff;

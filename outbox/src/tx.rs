@@ -63,8 +63,13 @@ impl Tx {
 
     /// Enqueues `message` for `topic`: written to the outbox at commit, sent by the relay
     /// after it. Its id is fixed now, so a resend is recognisable downstream.
-    pub fn send(&mut self, topic: impl Into<String>, message: Message) {
-        self.outgoing.push((topic.into(), message));
+    ///
+    /// Sent from a traced span, the message carries the context of a `create <topic>` span,
+    /// its child: the consumer's span continues the trace of this state change.
+    pub fn send(&mut self, topic: impl Into<String>, mut message: Message) {
+        let topic = topic.into();
+        courier_core::trace::inject_created(&topic, &mut message);
+        self.outgoing.push((topic, message));
     }
 
     /// Enqueues `value` as a JSON message for `topic` (see [`send`](Tx::send)).

@@ -21,6 +21,7 @@ mod orders;
 pub mod processes;
 mod reconcile;
 mod services;
+mod traced;
 
 use std::{sync::Arc, time::Duration};
 
@@ -30,6 +31,7 @@ use courier_core::{Broker, RuntimeSettings};
 pub use dead_letters::run_dead_letters;
 pub use orders::{DECLINE_ABOVE_MINOR, saga_catalog};
 pub use reconcile::SagaReport;
+pub use traced::{TracedSaga, run_traced_saga};
 
 /// Fresh topic names for one run: the default names under a unique prefix.
 pub fn fresh_topics() -> SagaTopics {

@@ -191,6 +191,7 @@ impl Runtime {
                 handler: r.handler,
                 delayed_retries: delayed && !r.ordered,
                 producer: producer.clone(),
+                system: self.broker.name(),
                 settings: self.settings.clone(),
                 shutdown: shutdown.clone(),
             });

@@ -9,7 +9,7 @@ use std::{
 
 use futures::FutureExt;
 use tokio_util::sync::CancellationToken;
-use tracing::{Instrument, debug, error, info_span, warn};
+use tracing::{Instrument, Span, debug, error, warn};
 
 use super::{
     RuntimeSettings,
@@ -17,7 +17,10 @@ use super::{
     handler::{Context, Handler, HandlerError, shared_headers},
     metrics::SubscriptionMetrics,
 };
-use crate::{Delivery, ErrorKind, Producer, headers};
+use crate::{
+    Delivery, ErrorKind, Producer, headers,
+    trace::{self, spans},
+};
 
 /// What every lane of one subscription shares.
 pub(crate) struct Worker {
@@ -27,6 +30,8 @@ pub(crate) struct Worker {
     /// lane.
     pub(crate) delayed_retries: bool,
     pub(crate) producer: Arc<dyn Producer>,
+    /// The backend's name, for the spans' `messaging.system`.
+    pub(crate) system: &'static str,
     pub(crate) settings: Arc<RuntimeSettings>,
     pub(crate) metrics: Arc<SubscriptionMetrics>,
     pub(crate) shutdown: CancellationToken,
@@ -38,7 +43,17 @@ impl Worker {
     /// nack(requeue) when shutdown interrupts a backoff or the dead-letter send fails. With
     /// delayed retries, a transient failure hands the delivery back to the broker for the
     /// backoff instead of waiting here.
+    ///
+    /// All of it runs in one `process <topic>` span, the child of the span the message was
+    /// sent from when it carries a trace context.
     pub(crate) async fn process(&self, delivery: Delivery) {
+        let span = spans::process(self.system, &delivery.topic, &self.group, &delivery.message);
+        trace::continue_from(&span, &delivery.message);
+        self.attempts(delivery).instrument(span).await;
+    }
+
+    /// [`process`](Self::process) inside its span.
+    async fn attempts(&self, delivery: Delivery) {
         let max = self.settings.max_attempts;
         // An attempt number is carried in a header anyone can set: one above the limit counts
         // as the last attempt, so the handler always runs at least once.
@@ -53,11 +68,10 @@ impl Worker {
                 key: delivery.message.key.clone(),
                 headers: headers.clone(),
             };
-            let span = info_span!("message", id = %delivery.message.id, topic = %delivery.topic, group = %self.group, attempt);
+            Span::current().record("courier.attempt", attempt);
             let started = Instant::now();
             let handled = AssertUnwindSafe(self.handler.handle(&delivery.message, &context))
                 .catch_unwind()
-                .instrument(span)
                 .await;
             let outcome = handled.unwrap_or_else(|panic| {
                 self.metrics.panicked();
@@ -130,6 +144,7 @@ impl Worker {
         kind: DeadLetterKind,
         reason: &str,
     ) {
+        spans::set_error(&Span::current(), reason);
         let topic = headers::dlq_topic(&delivery.topic);
         let copy = dead_letter_message(
             &delivery.message,

@@ -24,7 +24,10 @@ use axum::{
     routing::{get, post},
 };
 use courier_contracts::{OrderIntake, check_id};
-use courier_core::{Health, Metrics};
+use courier_core::{
+    Headers, Health, Metrics,
+    trace::{self, spans},
+};
 use hyper_util::{
     rt::{TokioExecutor, TokioIo, TokioTimer},
     server::{conn::auto, graceful::GracefulShutdown},
@@ -32,9 +35,9 @@ use hyper_util::{
 };
 use serde_json::json;
 use tokio::sync::Semaphore;
-use tracing::warn;
+use tracing::{Instrument, info, warn};
 
-use crate::{OrderService, PlaceError};
+use crate::{OrderService, PlaceError, Placed};
 
 /// What the HTTP server accepts, and how long it waits.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -204,8 +207,35 @@ fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {
 /// retry is the same order.
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
+/// [`place_in_span`] inside a `POST /orders` span, the root of the order's trace (or the
+/// child of the caller's `traceparent`).
 async fn place_order(
     State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let span = spans::http_server("POST", "/orders");
+    let carried: Headers = [trace::TRACEPARENT, trace::TRACESTATE]
+        .into_iter()
+        .filter_map(|name| {
+            let value = headers.get(name)?.to_str().ok()?;
+            Some((name.to_owned(), value.to_owned()))
+        })
+        .collect();
+    trace::continue_from_headers(&span, &carried);
+    let response = place_in_span(state, headers, body)
+        .instrument(span.clone())
+        .await;
+    let status = response.status();
+    span.record("http.response.status_code", status.as_u16());
+    if status.is_server_error() {
+        spans::set_error(&span, status.canonical_reason().unwrap_or("server error"));
+    }
+    response
+}
+
+async fn place_in_span(
+    state: AppState,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -228,22 +258,33 @@ async fn place_order(
         }
     };
     match state.service.place(intake, idempotency_key).await {
-        Ok(placed) => (
-            StatusCode::ACCEPTED,
-            [(header::LOCATION, format!("/orders/{}", placed.order_id))],
-            Json(json!({
-                "order_id": placed.order_id,
-                "created": placed.created,
-                "status": placed.status,
-            })),
-        )
-            .into_response(),
+        Ok(placed) => {
+            spans::set_order_id(&tracing::Span::current(), &placed.order_id);
+            if let Some(trace_id) = trace::current_trace_id() {
+                info!(order_id = %placed.order_id, trace_id, "order placed");
+            }
+            placed_response(placed)
+        }
         Err(PlaceError::Invalid(e)) => error(StatusCode::BAD_REQUEST, e),
         Err(e) => {
             warn!(error = %e, "placing an order failed");
             error(StatusCode::SERVICE_UNAVAILABLE, e)
         }
     }
+}
+
+/// `202 Accepted` with the order's location, id, whether it was new and its status.
+fn placed_response(placed: Placed) -> Response {
+    (
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, format!("/orders/{}", placed.order_id))],
+        Json(json!({
+            "order_id": placed.order_id,
+            "created": placed.created,
+            "status": placed.status,
+        })),
+    )
+        .into_response()
 }
 
 async fn get_order(State(state): State<AppState>, Path(id): Path<String>) -> Response {

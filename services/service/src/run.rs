@@ -208,9 +208,11 @@ impl Lifetime<'_> {
                 // Exit now: dropping clients of an unreachable broker can block (librdkafka's
                 // destroy waits for its outstanding requests).
                 tracing::info!("{service} stopped");
+                crate::flush_traces();
                 exit(0);
             }
         };
+        crate::flush_traces();
         match result {
             Ok(()) => {
                 tracing::info!("{service} stopped");

@@ -170,6 +170,11 @@ impl SagaServices {
         tokio::join!(by_topic, by_function);
     }
 
+    /// The producer the relays send with (on the broker itself, untraced).
+    pub(crate) fn producer(&self) -> &Arc<dyn Producer> {
+        &self.producer
+    }
+
     /// Waits until `count` distinct orders have settled or `timeout` passes; how many did.
     pub(crate) async fn wait_settled(&mut self, count: usize, timeout: Duration) -> usize {
         let deadline = tokio::time::Instant::now() + timeout;

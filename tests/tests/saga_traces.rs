@@ -1,0 +1,86 @@
+//! One trace per order, on every backend: the saga runs with every span recorded in memory,
+//! and each order's settlement span leads, through the `process` span of every step and the
+//! `create` span of every event, up to the `POST /orders` span it was placed in. An order
+//! sent by a client without a trace context starts its own trace at its first delivery.
+
+mod kafka_support;
+
+use std::sync::Arc;
+
+use courier_core::Broker;
+use courier_memory::MemoryBroker;
+use courier_rabbitmq::{RabbitMqBroker, RabbitMqConfig};
+use courier_tests::{saga, support::broker_absent};
+use courier_zeromq::{ZmqBroker, ZmqConfig};
+
+const ORDERS: usize = 12;
+
+async fn check(broker: Arc<dyn Broker>) {
+    let topics = saga::fresh_topics();
+    let traced = saga::run_traced_saga(broker.clone(), topics.clone(), ORDERS).await;
+    assert_eq!(traced.chains.len(), traced.placed);
+    let placed = format!("process {}", topics.order_placed);
+    let reserved = format!("process {}", topics.stock_reserved);
+    let settlements = [
+        vec![
+            format!("process {}", topics.payment_succeeded),
+            reserved.clone(),
+            placed.clone(),
+        ],
+        vec![
+            format!("process {}", topics.payment_failed),
+            reserved,
+            placed.clone(),
+        ],
+        vec![format!("process {}", topics.stock_rejected), placed],
+    ];
+    for (order, (root, chain)) in &traced.chains {
+        assert_eq!(root, "POST /orders", "order {order}: {chain:?}");
+        assert!(
+            settlements.contains(chain),
+            "order {order}: the steps from the settlement up to the root are {chain:?}"
+        );
+    }
+    assert_eq!(
+        traced.intake_root,
+        format!("process {}", topics.order_intake),
+        "a message without a trace context starts a trace at its delivery"
+    );
+    broker.close().await.expect("closes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_trace_per_order_on_memory() {
+    check(Arc::new(MemoryBroker::default())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_trace_per_order_on_rabbitmq() {
+    let config = RabbitMqConfig {
+        queue_expires_ms: Some(60_000),
+        ..RabbitMqConfig::default()
+    };
+    match RabbitMqBroker::connect(config).await {
+        Ok(broker) => check(Arc::new(broker)).await,
+        Err(e) => broker_absent("rabbitmq", &e.to_string()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_trace_per_order_on_kafka() {
+    if let Some(broker) = kafka_support::connect_default_or_skip().await {
+        check(Arc::new(broker)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_trace_per_order_on_zeromq() {
+    let config = ZmqConfig {
+        endpoint: "tcp://127.0.0.1:0".into(),
+        ..ZmqConfig::default()
+    };
+    let broker = ZmqBroker::connect(config)
+        .await
+        .expect("binds a free loopback port");
+    check(Arc::new(broker)).await;
+}
