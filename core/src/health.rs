@@ -245,6 +245,11 @@ impl Health {
     }
 
     /// The subscriptions watched, for the metrics.
+    /// The name of the broker's backend (`messaging.system`).
+    pub(crate) fn system(&self) -> &'static str {
+        self.broker.name()
+    }
+
     pub(crate) fn watched(&self) -> Vec<Watched> {
         self.lock().clone()
     }

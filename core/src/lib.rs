@@ -45,7 +45,7 @@ pub use overflow::Overflow;
 pub use prometheus_client;
 pub use runtime::{
     Context, Counts, FnHandler, Handler, HandlerError, JsonHandler, METRICS_CONTENT_TYPE, Metrics,
-    Running, Runtime, RuntimeSettings, SubscriptionMetrics,
+    Running, Runtime, RuntimeSettings, SentMessages, SubscriptionMetrics,
 };
 pub use secret::{Secret, redact_url};
 pub use settle::Settle;

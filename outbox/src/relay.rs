@@ -11,7 +11,7 @@ use std::{
 };
 
 use bytes::Bytes;
-use courier_core::{Headers, Message, Producer};
+use courier_core::{Headers, Message, Producer, SentMessages};
 use hdrhistogram::Histogram;
 use sqlx::{AnyConnection, Row};
 use tokio::task::JoinHandle;
@@ -74,6 +74,8 @@ pub struct Relay {
     store: Store,
     producer: Arc<dyn Producer>,
     sent: AtomicU64,
+    /// Where confirmed sends are counted per topic, when the service exposes metrics.
+    counted: Option<SentMessages>,
     latency: Mutex<Histogram<u64>>,
 }
 
@@ -89,12 +91,23 @@ impl std::fmt::Debug for Relay {
 impl Relay {
     /// A relay of `store`'s outbox through `producer`.
     pub fn new(store: Store, producer: Arc<dyn Producer>) -> Arc<Self> {
+        Self::counted(store, producer, None)
+    }
+
+    /// A relay of `store`'s outbox through `producer` that counts what the broker confirmed
+    /// in `sent` (`messaging_client_sent_messages_total`, once per batch), when given.
+    pub fn counted(
+        store: Store,
+        producer: Arc<dyn Producer>,
+        sent: Option<SentMessages>,
+    ) -> Arc<Self> {
         let histogram = Histogram::new_with_bounds(1, 600_000_000, 2)
             .expect("constant histogram bounds are valid");
         Arc::new(Self {
             store,
             producer,
             sent: AtomicU64::new(0),
+            counted: sent,
             latency: Mutex::new(histogram),
         })
     }
@@ -302,7 +315,12 @@ impl Relay {
                     tokio::time::timeout(SEND_TIMEOUT, self.producer.send_batch(&topic, messages))
                         .await;
                 match sent {
-                    Ok(Ok(())) => Ok(seqs),
+                    Ok(Ok(())) => {
+                        if let Some(counted) = &self.counted {
+                            counted.add(&topic, seqs.len() as u64);
+                        }
+                        Ok(seqs)
+                    }
                     Ok(Err(e)) => Err(StoreError::Send(format!("to {topic}: {e}"))),
                     Err(_) => Err(StoreError::Send(format!(
                         "to {topic}: not confirmed within {SEND_TIMEOUT:?}"

@@ -84,8 +84,8 @@ async fn readiness_and_lag_follow_a_broker_kill_and_restart() {
         gauges
             .iter()
             .filter(|(labels, _)| {
-                labels.get("topic") == Some(&topic)
-                    && labels.get("group") == Some(&group.to_owned())
+                labels.get("messaging_destination_name") == Some(&topic)
+                    && labels.get("messaging_consumer_group_name") == Some(&group.to_owned())
             })
             .map(|(_, v)| v)
             .sum()
@@ -97,7 +97,7 @@ async fn readiness_and_lag_follow_a_broker_kill_and_restart() {
         .await;
     assert!(
         lag.iter()
-            .all(|(labels, _)| labels.contains_key("partition")),
+            .all(|(labels, _)| labels.contains_key("messaging_destination_partition_id")),
         "{lag:?}"
     );
     println!("lag while held: {lag:?}");

@@ -135,7 +135,8 @@ async fn queue_depth_is_sampled_from_the_queue() {
         gauges
             .iter()
             .find(|(labels, _)| {
-                labels.get("topic") == Some(&topic) && labels.get("group") == Some(&group.into())
+                labels.get("messaging_destination_name") == Some(&topic)
+                    && labels.get("messaging_consumer_group_name") == Some(&group.into())
             })
             .map(|(_, v)| *v)
     };

@@ -1,17 +1,24 @@
-//! Counters per subscription and a handler-latency histogram, with the metrics a service adds,
-//! rendered in the OpenMetrics text format by `prometheus-client`.
+//! Counters per subscription and a handler-duration histogram, with the metrics a service
+//! adds, rendered in the OpenMetrics text format by `prometheus-client`.
+//!
+//! Names and labels follow OpenTelemetry's messaging conventions where they define one
+//! (`messaging.client.consumed.messages`, `messaging.client.sent.messages`,
+//! `messaging.process.duration`, with the attributes `messaging.system`,
+//! `messaging.destination.name` and `messaging.consumer.group.name`), written as Prometheus
+//! names (dots become underscores); what they do not define is `courier_*` with the same
+//! labels.
 
 use crate::Health;
 use prometheus_client::{
     collector::Collector,
     encoding::{DescriptorEncoder, NoLabelSet},
-    metrics::MetricType,
+    metrics::{MetricType, counter::Counter, family::Family},
     registry::{Metric, Registry, Unit},
 };
 use std::{
     sync::{
         Arc, Mutex, PoisonError,
-        atomic::{AtomicU64, Ordering::Relaxed},
+        atomic::{AtomicI64, AtomicU64, Ordering::Relaxed},
     },
     time::Duration,
 };
@@ -30,6 +37,8 @@ pub struct SubscriptionMetrics {
     dead_lettered: AtomicU64,
     panicked: AtomicU64,
     dead_letter_failed: AtomicU64,
+    /// Deliveries being handled (received by a lane, not settled yet).
+    in_flight: AtomicI64,
     latency_buckets: [AtomicU64; LATENCY_BUCKETS.len()],
     latency_count: AtomicU64,
     latency_sum_ns: AtomicU64,
@@ -52,6 +61,21 @@ pub struct Counts {
     pub dead_letter_failed: u64,
     /// Handler runs timed.
     pub handled: u64,
+}
+
+impl Counts {
+    /// The counts of two subscriptions added up.
+    fn sum(&self, other: &Self) -> Self {
+        Self {
+            received: self.received + other.received,
+            acked: self.acked + other.acked,
+            retried: self.retried + other.retried,
+            dead_lettered: self.dead_lettered + other.dead_lettered,
+            panicked: self.panicked + other.panicked,
+            dead_letter_failed: self.dead_letter_failed + other.dead_letter_failed,
+            handled: self.handled + other.handled,
+        }
+    }
 }
 
 impl SubscriptionMetrics {
@@ -79,6 +103,13 @@ impl SubscriptionMetrics {
         self.dead_letter_failed.fetch_add(1, Relaxed);
     }
 
+    /// Counts a delivery as in flight until the guard is dropped (settled, or the handling
+    /// abandoned at shutdown).
+    pub(crate) fn in_flight(&self) -> InFlight<'_> {
+        self.in_flight.fetch_add(1, Relaxed);
+        InFlight(&self.in_flight)
+    }
+
     pub(crate) fn observe_latency(&self, latency: Duration) {
         let secs = latency.as_secs_f64();
         if let Some(i) = LATENCY_BUCKETS.iter().position(|&b| secs <= b) {
@@ -103,16 +134,56 @@ impl SubscriptionMetrics {
     }
 }
 
-type Entry = (String, String, Arc<SubscriptionMetrics>);
+/// Keeps one delivery counted in [`SubscriptionMetrics`]' in-flight gauge while it lives.
+pub(crate) struct InFlight<'a>(&'a AtomicI64);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Relaxed);
+    }
+}
+
+/// One subscription: its backend, topic, group and counters.
+#[derive(Debug)]
+struct Entry {
+    system: &'static str,
+    topic: String,
+    group: String,
+    metrics: Arc<SubscriptionMetrics>,
+}
+
+/// The labels of one destination: `messaging_system`, `messaging_destination_name`.
+type DestinationLabels = [(&'static str, String); 2];
+
+/// Messages sent, per backend and topic (`messaging_client_sent_messages_total`): a handle
+/// that senders outside the runtime (an outbox relay) count with. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct SentMessages {
+    system: &'static str,
+    family: Family<DestinationLabels, Counter>,
+}
+
+impl SentMessages {
+    /// Counts `n` messages sent (confirmed by the broker) to `topic`: once per batch.
+    pub fn add(&self, topic: &str, n: u64) {
+        let labels = [
+            ("messaging_system", self.system.to_owned()),
+            ("messaging_destination_name", topic.to_owned()),
+        ];
+        self.family.get_or_create(&labels).inc_by(n);
+    }
+}
 
 /// A counter's name (without `_total`), help text and how to read it.
 type CounterSpec = (&'static str, &'static str, fn(&SubscriptionMetrics) -> u64);
 
-/// The runtime's counters, rendered per subscription with `topic` and `group` labels.
+/// The runtime's counters, rendered per subscription with the labels of [`labels`].
 const COUNTERS: [CounterSpec; 6] = [
-    ("courier_messages_received", "Deliveries received.", |m| {
-        m.received.load(Relaxed)
-    }),
+    (
+        "messaging_client_consumed_messages",
+        "Deliveries received (OpenTelemetry messaging.client.consumed.messages).",
+        |m| m.received.load(Relaxed),
+    ),
     (
         "courier_messages_acked",
         "Messages acked after their handler succeeded.",
@@ -149,6 +220,7 @@ pub const METRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.
 #[derive(Clone, Debug)]
 pub struct Metrics {
     subscriptions: Arc<Mutex<Vec<Entry>>>,
+    sent: Family<DestinationLabels, Counter>,
     /// The health of each runtime recording here: the backlog its backends sample.
     healths: Arc<Mutex<Vec<Health>>>,
     registry: Arc<Mutex<Registry>>,
@@ -161,8 +233,16 @@ impl Default for Metrics {
         let mut registry = Registry::default();
         registry.register_collector(Box::new(Subscriptions(subscriptions.clone())));
         registry.register_collector(Box::new(Backlog(healths.clone())));
+        let sent = Family::<DestinationLabels, Counter>::default();
+        registry.register(
+            "messaging_client_sent_messages",
+            "Messages sent and confirmed by the broker (OpenTelemetry \
+             messaging.client.sent.messages).",
+            sent.clone(),
+        );
         Self {
             subscriptions,
+            sent,
             healths,
             registry: Arc::new(Mutex::new(registry)),
         }
@@ -179,19 +259,42 @@ impl Metrics {
             .push(health);
     }
 
-    /// The counters of `topic` and `group`, created on first use. Callers keep the `Arc`, so
-    /// the lock is taken once per subscription, not per message.
-    pub fn subscription(&self, topic: &str, group: &str) -> Arc<SubscriptionMetrics> {
+    /// The counters of `topic` and `group` on the `system` backend (`messaging.system`),
+    /// created on first use. Callers keep the `Arc`, so the lock is taken once per
+    /// subscription, not per message.
+    pub fn subscription(
+        &self,
+        system: &'static str,
+        topic: &str,
+        group: &str,
+    ) -> Arc<SubscriptionMetrics> {
         let mut subs = self
             .subscriptions
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some((_, _, m)) = subs.iter().find(|(t, g, _)| t == topic && g == group) {
-            return m.clone();
+        if let Some(e) = subs
+            .iter()
+            .find(|e| e.system == system && e.topic == topic && e.group == group)
+        {
+            return e.metrics.clone();
         }
-        let m = Arc::new(SubscriptionMetrics::default());
-        subs.push((topic.to_owned(), group.to_owned(), m.clone()));
-        m
+        let metrics = Arc::new(SubscriptionMetrics::default());
+        subs.push(Entry {
+            system,
+            topic: topic.to_owned(),
+            group: group.to_owned(),
+            metrics: metrics.clone(),
+        });
+        metrics
+    }
+
+    /// The counter of messages sent with the `system` backend, for a sender outside the
+    /// runtime (the outbox relay) to count with.
+    pub fn sent_messages(&self, system: &'static str) -> SentMessages {
+        SentMessages {
+            system,
+            family: self.sent.clone(),
+        }
     }
 
     /// The counts of `topic` and `group`, zero when unknown.
@@ -201,8 +304,9 @@ impl Metrics {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         subs.iter()
-            .find(|(t, g, _)| t == topic && g == group)
-            .map(|(_, _, m)| m.counts())
+            .filter(|e| e.topic == topic && e.group == group)
+            .map(|e| e.metrics.counts())
+            .reduce(|a, b| a.sum(&b))
             .unwrap_or_default()
     }
 
@@ -238,19 +342,31 @@ impl Collector for Subscriptions {
         let subs = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         for (name, help, read) in COUNTERS {
             let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
-            for (topic, group, m) in subs.iter() {
+            for e in subs.iter() {
                 family
-                    .encode_family(&labels(topic, group))?
-                    .encode_counter::<NoLabelSet, _, u64>(&read(m), None)?;
+                    .encode_family(&labels(e))?
+                    .encode_counter::<NoLabelSet, _, u64>(&read(&e.metrics), None)?;
             }
         }
         let mut family = encoder.encode_descriptor(
-            "courier_handler_latency",
-            "Handler latency per message.",
+            "courier_messages_in_flight",
+            "Deliveries being handled: received, not settled yet.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for e in subs.iter() {
+            family
+                .encode_family(&labels(e))?
+                .encode_gauge(&e.metrics.in_flight.load(Relaxed).max(0))?;
+        }
+        let mut family = encoder.encode_descriptor(
+            "messaging_process_duration",
+            "Handler time per delivery (OpenTelemetry messaging.process.duration).",
             Some(&Unit::Seconds),
             MetricType::Histogram,
         )?;
-        for (topic, group, m) in subs.iter() {
+        for e in subs.iter() {
+            let m = &e.metrics;
             // Per bucket, not cumulative: the encoder adds them up.
             let mut buckets: Vec<(f64, u64)> = LATENCY_BUCKETS
                 .iter()
@@ -262,7 +378,7 @@ impl Collector for Subscriptions {
             buckets.push((f64::INFINITY, total.saturating_sub(bucketed)));
             let sum = m.latency_sum_ns.load(Relaxed) as f64 / 1e9;
             family
-                .encode_family(&labels(topic, group))?
+                .encode_family(&labels(e))?
                 .encode_histogram::<NoLabelSet>(sum, total, &buckets, None)?;
         }
         Ok(())
@@ -281,8 +397,18 @@ impl Collector for Backlog {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
-            .flat_map(Health::watched)
-            .filter_map(|w| w.backend.map(|status| (w.topic, w.group, status)))
+            .flat_map(|health| {
+                let system = health.system();
+                health.watched().into_iter().filter_map(move |w| {
+                    let entry = Entry {
+                        system,
+                        topic: w.topic,
+                        group: w.group,
+                        metrics: Arc::default(),
+                    };
+                    w.backend.map(|status| (entry, status))
+                })
+            })
             .collect();
         let mut family = encoder.encode_descriptor(
             "courier_queue_depth",
@@ -290,12 +416,10 @@ impl Collector for Backlog {
             None,
             MetricType::Gauge,
         )?;
-        for (topic, group, status) in &watched {
+        for (entry, status) in &watched {
             if let Some(depth) = status.queue_depth() {
                 let depth = i64::try_from(depth).unwrap_or(i64::MAX);
-                family
-                    .encode_family(&labels(topic, group))?
-                    .encode_gauge(&depth)?;
+                family.encode_family(&labels(entry))?.encode_gauge(&depth)?;
             }
         }
         let mut family = encoder.encode_descriptor(
@@ -305,13 +429,15 @@ impl Collector for Backlog {
             None,
             MetricType::Gauge,
         )?;
-        for (topic, group, status) in &watched {
+        for (entry, status) in &watched {
             for (partition, lag) in status.partition_lag() {
                 let partition = partition.to_string();
+                let [system, topic, group] = labels(entry);
                 let labels = [
-                    ("topic", topic.as_str()),
-                    ("group", group.as_str()),
-                    ("partition", partition.as_str()),
+                    system,
+                    topic,
+                    group,
+                    ("messaging_destination_partition_id", partition.as_str()),
                 ];
                 family.encode_family(&labels)?.encode_gauge(&lag)?;
             }
@@ -320,8 +446,13 @@ impl Collector for Backlog {
     }
 }
 
-fn labels<'a>(topic: &'a str, group: &'a str) -> [(&'static str, &'a str); 2] {
-    [("topic", topic), ("group", group)]
+/// The labels of one subscription, after OpenTelemetry's attribute names.
+fn labels(e: &Entry) -> [(&'static str, &str); 3] {
+    [
+        ("messaging_system", e.system),
+        ("messaging_destination_name", e.topic.as_str()),
+        ("messaging_consumer_group_name", e.group.as_str()),
+    ]
 }
 
 #[cfg(test)]
@@ -331,23 +462,42 @@ mod tests {
     #[test]
     fn renders_counters_and_histogram() {
         let metrics = Metrics::default();
-        let m = metrics.subscription("orders", "billing");
+        let m = metrics.subscription("memory", "orders", "billing");
         m.received(3);
         m.acked();
         m.observe_latency(Duration::from_millis(3));
-        assert!(Arc::ptr_eq(&m, &metrics.subscription("orders", "billing")));
+        let held = m.in_flight();
+        assert!(Arc::ptr_eq(
+            &m,
+            &metrics.subscription("memory", "orders", "billing")
+        ));
+        metrics.sent_messages("memory").add("orders.dlq", 2);
         let text = metrics.render();
+        let labels = "messaging_system=\"memory\",messaging_destination_name=\"orders\",\
+                      messaging_consumer_group_name=\"billing\"";
         assert!(
-            text.contains("courier_messages_received_total{topic=\"orders\",group=\"billing\"} 3"),
+            text.contains(&format!(
+                "messaging_client_consumed_messages_total{{{labels}}} 3"
+            )),
             "{text}"
         );
+        assert!(text.contains(&format!("courier_messages_acked_total{{{labels}}} 1")));
+        assert!(text.contains(&format!("courier_messages_in_flight{{{labels}}} 1")));
+        drop(held);
         assert!(
-            text.contains("courier_messages_acked_total{topic=\"orders\",group=\"billing\"} 1")
+            metrics
+                .render()
+                .contains(&format!("courier_messages_in_flight{{{labels}}} 0"))
+        );
+        assert!(
+            text.contains(
+                "messaging_client_sent_messages_total{messaging_system=\"memory\",\
+                 messaging_destination_name=\"orders.dlq\"} 2"
+            ),
+            "{text}"
         );
         let bucket = |le: &str, n: u64| {
-            format!(
-                "latency_seconds_bucket{{le=\"{le}\",topic=\"orders\",group=\"billing\"}} {n}\n"
-            )
+            format!("messaging_process_duration_seconds_bucket{{le=\"{le}\",{labels}}} {n}\n")
         };
         assert!(text.contains(&bucket("0.0025", 0)), "{text}");
         assert!(text.contains(&bucket("0.005", 1)), "{text}");

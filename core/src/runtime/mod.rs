@@ -32,7 +32,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 pub use handler::{Context, FnHandler, Handler, HandlerError, JsonHandler};
-pub use metrics::{Counts, METRICS_CONTENT_TYPE, Metrics, SubscriptionMetrics};
+pub use metrics::{Counts, METRICS_CONTENT_TYPE, Metrics, SentMessages, SubscriptionMetrics};
 pub use settings::RuntimeSettings;
 
 use crate::{
@@ -186,7 +186,9 @@ impl Runtime {
         for (r, consumer) in self.registrations.into_iter().zip(consumers) {
             info!(topic = %r.topic, group = %r.group, backend = self.broker.name(), "subscribed");
             let worker = Arc::new(worker::Worker {
-                metrics: self.metrics.subscription(&r.topic, &r.group),
+                metrics: self
+                    .metrics
+                    .subscription(self.broker.name(), &r.topic, &r.group),
                 group: r.group.into(),
                 handler: r.handler,
                 delayed_retries: delayed && !r.ordered,

@@ -49,6 +49,7 @@ impl Worker {
     pub(crate) async fn process(&self, delivery: Delivery) {
         let span = spans::process(self.system, &delivery.topic, &self.group, &delivery.message);
         trace::continue_from(&span, &delivery.message);
+        let _in_flight = self.metrics.in_flight();
         self.attempts(delivery).instrument(span).await;
     }
 

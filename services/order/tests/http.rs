@@ -275,11 +275,14 @@ async fn places_validates_and_settles_orders_once() {
     let (status, metrics) = api.get("/metrics").await;
     assert_eq!(status, 200);
     assert!(
-        metrics.contains("courier_handler_latency_seconds_bucket"),
+        metrics.contains("messaging_process_duration_seconds_bucket"),
         "{metrics}"
     );
     assert!(
-        metrics.contains(&format!("topic=\"{}\"", api.topics.stock_rejected)),
+        metrics.contains(&format!(
+            "messaging_destination_name=\"{}\"",
+            api.topics.stock_rejected
+        )),
         "{metrics}"
     );
 }

@@ -9,7 +9,7 @@ use std::{
 };
 
 use courier_config::Config;
-use courier_core::{Broker, Error, ErrorKind, Producer, Running, Runtime};
+use courier_core::{Broker, Error, ErrorKind, Metrics, Producer, Running, Runtime};
 use courier_outbox::{Relay, Store};
 use tokio_util::sync::CancellationToken;
 
@@ -70,8 +70,8 @@ pub async fn run_handlers(
         broker.clone(),
         store,
         &signal,
-        || async move {
-            let mut runtime = Runtime::new(broker.clone(), settings);
+        |metrics| async move {
+            let mut runtime = Runtime::new(broker.clone(), settings).with_metrics(metrics);
             register(&mut runtime);
             let served = CancellationToken::new();
             let server = match metrics_listen {
@@ -97,7 +97,8 @@ pub async fn run_handlers(
 }
 
 /// Runs a service's lifetime: the relay of `store`'s outbox runs on a producer of `broker`,
-/// and `body` runs until the service has shut down; then the relay sends what is left, the
+/// and `body` runs until the service has shut down, given the [`Metrics`] the relay counts
+/// its sends in (build the runtime `with_metrics` them, so that `/metrics` shows both); then the relay sends what is left, the
 /// producer, the broker and the store are closed, and the outcome becomes the exit code
 /// (failure with one line on standard error).
 ///
@@ -114,20 +115,22 @@ pub async fn run_service<F, Fut>(
     body: F,
 ) -> ExitCode
 where
-    F: FnOnce() -> Fut,
+    F: FnOnce(Metrics) -> Fut,
     Fut: Future<Output = courier_core::Result<()>>,
 {
     let Some(producer) = open_producer(service, &broker, stop).await else {
         return ExitCode::FAILURE;
     };
+    let metrics = Metrics::default();
     let lifetime = Lifetime {
         service,
         shutdown_deadline_ms,
         broker,
         producer,
         store: Some(store),
+        metrics: metrics.clone(),
     };
-    lifetime.run(stop, body).await
+    lifetime.run(stop, move || body(metrics)).await
 }
 
 /// A producer of `broker`, or `None` after one line on standard error when it cannot be
@@ -158,6 +161,8 @@ pub(crate) struct Lifetime<'a> {
     pub(crate) broker: Arc<dyn Broker>,
     pub(crate) producer: Arc<dyn Producer>,
     pub(crate) store: Option<Store>,
+    /// Where the relay counts what it sent.
+    pub(crate) metrics: Metrics,
 }
 
 impl Lifetime<'_> {
@@ -174,13 +179,15 @@ impl Lifetime<'_> {
             broker,
             producer,
             store,
+            metrics,
         } = self;
         let deadline = std::time::Duration::from_millis(shutdown_deadline_ms);
         let work = async {
             let relay_stop = CancellationToken::new();
-            let relay = store
-                .clone()
-                .map(|store| Relay::new(store, producer.clone()).spawn(relay_stop.clone()));
+            let relay = store.clone().map(|store| {
+                let sent = metrics.sent_messages(broker.name());
+                Relay::counted(store, producer.clone(), Some(sent)).spawn(relay_stop.clone())
+            });
             let stopped = body().await;
             relay_stop.cancel();
             if let Some(relay) = relay {

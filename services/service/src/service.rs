@@ -155,6 +155,7 @@ impl Service {
             broker: broker.clone(),
             producer,
             store,
+            metrics: runtime.metrics().clone(),
         };
         let backend = broker.name();
         lifetime

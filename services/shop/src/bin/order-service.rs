@@ -64,8 +64,9 @@ async fn main() -> ExitCode {
         broker.clone(),
         store,
         &signal,
-        || async move {
-            let mut runtime = Runtime::new(broker.clone(), config.runtime.clone());
+        |metrics| async move {
+            let mut runtime =
+                Runtime::new(broker.clone(), config.runtime.clone()).with_metrics(metrics);
             service.register(&mut runtime);
             let router = http::router(
                 service,

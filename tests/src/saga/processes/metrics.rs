@@ -119,6 +119,12 @@ async fn check_once(
     }
     let settled = "shop_orders_settled_total";
     order.expect("shop_orders_placed_total", &[], report.orders)?;
+    // Each new order's OrderPlaced, sent by the order service's outbox relay.
+    order.expect(
+        "messaging_client_sent_messages_total",
+        &[("messaging_destination_name", &cluster.topics.order_placed)],
+        report.orders,
+    )?;
     order.expect(settled, &[("status", "confirmed")], report.confirmed)?;
     order.expect(settled, &[("reason", "stock")], report.cancelled_stock)?;
     order.expect(settled, &[("reason", "payment")], report.cancelled_payment)?;
