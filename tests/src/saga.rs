@@ -31,7 +31,7 @@ use courier_core::{Broker, RuntimeSettings};
 pub use dead_letters::run_dead_letters;
 pub use orders::{DECLINE_ABOVE_MINOR, saga_catalog};
 pub use reconcile::SagaReport;
-pub use traced::{TracedSaga, run_traced_saga};
+pub use traced::{TracedSaga, recorded_spans, run_traced_saga};
 
 /// Fresh topic names for one run: the default names under a unique prefix.
 pub fn fresh_topics() -> SagaTopics {

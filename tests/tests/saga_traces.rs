@@ -7,11 +7,14 @@ mod kafka_support;
 
 use std::sync::Arc;
 
-use courier_core::Broker;
+use std::time::Duration;
+
+use courier_core::{Broker, HandlerError, Message, Runtime, RuntimeSettings, trace};
 use courier_memory::MemoryBroker;
 use courier_rabbitmq::{RabbitMqBroker, RabbitMqConfig};
 use courier_tests::{saga, support::broker_absent};
 use courier_zeromq::{ZmqBroker, ZmqConfig};
+use tracing::Instrument;
 
 const ORDERS: usize = 12;
 
@@ -83,4 +86,56 @@ async fn one_trace_per_order_on_zeromq() {
         .await
         .expect("binds a free loopback port");
     check(Arc::new(broker)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_lettered_delivery_marks_its_span_as_an_error() {
+    let _ = saga::recorded_spans();
+    let broker: Arc<dyn Broker> = Arc::new(MemoryBroker::default());
+    let topic = courier_tests::support::unique_name("traced-dlq");
+    broker
+        .declare_group(&courier_core::headers::dlq_topic(&topic), "dead-letters")
+        .await
+        .expect("declares");
+    let mut runtime = Runtime::new(broker.clone(), RuntimeSettings::default());
+    runtime.handle_fn(&topic, "g", |_: Message, _| async {
+        Err(HandlerError::permanent("no such order"))
+    });
+    let running = runtime.start().await.expect("starts");
+    let producer = courier_core::trace::TracedProducer::wrap(
+        broker.name(),
+        broker.producer().await.expect("a producer"),
+    );
+    let sent_from = tracing::info_span!("request");
+    let trace_id = async {
+        producer
+            .send(&topic, Message::new("x"))
+            .await
+            .expect("sends");
+        trace::current_trace_id().expect("traced")
+    }
+    .instrument(sent_from)
+    .await;
+    let name = format!("process {topic}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let span = loop {
+        let found = saga::recorded_spans().into_iter().find(|s| s.name == name);
+        if let Some(span) = found {
+            break span;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no span {name}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(span.span_context.trace_id().to_string(), trace_id);
+    let status = format!("{:?}", span.status);
+    assert!(
+        status.contains("Error") && status.contains("no such order"),
+        "{status}"
+    );
+    assert!(
+        span.events.iter().any(|e| e.name.contains("dead-lettered")),
+        "{:?}",
+        span.events
+    );
+    running.shutdown().await.expect("stops");
 }

@@ -37,6 +37,13 @@ fn recorder() -> &'static Recorder {
     })
 }
 
+/// Every span recorded in this process so far (installing the recorder on first use).
+pub fn recorded_spans() -> Vec<SpanData> {
+    let recorder = recorder();
+    let _ = recorder.provider.force_flush();
+    recorder.exporter.get_finished_spans().expect("spans")
+}
+
 /// What [`run_traced_saga`] saw: per order, the `process` spans from its settlement up to
 /// its root, and the root's name.
 #[derive(Debug)]
