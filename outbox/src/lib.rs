@@ -30,7 +30,7 @@ mod tx;
 pub use dialect::Dialect;
 pub use error::{Result, StoreError};
 pub use handler::{Decode, Json, Transactional, TxHandler, TxRuntime};
-pub use relay::{Relay, RelayLatency, Round};
+pub use relay::{Relay, RelayLatency, RelayMetrics, Round};
 pub use schema::Migration;
 pub use settings::StoreSettings;
 pub use sqlx::{AnyConnection, Row, any::AnyRow, query};

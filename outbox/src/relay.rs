@@ -11,7 +11,9 @@ use std::{
 };
 
 use bytes::Bytes;
-use courier_core::{Headers, Message, Producer, SentMessages};
+use courier_core::{
+    Headers, Message, Producer, SentMessages, prometheus_client::metrics::gauge::Gauge,
+};
 use hdrhistogram::Histogram;
 use sqlx::{AnyConnection, Row};
 use tokio::task::JoinHandle;
@@ -62,6 +64,16 @@ struct OutboxRow {
     message: Message,
 }
 
+/// What a [`Relay`] reports: the messages it sent (`messaging_client_sent_messages_total`)
+/// and the rows waiting in its outbox (`courier_outbox_unsent`).
+#[derive(Clone, Debug)]
+pub struct RelayMetrics {
+    /// Confirmed sends, per topic.
+    pub sent: SentMessages,
+    /// Unsent rows of the outbox.
+    pub unsent: Gauge,
+}
+
 /// Sends the outbox of one [`Store`] through a producer.
 ///
 /// Rows go out in batches ([`Producer::send_batch`], one per topic, topics in parallel), in
@@ -74,8 +86,9 @@ pub struct Relay {
     store: Store,
     producer: Arc<dyn Producer>,
     sent: AtomicU64,
-    /// Where confirmed sends are counted per topic, when the service exposes metrics.
-    counted: Option<SentMessages>,
+    /// Where confirmed sends are counted per topic and the backlog is shown, when the service
+    /// exposes metrics.
+    counted: Option<RelayMetrics>,
     latency: Mutex<Histogram<u64>>,
 }
 
@@ -94,12 +107,13 @@ impl Relay {
         Self::counted(store, producer, None)
     }
 
-    /// A relay of `store`'s outbox through `producer` that counts what the broker confirmed
-    /// in `sent` (`messaging_client_sent_messages_total`, once per batch), when given.
+    /// A relay of `store`'s outbox through `producer` that, with `metrics`, counts what the
+    /// broker confirmed (once per batch) and samples the outbox's backlog (at most once per
+    /// `relay_poll_ms`).
     pub fn counted(
         store: Store,
         producer: Arc<dyn Producer>,
-        sent: Option<SentMessages>,
+        metrics: Option<RelayMetrics>,
     ) -> Arc<Self> {
         let histogram = Histogram::new_with_bounds(1, 600_000_000, 2)
             .expect("constant histogram bounds are valid");
@@ -107,7 +121,7 @@ impl Relay {
             store,
             producer,
             sent: AtomicU64::new(0),
-            counted: sent,
+            counted: metrics,
             latency: Mutex::new(histogram),
         })
     }
@@ -140,8 +154,21 @@ impl Relay {
         let settings = self.store.settings().clone();
         let mut failures = 0u32;
         let mut next_prune = tokio::time::Instant::now() + settings.prune_every();
+        let mut next_sample = tokio::time::Instant::now();
         loop {
-            let wait = match self.drain().await {
+            let drained = self.drain().await;
+            if let Some(counted) = &self.counted
+                && tokio::time::Instant::now() >= next_sample
+            {
+                next_sample = tokio::time::Instant::now() + settings.relay_poll();
+                match self.store.unsent().await {
+                    Ok(unsent) => {
+                        counted.unsent.set(unsent);
+                    }
+                    Err(e) => debug!(error = %e, "counting the outbox's unsent rows failed"),
+                }
+            }
+            let wait = match drained {
                 Ok(_) => {
                     failures = 0;
                     settings.relay_poll()
@@ -317,7 +344,7 @@ impl Relay {
                 match sent {
                     Ok(Ok(())) => {
                         if let Some(counted) = &self.counted {
-                            counted.add(&topic, seqs.len() as u64);
+                            counted.sent.add(&topic, seqs.len() as u64);
                         }
                         Ok(seqs)
                     }

@@ -12,7 +12,7 @@ use crate::Health;
 use prometheus_client::{
     collector::Collector,
     encoding::{DescriptorEncoder, NoLabelSet},
-    metrics::{MetricType, counter::Counter, family::Family},
+    metrics::{MetricType, counter::Counter, family::Family, gauge::Gauge},
     registry::{Metric, Registry, Unit},
 };
 use std::{
@@ -221,6 +221,7 @@ pub const METRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.
 pub struct Metrics {
     subscriptions: Arc<Mutex<Vec<Entry>>>,
     sent: Family<DestinationLabels, Counter>,
+    unsent: Family<[(&'static str, String); 1], Gauge>,
     /// The health of each runtime recording here: the backlog its backends sample.
     healths: Arc<Mutex<Vec<Health>>>,
     registry: Arc<Mutex<Registry>>,
@@ -240,9 +241,16 @@ impl Default for Metrics {
              messaging.client.sent.messages).",
             sent.clone(),
         );
+        let unsent = Family::<[(&'static str, String); 1], Gauge>::default();
+        registry.register(
+            "courier_outbox_unsent",
+            "Outbox rows committed and not yet sent, per store, sampled by its relay.",
+            unsent.clone(),
+        );
         Self {
             subscriptions,
             sent,
+            unsent,
             healths,
             registry: Arc::new(Mutex::new(registry)),
         }
@@ -286,6 +294,14 @@ impl Metrics {
             metrics: metrics.clone(),
         });
         metrics
+    }
+
+    /// The gauge of the rows waiting in the outbox of `store` (`courier_outbox_unsent`),
+    /// for its relay to set.
+    pub fn outbox_unsent(&self, store: &str) -> Gauge {
+        self.unsent
+            .get_or_create(&[("store", store.to_owned())])
+            .clone()
     }
 
     /// The counter of messages sent with the `system` backend, for a sender outside the
@@ -472,6 +488,7 @@ mod tests {
             &metrics.subscription("memory", "orders", "billing")
         ));
         metrics.sent_messages("memory").add("orders.dlq", 2);
+        metrics.outbox_unsent("order").set(4);
         let text = metrics.render();
         let labels = "messaging_system=\"memory\",messaging_destination_name=\"orders\",\
                       messaging_consumer_group_name=\"billing\"";
@@ -494,6 +511,10 @@ mod tests {
                 "messaging_client_sent_messages_total{messaging_system=\"memory\",\
                  messaging_destination_name=\"orders.dlq\"} 2"
             ),
+            "{text}"
+        );
+        assert!(
+            text.contains("courier_outbox_unsent{store=\"order\"} 4"),
             "{text}"
         );
         let bucket = |le: &str, n: u64| {

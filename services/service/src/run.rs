@@ -10,7 +10,7 @@ use std::{
 
 use courier_config::Config;
 use courier_core::{Broker, Error, ErrorKind, Metrics, Producer, Running, Runtime};
-use courier_outbox::{Relay, Store};
+use courier_outbox::{Relay, RelayMetrics, Store};
 use tokio_util::sync::CancellationToken;
 
 use crate::{Stop, serve_metrics};
@@ -185,8 +185,11 @@ impl Lifetime<'_> {
         let work = async {
             let relay_stop = CancellationToken::new();
             let relay = store.clone().map(|store| {
-                let sent = metrics.sent_messages(broker.name());
-                Relay::counted(store, producer.clone(), Some(sent)).spawn(relay_stop.clone())
+                let counted = RelayMetrics {
+                    sent: metrics.sent_messages(broker.name()),
+                    unsent: metrics.outbox_unsent(store.prefix()),
+                };
+                Relay::counted(store, producer.clone(), Some(counted)).spawn(relay_stop.clone())
             });
             let stopped = body().await;
             relay_stop.cancel();

@@ -113,6 +113,14 @@ async fn check_once(
         if scraped.value("courier_messages_acked_total", &[]) < 1.0 {
             return Err(format!("{} acked no message", scraped.service));
         }
+        // Every order settled: the relay has sent its outbox and says so.
+        let unsent = "courier_outbox_unsent";
+        if !scraped.scrape.samples.iter().any(|s| s.metric == unsent) {
+            return Err(format!("{} shows no {unsent}", scraped.service));
+        }
+        if scraped.value(unsent, &[]) != 0.0 {
+            return Err(format!("{}: {unsent} is not 0", scraped.service));
+        }
     }
     if restarted {
         return Ok(());
