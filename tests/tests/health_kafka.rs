@@ -13,39 +13,24 @@
 mod health_support;
 mod kafka_support;
 
-use std::{path::PathBuf, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use courier_core::{Broker, Message, RuntimeSettings};
 use courier_kafka::KafkaConfig;
-use courier_tests::support::{broker_absent, unique_name};
+use courier_tests::support::unique_name;
 use health_support::{Served, assert_ready_body};
-use kafka_support::{Tansu, answers, config, tansu_installed};
+use kafka_support::config;
 
 const MESSAGES: usize = 20;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_and_lag_follow_a_broker_kill_and_restart() {
     kafka_support::init_logs();
-    if !tansu_installed() {
-        broker_absent(
-            "kafka",
-            "tansu is not installed (scripts/kafka.sh install), so this test cannot run its own broker",
-        );
+    let Some((tansu, brokers)) =
+        kafka_support::own_tansu("health", "COURIER_KAFKA_HEALTH_PORT", "19093")
+    else {
         return;
-    }
-    let port = std::env::var("COURIER_KAFKA_HEALTH_PORT").unwrap_or_else(|_| "19093".into());
-    let tansu = Tansu {
-        data: PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../target")
-            .join(format!("kafka-health-{}", std::process::id())),
-        port,
     };
-    let brokers = format!("127.0.0.1:{}", tansu.port);
-    assert!(
-        !answers(&brokers),
-        "something already listens on {brokers}; set COURIER_KAFKA_HEALTH_PORT"
-    );
-    assert!(tansu.start(), "starting tansu on {brokers}");
     let broker = Arc::new(
         courier_kafka::KafkaBroker::connect(KafkaConfig {
             session_timeout_ms: 6_000,

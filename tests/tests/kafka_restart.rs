@@ -8,15 +8,14 @@ mod kafka_support;
 
 use std::{
     collections::HashMap,
-    path::PathBuf,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
 use courier_core::{Broker, Message, Subscription};
 use courier_kafka::KafkaConfig;
-use courier_tests::support::{broker_absent, unique_name};
-use kafka_support::{Collector, Tansu, answers, config, tansu_installed, wait_for_all};
+use courier_tests::support::unique_name;
+use kafka_support::{Collector, config, wait_for_all};
 
 const MESSAGES: usize = 10_000;
 const BATCH: usize = 250;
@@ -24,26 +23,11 @@ const BATCH: usize = 250;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_messages_survive_a_broker_kill_and_restart() {
     kafka_support::init_logs();
-    if !tansu_installed() {
-        broker_absent(
-            "kafka",
-            "tansu is not installed (scripts/kafka.sh install), so this test cannot run its own broker",
-        );
+    let Some((tansu, brokers)) =
+        kafka_support::own_tansu("restart", "COURIER_KAFKA_RESTART_PORT", "19092")
+    else {
         return;
-    }
-    let port = std::env::var("COURIER_KAFKA_RESTART_PORT").unwrap_or_else(|_| "19092".into());
-    let tansu = Tansu {
-        data: PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../target")
-            .join(format!("kafka-restart-{}", std::process::id())),
-        port,
     };
-    let brokers = format!("127.0.0.1:{}", tansu.port);
-    assert!(
-        !answers(&brokers),
-        "something already listens on {brokers}; set COURIER_KAFKA_RESTART_PORT"
-    );
-    assert!(tansu.start(), "starting tansu on {brokers}");
     let broker = Arc::new(
         courier_kafka::KafkaBroker::connect(KafkaConfig {
             // Sends wait out the restart instead of failing.

@@ -3,16 +3,12 @@
 //! saga_processes.rs and saga_processes_kafka.rs).
 
 mod kafka_support;
+mod saga_support;
 
 use std::sync::Arc;
 
 use courier_core::Broker;
-use courier_rabbitmq::{RabbitMqBroker, RabbitMqConfig};
-use courier_tests::{
-    saga::{self, SagaOptions},
-    support::broker_absent,
-};
-use courier_zeromq::{ZmqBroker, ZmqConfig};
+use courier_tests::saga::{self, SagaOptions};
 
 async fn run(broker: Arc<dyn Broker>) {
     let options = SagaOptions {
@@ -37,14 +33,8 @@ async fn run(broker: Arc<dyn Broker>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn saga_on_rabbitmq() {
-    let config = RabbitMqConfig {
-        // The run's queues vanish a minute after their last consumer leaves.
-        queue_expires_ms: Some(60_000),
-        ..RabbitMqConfig::default()
-    };
-    match RabbitMqBroker::connect(config).await {
-        Ok(broker) => run(Arc::new(broker)).await,
-        Err(e) => broker_absent("rabbitmq", &e.to_string()),
+    if let Some(broker) = saga_support::rabbitmq().await {
+        run(broker).await;
     }
 }
 
@@ -57,12 +47,5 @@ async fn saga_on_kafka() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn saga_on_zeromq() {
-    let config = ZmqConfig {
-        endpoint: "tcp://127.0.0.1:0".into(),
-        ..ZmqConfig::default()
-    };
-    let broker = ZmqBroker::connect(config)
-        .await
-        .expect("binds a free loopback port");
-    run(Arc::new(broker)).await;
+    run(saga_support::zeromq().await).await;
 }

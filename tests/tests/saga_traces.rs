@@ -4,6 +4,7 @@
 //! sent by a client without a trace context starts its own trace at its first delivery.
 
 mod kafka_support;
+mod saga_support;
 
 use std::sync::Arc;
 
@@ -11,9 +12,7 @@ use std::time::Duration;
 
 use courier_core::{Broker, HandlerError, Message, Runtime, RuntimeSettings, trace};
 use courier_memory::MemoryBroker;
-use courier_rabbitmq::{RabbitMqBroker, RabbitMqConfig};
-use courier_tests::{saga, support::broker_absent};
-use courier_zeromq::{ZmqBroker, ZmqConfig};
+use courier_tests::saga;
 use tracing::Instrument;
 
 const ORDERS: usize = 12;
@@ -59,13 +58,8 @@ async fn one_trace_per_order_on_memory() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_trace_per_order_on_rabbitmq() {
-    let config = RabbitMqConfig {
-        queue_expires_ms: Some(60_000),
-        ..RabbitMqConfig::default()
-    };
-    match RabbitMqBroker::connect(config).await {
-        Ok(broker) => check(Arc::new(broker)).await,
-        Err(e) => broker_absent("rabbitmq", &e.to_string()),
+    if let Some(broker) = saga_support::rabbitmq().await {
+        check(broker).await;
     }
 }
 
@@ -78,14 +72,7 @@ async fn one_trace_per_order_on_kafka() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_trace_per_order_on_zeromq() {
-    let config = ZmqConfig {
-        endpoint: "tcp://127.0.0.1:0".into(),
-        ..ZmqConfig::default()
-    };
-    let broker = ZmqBroker::connect(config)
-        .await
-        .expect("binds a free loopback port");
-    check(Arc::new(broker)).await;
+    check(saga_support::zeromq().await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

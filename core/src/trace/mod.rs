@@ -48,12 +48,18 @@ pub fn inject_created(topic: &str, message: &mut Message) {
     if message.headers.contains_key(TRACEPARENT) {
         return;
     }
-    let current = tracing::Span::current().context();
-    if !current.span().span_context().is_valid() {
+    if !in_trace() {
         return;
     }
     let span = spans::create(topic, message);
     inject(&span.context(), message);
+}
+
+/// Whether the current span belongs to an OpenTelemetry trace (never without the
+/// `tracing-opentelemetry` layer).
+pub fn in_trace() -> bool {
+    let current = tracing::Span::current().context();
+    current.span().span_context().is_valid()
 }
 
 /// Stamps `message` with `context` (replacing a context it carries), when `context` holds a

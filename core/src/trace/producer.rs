@@ -1,17 +1,14 @@
 //! [`TracedBroker`] and [`TracedProducer`]: stamp every message sent through a producer with
 //! the trace context of a `send <topic>` span, child of the span it is sent from.
 
-use std::{
-    sync::Arc,
-    time::{Duration, SystemTime},
-};
+use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use opentelemetry::trace::TraceContextExt;
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use super::{TRACEPARENT, extract, inject, spans};
+use super::{TRACEPARENT, extract, in_trace, inject, spans};
 use crate::{
     Broker, Capabilities, ConnectionState, Consumer, Message, Producer, Result, Subscription,
 };
@@ -78,11 +75,7 @@ impl TracedProducer {
 
     /// The `send` span for `batch` messages to `topic`, when the current span is traced.
     fn span(&self, topic: &str, batch: usize) -> Option<tracing::Span> {
-        let current = tracing::Span::current().context();
-        if !current.span().span_context().is_valid() {
-            return None;
-        }
-        Some(spans::send(self.system, topic, batch))
+        in_trace().then(|| spans::send(self.system, topic, batch))
     }
 }
 
@@ -131,19 +124,6 @@ impl Producer for TracedProducer {
                 stamp(&span, &mut message);
                 self.inner
                     .send_after(topic, message, delay)
-                    .instrument(span)
-                    .await
-            }
-        }
-    }
-
-    async fn send_at(&self, topic: &str, mut message: Message, at: SystemTime) -> Result<()> {
-        match self.span(topic, 1) {
-            None => self.inner.send_at(topic, message, at).await,
-            Some(span) => {
-                stamp(&span, &mut message);
-                self.inner
-                    .send_at(topic, message, at)
                     .instrument(span)
                     .await
             }

@@ -229,6 +229,35 @@ impl Drop for Tansu {
     }
 }
 
+/// A tansu of this test's own, started, with its data under `target/kafka-<name>-<pid>`, on
+/// the port `$port_env` (else `default_port`); its broker address beside it. `None` after a
+/// skip notice (a failure in CI) when tansu is not installed.
+///
+/// # Panics
+/// When something already listens on the port, or tansu does not start.
+pub fn own_tansu(name: &str, port_env: &str, default_port: &str) -> Option<(Tansu, String)> {
+    if !tansu_installed() {
+        broker_absent(
+            "kafka",
+            "tansu is not installed (scripts/kafka.sh install), so this test cannot run its own broker",
+        );
+        return None;
+    }
+    let tansu = Tansu {
+        data: PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../target")
+            .join(format!("kafka-{name}-{}", std::process::id())),
+        port: std::env::var(port_env).unwrap_or_else(|_| default_port.into()),
+    };
+    let brokers = format!("127.0.0.1:{}", tansu.port);
+    assert!(
+        !answers(&brokers),
+        "something already listens on {brokers}; set {port_env}"
+    );
+    assert!(tansu.start(), "starting tansu on {brokers}");
+    Some((tansu, brokers))
+}
+
 /// Whether the `tansu` binary is installed.
 pub fn tansu_installed() -> bool {
     let home = std::env::var("HOME").unwrap_or_default();
