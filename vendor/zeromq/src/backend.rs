@@ -51,7 +51,10 @@ enum SendResolution {
 }
 
 pub(crate) struct GenericSocketBackend {
-    pub(crate) peers: scc::HashMap<PeerIdentity, Peer>,
+    /// Connected peers. A plain mutex, held only to look up, insert or remove: the
+    /// sync/async mix of a concurrent map's bucket locks can leave every runtime thread
+    /// waiting on a bucket that an unscheduled task was handed.
+    pub(crate) peers: Mutex<HashMap<PeerIdentity, Peer>>,
     fair_queue_inner: Option<Arc<Mutex<QueueInner<ZmqFramedRead, PeerIdentity>>>>,
     pub(crate) round_robin: SegQueue<PeerIdentity>,
     socket_type: SocketType,
@@ -72,7 +75,7 @@ impl GenericSocketBackend {
         options: SocketOptions,
     ) -> Self {
         Self {
-            peers: scc::HashMap::new(),
+            peers: Mutex::new(HashMap::new()),
             fair_queue_inner,
             round_robin: SegQueue::new(),
             socket_type,
@@ -137,8 +140,8 @@ impl GenericSocketBackend {
             };
             // The map entry is released before the send may wait for room: a waiting task
             // holding it would block every thread that looks the peer up.
-            let mut queue = match self.peers.get_async(&next_peer_id).await {
-                Some(peer) => peer.send_queue.clone(),
+            let mut queue = match self.peer_queue(&next_peer_id) {
+                Some(queue) => queue,
                 None => continue,
             };
             let send_result = send_to_peer_queue(&mut queue, message).await;
@@ -169,8 +172,8 @@ impl GenericSocketBackend {
         };
 
         // The map entry is released before the send may wait for room (see `send_round_robin`).
-        let mut queue = match self.peers.get_async(peer_id).await {
-            Some(peer) => peer.send_queue.clone(),
+        let mut queue = match self.peer_queue(peer_id) {
+            Some(queue) => queue,
             None => return Err(ZmqError::Other("Destination client not found by identity")),
         };
         let send_result = send_to_peer_queue(&mut queue, message).await;
@@ -199,8 +202,8 @@ impl GenericSocketBackend {
         peer_id: &PeerIdentity,
         message: Message,
     ) -> Result<(), crate::TrySendError> {
-        let queued = match self.peers.get_sync(peer_id) {
-            Some(mut peer) => peer.send_queue.try_send(message),
+        let queued = match self.peers.lock().get_mut(peer_id) {
+            Some(peer) => peer.send_queue.try_send(message),
             None => return Err(crate::TrySendError::Gone),
         };
         match queued {
@@ -269,19 +272,40 @@ impl GenericSocketBackend {
         }
     }
 
-    fn refresh_single_peer_cache(&self) {
-        let peer_count = self.peers.len();
-        self.peer_count.store(peer_count, Ordering::Release);
+    /// The send queue of `peer_id`, cloned so that no lock is held while a send waits.
+    fn peer_queue(&self, peer_id: &PeerIdentity) -> Option<mpsc::Sender<Message>> {
+        self.peers
+            .lock()
+            .get(peer_id)
+            .map(|peer| peer.send_queue.clone())
+    }
 
+    /// Adds (or replaces) a peer and refreshes the single-peer cache under the same lock.
+    pub(crate) fn insert_peer(&self, peer_id: PeerIdentity, peer: Peer) {
+        let mut peers = self.peers.lock();
+        peers.insert(peer_id, peer);
+        self.refresh_single_peer_cache(&peers);
+    }
+
+    /// Removes a peer, refreshing the single-peer cache; true when it was there.
+    fn remove_peer(&self, peer_id: &PeerIdentity) -> bool {
+        let mut peers = self.peers.lock();
+        let removed = peers.remove(peer_id).is_some();
+        self.refresh_single_peer_cache(&peers);
+        removed
+    }
+
+    /// Lock order: `peers`, then `single_peer`; nothing takes them the other way round.
+    fn refresh_single_peer_cache(&self, peers: &HashMap<PeerIdentity, Peer>) {
+        self.peer_count.store(peers.len(), Ordering::Release);
         let mut single_peer = self.single_peer.lock();
-        if peer_count == 1 {
-            *single_peer = self.peers.begin_sync().map(|peer| SinglePeer {
-                peer_id: peer.key().clone(),
+        *single_peer = match peers.iter().next() {
+            Some((peer_id, peer)) if peers.len() == 1 => Some(SinglePeer {
+                peer_id: peer_id.clone(),
                 send_queue: peer.send_queue.clone(),
-            });
-        } else {
-            *single_peer = None;
-        }
+            }),
+            _ => None,
+        };
     }
 }
 
@@ -306,9 +330,10 @@ impl SocketBackend for GenericSocketBackend {
     }
 
     fn shutdown(&self) {
-        self.peers.clear_sync();
-        self.single_peer.lock().take();
-        self.peer_count.store(0, Ordering::Release);
+        let mut peers = self.peers.lock();
+        peers.clear();
+        self.refresh_single_peer_cache(&peers);
+        drop(peers);
         // Clear fair_queue streams to ensure TCP connections are closed
         // even when reconnect tasks still hold Arc references to the backend
         if let Some(inner) = &self.fair_queue_inner {
@@ -326,15 +351,12 @@ impl MultiPeerBackend for GenericSocketBackend {
     async fn peer_connected(self: Arc<Self>, peer_id: &PeerIdentity, io: FramedIo) {
         let (recv_queue, send_queue) = io.into_parts();
         let (queue_sender, queue_receiver) = mpsc::channel(PEER_SEND_QUEUE_CAPACITY);
-        self.peers
-            .upsert_async(
-                peer_id.clone(),
-                Peer {
-                    send_queue: queue_sender,
-                },
-            )
-            .await;
-        self.refresh_single_peer_cache();
+        self.insert_peer(
+            peer_id.clone(),
+            Peer {
+                send_queue: queue_sender,
+            },
+        );
         let writer_backend = self.clone();
         let writer_peer_id = peer_id.clone();
         let (abort, registration) = futures::future::AbortHandle::new_pair();
@@ -365,8 +387,7 @@ impl MultiPeerBackend for GenericSocketBackend {
 
     fn peer_disconnected(&self, peer_id: &PeerIdentity) {
         self.writers.lock().remove(peer_id);
-        let peer_removed = self.peers.remove_sync(peer_id).is_some();
-        self.refresh_single_peer_cache();
+        let peer_removed = self.remove_peer(peer_id);
         match &self.fair_queue_inner {
             None => {}
             Some(inner) => {
@@ -413,11 +434,7 @@ mod tests {
         peer_id: PeerIdentity,
     ) -> (PeerIdentity, mpsc::Receiver<Message>) {
         let (send_queue, recv_queue) = mpsc::channel(8);
-        backend
-            .peers
-            .upsert_async(peer_id.clone(), Peer { send_queue })
-            .await;
-        backend.refresh_single_peer_cache();
+        backend.insert_peer(peer_id.clone(), Peer { send_queue });
         backend.round_robin.push(peer_id.clone());
         (peer_id, recv_queue)
     }
@@ -497,11 +514,7 @@ mod tests {
         send_queue
             .try_send(message_with_frame(b"prefilled"))
             .expect("prefill peer queue");
-        backend
-            .peers
-            .upsert_async(peer_id.clone(), Peer { send_queue })
-            .await;
-        backend.refresh_single_peer_cache();
+        backend.insert_peer(peer_id.clone(), Peer { send_queue });
         backend.round_robin.push(peer_id.clone());
 
         let send_future = backend.send_round_robin(message_with_frame(b"after-full"));
@@ -528,11 +541,7 @@ mod tests {
         let peer_id: PeerIdentity = "closed-peer".parse().expect("peer id");
         let (send_queue, recv_queue) = mpsc::channel(1);
         drop(recv_queue);
-        backend
-            .peers
-            .upsert_async(peer_id.clone(), Peer { send_queue })
-            .await;
-        backend.refresh_single_peer_cache();
+        backend.insert_peer(peer_id.clone(), Peer { send_queue });
         backend.round_robin.push(peer_id.clone());
 
         let error = backend
@@ -543,7 +552,7 @@ mod tests {
         assert!(matches!(error, ZmqError::BufferFull(_)));
         assert_eq!(0, backend.peer_count.load(Ordering::Acquire));
         assert!(backend.single_peer.lock().is_none());
-        assert!(backend.peers.get_async(&peer_id).await.is_none());
+        assert!(backend.peer_queue(&peer_id).is_none());
     }
 
     #[crate::async_rt::test]
@@ -565,5 +574,63 @@ mod tests {
 
         backend.peer_disconnected(&peer_id);
         assert!(monitor_receiver.try_recv().is_err());
+    }
+
+    /// Every runtime thread sends to, adds and removes the same peers at once, with sync
+    /// (`try_send_to_peer`, `peer_disconnected`) and async (`send_to_peer`) access mixed, as
+    /// a ROUTER's writer and its readers' disconnects do: it must finish, not stall.
+    #[cfg(feature = "tokio-runtime")]
+    #[test]
+    fn test_mixed_sync_and_async_peer_access_does_not_stall() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let backend = Arc::new(GenericSocketBackend::with_options(
+                None,
+                SocketType::ROUTER,
+                SocketOptions::default(),
+            ));
+            let ids: Vec<PeerIdentity> = (0..4)
+                .map(|i| format!("peer-{i}").parse().expect("peer id"))
+                .collect();
+            let mut tasks = Vec::new();
+            for worker in 0..6 {
+                let backend = backend.clone();
+                let ids = ids.clone();
+                tasks.push(tokio::spawn(async move {
+                    let mut receivers = Vec::new();
+                    for round in 0..2_000usize {
+                        let id = &ids[(round + worker) % ids.len()];
+                        match worker % 3 {
+                            0 => {
+                                let _ = backend.try_send_to_peer(id, message_with_frame(b"x"));
+                            }
+                            1 => {
+                                let _ = backend.send_to_peer(id, message_with_frame(b"y")).await;
+                            }
+                            _ => {
+                                let (send_queue, receiver) = mpsc::channel(4);
+                                backend.insert_peer(id.clone(), Peer { send_queue });
+                                receivers.push(receiver);
+                                if receivers.len() > 8 {
+                                    receivers.remove(0);
+                                }
+                                backend.peer_disconnected(&ids[(round + 1) % ids.len()]);
+                            }
+                        }
+                        if round % 64 == 0 {
+                            tokio::task::yield_now().await;
+                        }
+                    }
+                }));
+            }
+            let all = futures::future::join_all(tasks);
+            tokio::time::timeout(std::time::Duration::from_secs(30), all)
+                .await
+                .expect("peer map access stalled");
+        });
     }
 }

@@ -69,10 +69,7 @@ pub mod __bench {
                     .parse()
                     .expect("valid peer identity");
                 let (send_queue, recv_queue) = mpsc::channel(queue_capacity);
-                backend
-                    .peers
-                    .upsert_async(peer_id.clone(), Peer { send_queue })
-                    .await;
+                backend.insert_peer(peer_id.clone(), Peer { send_queue });
                 backend.round_robin.push(peer_id);
                 receivers.push(recv_queue);
             }

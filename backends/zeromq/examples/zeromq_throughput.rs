@@ -3,7 +3,7 @@
 //! program.
 //!
 //! ```text
-//! cargo run --release -p courier-zeromq --example throughput -- [messages] [bytes] [prefetch] [seq]
+//! cargo run --release -p courier-zeromq --example zeromq_throughput -- [messages] [bytes] [prefetch] [seq]
 //! ```
 //! Defaults: 100000 messages of 1024 bytes, prefetch 1024. With `seq`, messages get
 //! sequence-number ids instead of a fresh UUIDv7 each, so the figure measures the backend

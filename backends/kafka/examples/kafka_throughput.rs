@@ -2,7 +2,7 @@
 //! the same settings, and compare.
 //!
 //! ```text
-//! cargo run --release -p courier-kafka --example throughput -- \
+//! cargo run --release -p courier-kafka --example kafka_throughput -- \
 //!     [messages] [bytes] [partitions] [courier-first]
 //! ```
 //!
