@@ -1,5 +1,6 @@
 //! The backends compared: for each, the courier side (through `courier-config`'s `connect`,
-//! as a service connects) and the raw side built with the same settings.
+//! as a service connects) and two raw sides built with the same settings: one doing the same
+//! work as courier, and the bare client.
 
 use std::{net::ToSocketAddrs, sync::Arc, time::Duration};
 
@@ -13,10 +14,13 @@ use crate::{
     courier_side::{Cleaner, CourierSide},
     driver::Side,
     raw::{
-        self,
+        Work,
         kafka::{KafkaSettings, RawKafka},
+        memory::RawMemory,
+        memory_acked::AckedMemory,
         rabbitmq::{AmqpCleaner, RawRabbitMq},
         zeromq::RawZmq,
+        zeromq_acked::AckedZmq,
     },
     workload::{BATCH, DEPTH, PREFETCH, WORKLOADS},
 };
@@ -24,13 +28,13 @@ use crate::{
 /// A backend of courier.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Backend {
-    /// In-process queues; raw: tokio mpsc.
+    /// In-process queues; raw: tokio mpsc with an ack channel back, and bare.
     Memory,
-    /// RabbitMQ; raw: lapin.
+    /// RabbitMQ; raw: lapin with courier's properties and acks, and bare.
     Rabbitmq,
-    /// Kafka protocol (tansu here); raw: rdkafka.
+    /// Kafka protocol (tansu here); raw: rdkafka with courier's header, and bare.
     Kafka,
-    /// ZeroMQ; raw: PUSH/PULL with the zeromq crate.
+    /// ZeroMQ; raw: ROUTER/DEALER with acks by hand, and bare PUSH/PULL.
     Zeromq,
 }
 
@@ -60,17 +64,19 @@ impl Backend {
     }
 }
 
-/// Both sides of one backend, and the configuration the saga runs with.
+/// The sides of one backend, and the configuration the saga runs with.
 pub struct Contenders {
     /// Through courier.
     pub courier: CourierSide,
-    /// Through the raw client.
+    /// Through the raw client doing the same work as courier: the ratio's baseline.
     pub raw: Box<dyn Side>,
+    /// Through the bare raw client: the physical limit.
+    pub bare: Box<dyn Side>,
     /// The configuration courier connected with.
     pub config: Config,
     /// Deletes topics and queues on the broker, where runs leave any.
     pub cleaner: Option<Arc<dyn Cleaner>>,
-    /// What the raw side does, for the report.
+    /// What the raw sides do, for the report.
     pub note: String,
 }
 
@@ -85,31 +91,48 @@ pub async fn prepare(backend: Backend, args: &Args) -> Result<Contenders, String
     config.runtime.prefetch = PREFETCH;
     match backend {
         Backend::Memory => {
-            let raw = raw::memory::RawMemory::new(config.broker.memory.capacity);
+            let capacity = config.broker.memory.capacity;
             let note = format!(
-                "memory: raw is one bounded tokio mpsc channel per run (capacity {}, as a memory \
-                 group), its receiver shared by the consumers behind a mutex; a channel has no \
-                 acks, courier acks every delivery",
-                config.broker.memory.capacity
+                "memory: raw is a bounded tokio mpsc channel per run (capacity {capacity}, as a \
+                 memory group) carrying each message with a sequence number, its receiver shared \
+                 by the consumers behind a mutex, and a channel back on which each consumer \
+                 sends the numbers of a taken batch as one ack, counted by a task on the \
+                 producer side; bare is the channel alone, without acks"
             );
-            finish(config, None, Box::new(raw), note).await
+            let sides = Sides {
+                raw: Box::new(AckedMemory::new(capacity)),
+                bare: Box::new(RawMemory::new(capacity)),
+            };
+            finish(config, None, sides, note).await
         }
         Backend::Rabbitmq => {
             let url = args.amqp_url.expose();
             config.broker.rabbitmq.url = url.to_owned();
             config.broker.rabbitmq.confirm_window = BATCH * DEPTH;
             let unreachable = |e| format!("RabbitMQ at {} does not answer: {e}", redact_url(url));
-            let raw = RawRabbitMq::connect(url).await.map_err(unreachable)?;
+            let raw = RawRabbitMq::connect(url, Work::Equal)
+                .await
+                .map_err(unreachable)?;
+            let bare = RawRabbitMq::connect(url, Work::Bare)
+                .await
+                .map_err(unreachable)?;
             let cleaner = AmqpCleaner::connect(url).await.map_err(unreachable)?;
             let note = format!(
-                "rabbitmq: raw is lapin with courier's topology (durable fanout exchange, durable \
-                 classic queue `<topic>.<group>`), persistent messages, publisher confirms \
-                 (window {}: {DEPTH} batches of {BATCH} in flight per producer), basic.qos \
-                 {PREFETCH}, one ack per delivery; one connection for publishing and one for \
-                 consuming, as courier",
+                "rabbitmq: both raw sides are lapin with courier's topology (durable fanout \
+                 exchange, durable classic queue `<topic>.<group>`), persistent messages, \
+                 publisher confirms (window {}: {DEPTH} batches of {BATCH} in flight per \
+                 producer), basic.qos {PREFETCH}, one connection for publishing and one for \
+                 consuming, as courier; raw sets on every message what courier sets (a UUIDv7 \
+                 message_id and a headers table) and acks a taken batch with one basic.ack per \
+                 delivery, all in flight together, as courier's ack_all; bare sends only the \
+                 delivery mode and awaits each ack before taking the next delivery",
                 BATCH * DEPTH
             );
-            finish(config, Some(Arc::new(cleaner)), Box::new(raw), note).await
+            let sides = Sides {
+                raw: Box::new(raw),
+                bare: Box::new(bare),
+            };
+            finish(config, Some(Arc::new(cleaner)), sides, note).await
         }
         Backend::Kafka => {
             let first = args.kafka_brokers.split(',').next().unwrap_or_default();
@@ -128,42 +151,64 @@ pub async fn prepare(backend: Backend, args: &Args) -> Result<Contenders, String
                 session_timeout_ms: kafka.session_timeout_ms,
                 commit_interval_ms: kafka.commit_interval_ms,
                 request_timeout_ms: kafka.request_timeout_ms,
-                id_header: !args.kafka_raw_without_id_header,
+                id_header: true,
             };
             let note = format!(
                 "kafka: raw is rdkafka with courier's client settings (idempotent, acks=all, \
                  linger.ms {}, batch.size {}, murmur2_random partitioner), topics of {} \
-                 partitions, offsets stored per processed message and committed every {} ms, {}",
+                 partitions, offsets stored per processed message and committed every {} ms; raw \
+                 writes each record with a courier-id header (a UUIDv7) as courier does, so both \
+                 put the same bytes on the wire; bare writes records without headers",
                 settings.linger_ms,
                 settings.batch_bytes,
                 settings.partitions,
                 settings.commit_interval_ms,
-                if settings.id_header {
-                    "each record with a courier-id header as courier's, so both sides write the same bytes"
-                } else {
-                    "records without headers (--kafka-raw-without-id-header; courier's carry a courier-id header)"
-                }
             );
-            let raw = RawKafka::new(settings).map_err(|e| format!("rdkafka: {e}"))?;
+            let bare = KafkaSettings {
+                id_header: false,
+                ..settings.clone()
+            };
+            let rdkafka = |e| format!("rdkafka: {e}");
+            let sides = Sides {
+                raw: Box::new(RawKafka::new(settings).map_err(rdkafka)?),
+                bare: Box::new(RawKafka::new(bare).map_err(rdkafka)?),
+            };
             // No cleaner: the runs' topics stay (see `RawKafka::cleanup`).
-            finish(config, None, Box::new(raw), note).await
+            finish(config, None, sides, note).await
         }
         Backend::Zeromq => {
             config.broker.zeromq.endpoint = "tcp://127.0.0.1:0".into();
             config.broker.zeromq.bind = true;
-            let note = "zeromq: raw is PUSH/PULL over loopback TCP (each PULL binds, each PUSH \
-                        connects to all): no acks and no confirms, so it does less than courier, \
-                        whose binding side keeps every message until a consumer acks it"
-                .to_owned();
-            finish(config, None, Box::new(RawZmq), note).await
+            let capacity = config.broker.zeromq.capacity;
+            let note = format!(
+                "zeromq: raw is acks and redelivery by hand on ROUTER/DEALER over loopback TCP: \
+                 a binder task in the producers' process owns the ROUTER and the group's queue \
+                 (at most {capacity} waiting and unacked, as courier's outbox), the producers \
+                 hand it batches in process, each consumer's DEALER receives while it holds \
+                 fewer than {PREFETCH} unacked and acks a taken batch with one ACK of one tag \
+                 per frame, and the binder keeps each delivered message until acked and puts a \
+                 leaving member's back in the queue; bare is PUSH/PULL (each PULL binds, each \
+                 PUSH connects to all), no acks and no confirms"
+            );
+            let sides = Sides {
+                raw: Box::new(AckedZmq::new(capacity)),
+                bare: Box::new(RawZmq),
+            };
+            finish(config, None, sides, note).await
         }
     }
+}
+
+/// The two raw sides of a backend.
+struct Sides {
+    raw: Box<dyn Side>,
+    bare: Box<dyn Side>,
 }
 
 async fn finish(
     config: Config,
     cleaner: Option<Arc<dyn Cleaner>>,
-    raw: Box<dyn Side>,
+    sides: Sides,
     note: String,
 ) -> Result<Contenders, String> {
     let broker = courier_config::connect(&config)
@@ -172,7 +217,8 @@ async fn finish(
     Ok(Contenders {
         courier: CourierSide::new(broker, cleaner.clone()),
         cleaner,
-        raw,
+        raw: sides.raw,
+        bare: sides.bare,
         config,
         note,
     })

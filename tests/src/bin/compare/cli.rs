@@ -26,7 +26,8 @@ pub struct Args {
     /// Payload size in bytes (at least 9: a timestamp and a phase byte).
     #[arg(long, default_value_t = 1024)]
     pub size: usize,
-    /// Interleaved runs per figure (courier, raw, courier, raw, ...); the median is reported.
+    /// Interleaved runs per figure (courier, raw, bare, courier, raw, bare, ...); the median is
+    /// reported.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     pub runs: u32,
     /// Also write target/compare/report.json.
@@ -66,11 +67,6 @@ pub struct Args {
         default_value = "127.0.0.1:9092"
     )]
     pub kafka_brokers: String,
-    /// Leave the raw Kafka records without the `courier-id` header (a UUIDv7) that courier's
-    /// records carry. By default the raw side writes it too, so both sides put the same
-    /// bytes on the wire; without it the raw row shows the bare client's limit.
-    #[arg(long)]
-    pub kafka_raw_without_id_header: bool,
     /// Run only the retry figure: 10,000 messages of which 1% fail transiently twice, with
     /// retries in the lane against retries through the broker, on each backend; prints its
     /// table and writes retries.md.

@@ -6,9 +6,10 @@
 //! ```
 //!
 //! For each backend and workload (1 producer and 1 consumer, then 4 and 4 in one group) it
-//! measures the throughput of produce, consume and ack through courier and through the raw
-//! client with identical settings, in interleaved runs, then the end-to-end latency at a fixed
-//! rate below saturation, and the saga's orders per second. It prints a Markdown table and
+//! measures the throughput of produce, consume and ack through courier, through the raw
+//! client doing the same work as courier, and through the bare raw client, with identical
+//! settings, in interleaved runs, then the end-to-end latency at a fixed rate below
+//! saturation, and the saga's orders per second. It prints a Markdown table and
 //! writes target/compare/report.md, report.svg and, with `--json`, report.json.
 
 mod allocations;
@@ -37,7 +38,7 @@ use crate::{
     cli::Args,
     driver::{Outcome, Side},
     machine::Machine,
-    report::{Report, Row, SagaRow, Skipped, Spread},
+    report::{Figures, Report, Row, SIDES, SagaRow, Skipped, Spread},
     workload::{BATCH, DEPTH, MIN_SIZE, PREFETCH, Settings, WORKLOADS, Workload},
 };
 
@@ -62,7 +63,8 @@ async fn run(args: &Args) -> Outcome<()> {
     if args.retries {
         return run_retries(&backends, args).await;
     }
-    let per_backend = WORKLOADS.len() as u64 * (2 * u64::from(args.runs) + 2) + 1;
+    let sides = SIDES as u64;
+    let per_backend = WORKLOADS.len() as u64 * (sides * u64::from(args.runs) + sides) + 1;
     let progress = ProgressBar::new(per_backend * backends.len() as u64).with_style(
         ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")?
             .progress_chars("=> "),
@@ -75,7 +77,13 @@ async fn run(args: &Args) -> Outcome<()> {
         rows: Vec::new(),
         sagas: Vec::new(),
         skipped: Vec::new(),
-        notes: Vec::new(),
+        notes: vec![
+            "ratios: the target's courier ÷ raw is against the raw client doing the same work \
+             as courier (the `raw` line, described per backend below); the `bare` line is the \
+             raw client doing only what the broker needs, the physical limit, and courier ÷ \
+             bare shows what courier's guarantees cost beyond it"
+                .to_owned(),
+        ],
     };
     for backend in backends {
         progress.set_message(format!("{}: connecting", backend.name()));
@@ -220,7 +228,8 @@ async fn measure_backend(
     progress.inc(1);
 }
 
-/// Interleaved throughput runs of both sides, then one latency run of each at a fixed rate.
+/// Interleaved throughput runs of every side, one counted run of each, then one latency run
+/// of each at a fixed rate.
 async fn measure(
     contenders: &Contenders,
     backend: Backend,
@@ -230,8 +239,12 @@ async fn measure(
     progress: &ProgressBar,
 ) -> Outcome<(Row, Vec<String>)> {
     let name = backend.name();
-    let sides: [&dyn Side; 2] = [&contenders.courier, contenders.raw.as_ref()];
-    let mut samples = [Vec::new(), Vec::new()];
+    let sides: [&dyn Side; SIDES] = [
+        &contenders.courier,
+        contenders.raw.as_ref(),
+        contenders.bare.as_ref(),
+    ];
+    let mut samples: [Vec<f64>; SIDES] = Default::default();
     let mut leftovers = Vec::new();
     for run in 1..=args.runs {
         for (side, samples) in sides.iter().zip(samples.iter_mut()) {
@@ -248,7 +261,7 @@ async fn measure(
             progress.inc(1);
         }
     }
-    let mut counted = [0.0; 2];
+    let mut counted = [0.0; SIDES];
     for (side, per_message) in sides.iter().zip(counted.iter_mut()) {
         progress.set_message(format!(
             "{name} {} {}: allocations",
@@ -261,15 +274,14 @@ async fn measure(
         *per_message = measured.value;
         leftovers.extend(measured.leftover);
     }
-    let [courier, raw] = samples.map(|s| Spread::of(&s));
-    let (Some(courier), Some(raw)) = (courier, raw) else {
+    let [Some(courier), Some(raw), Some(bare)] = samples.map(|s| Spread::of(&s)) else {
         return Err("no runs".into());
     };
     let rate = (courier.median * args.latency_fraction)
         .min(args.latency_max_rate)
         .max(10.0);
     let duration = Duration::from_secs_f64(args.latency_secs.max(0.1));
-    let mut latencies = [None, None];
+    let mut latencies = [None; SIDES];
     let mut notes = Vec::new();
     for (side, latency) in sides.iter().zip(latencies.iter_mut()) {
         let label = side.label();
@@ -294,19 +306,23 @@ async fn measure(
             leftovers.len()
         ));
     }
-    let [latency, raw_latency] = latencies;
+    let [courier_latency, raw_latency, bare_latency] = latencies;
+    let [courier_allocations, raw_allocations, bare_allocations] = counted;
+    let figures = |throughput, latency, allocations| Figures {
+        throughput,
+        latency,
+        allocations: Some(allocations),
+    };
     Ok((
         Row {
             backend: name,
             workload: workload.name,
             messages: settings.messages,
-            courier,
-            raw,
-            latency,
-            raw_latency,
+            courier: figures(courier, courier_latency, courier_allocations),
+            raw: figures(raw, raw_latency, raw_allocations),
+            bare: figures(bare, bare_latency, bare_allocations),
             latency_rate: rate,
             orders_per_sec: None,
-            allocations: Some((counted[0], counted[1])),
         },
         notes,
     ))

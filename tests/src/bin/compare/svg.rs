@@ -1,5 +1,6 @@
-//! The report as an SVG chart: grouped bars, courier beside raw, per backend and workload, on
-//! a logarithmic axis (the backends span three orders of magnitude).
+//! The report as an SVG chart: grouped bars per backend and workload (courier, the raw client
+//! doing the same work, the bare raw client) on a logarithmic axis (the backends span three
+//! orders of magnitude).
 
 use std::path::Path;
 
@@ -9,6 +10,9 @@ use crate::{driver::Outcome, report::Report};
 
 const COURIER: RGBColor = RGBColor(0x1f, 0x77, 0xb4);
 const RAW: RGBColor = RGBColor(0xff, 0x7f, 0x0e);
+const BARE: RGBColor = RGBColor(0xbb, 0xbb, 0xbb);
+/// Segments of the x axis per row: one bar per side, then a gap.
+const STRIDE: i32 = 4;
 
 /// Draws the throughput of every row of `report` into the SVG file `path`.
 ///
@@ -25,7 +29,13 @@ pub fn render(report: &Report, path: &Path) -> Outcome<()> {
         .collect();
     let values: Vec<f64> = rows
         .iter()
-        .flat_map(|r| [r.courier.median, r.raw.median])
+        .flat_map(|r| {
+            [
+                r.courier.throughput.median,
+                r.raw.throughput.median,
+                r.bare.throughput.median,
+            ]
+        })
         .filter(|v| v.is_finite() && *v > 0.0)
         .collect();
     let top = values.iter().copied().fold(1.0f64, f64::max) * 2.0;
@@ -35,11 +45,12 @@ pub fn render(report: &Report, path: &Path) -> Outcome<()> {
     let width = (160 * rows.len() as u32).max(640);
     let root = SVGBackend::new(path, (width, 480)).into_drawing_area();
     root.fill(&WHITE)?;
-    let last = rows.len() as i32 - 1;
+    let last = STRIDE * rows.len() as i32 - 2;
     let mut chart = ChartBuilder::on(&root)
         .caption(
             format!(
-                "courier vs raw client: messages/s, {} B payloads (median of {} runs)",
+                "courier vs raw client (same work) and bare client: messages/s, {} B payloads \
+                 (median of {} runs)",
                 report.size, report.runs
             ),
             ("sans-serif", 18),
@@ -51,43 +62,44 @@ pub fn render(report: &Report, path: &Path) -> Outcome<()> {
     chart
         .configure_mesh()
         .disable_x_mesh()
-        .x_labels(rows.len())
+        .x_labels(STRIDE as usize * rows.len())
         .x_label_formatter(&|v| match v {
-            SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => usize::try_from(*i)
+            SegmentValue::CenterOf(i) if i % STRIDE == 1 => usize::try_from(i / STRIDE)
                 .ok()
                 .and_then(|i| labels.get(i).cloned())
                 .unwrap_or_default(),
-            SegmentValue::Last => String::new(),
+            _ => String::new(),
         })
         .y_desc("messages per second (log scale)")
         .y_label_formatter(&|v| crate::markdown::thousands(*v))
         .draw()?;
-    let bar = |i: i32, left: bool, value: f64, color: RGBColor| {
-        let (from, to) = if left {
-            (SegmentValue::Exact(i), SegmentValue::CenterOf(i))
-        } else {
-            (SegmentValue::CenterOf(i), SegmentValue::Exact(i + 1))
-        };
-        let mut rect = Rectangle::new([(from, value), (to, bottom)], color.filled());
-        rect.set_margin(0, 0, if left { 10 } else { 2 }, if left { 2 } else { 10 });
+    // Side `side` (0 courier, 1 raw, 2 bare) of row `row`.
+    let bar = |row: usize, side: i32, value: f64, color: RGBColor| {
+        let at = STRIDE * row as i32 + side;
+        let mut rect = Rectangle::new(
+            [
+                (SegmentValue::Exact(at), value),
+                (SegmentValue::Exact(at + 1), bottom),
+            ],
+            color.filled(),
+        );
+        rect.set_margin(0, 0, 2, 2);
         rect
     };
-    chart
-        .draw_series(
-            rows.iter()
-                .enumerate()
-                .map(|(i, r)| bar(i as i32, true, r.courier.median, COURIER)),
-        )?
-        .label("courier")
-        .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], COURIER.filled()));
-    chart
-        .draw_series(
-            rows.iter()
-                .enumerate()
-                .map(|(i, r)| bar(i as i32, false, r.raw.median, RAW)),
-        )?
-        .label("raw client")
-        .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], RAW.filled()));
+    let series = [
+        ("courier", COURIER),
+        ("raw client, same work", RAW),
+        ("bare client", BARE),
+    ];
+    for (side, (label, color)) in series.into_iter().enumerate() {
+        chart
+            .draw_series(rows.iter().enumerate().map(|(i, r)| {
+                let figures = [&r.courier, &r.raw, &r.bare][side];
+                bar(i, side as i32, figures.throughput.median, color)
+            }))?
+            .label(label)
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
+    }
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::UpperRight)

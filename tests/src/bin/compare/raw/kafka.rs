@@ -21,6 +21,7 @@ use rdkafka::{
 
 use crate::{
     driver::{Endpoints, Outcome, Publisher, Seen, Side, Subscriber},
+    raw::Work,
     workload::{Names, Settings, Workload},
 };
 
@@ -47,7 +48,8 @@ pub struct KafkaSettings {
     pub commit_interval_ms: u32,
     /// Admin request timeout.
     pub request_timeout_ms: u32,
-    /// Whether each record carries a `courier-id` header, as courier's do.
+    /// Whether each record carries a `courier-id` header, as courier's do: the equal-work
+    /// side; without it the bare one.
     pub id_header: bool,
 }
 
@@ -139,7 +141,11 @@ impl RawKafka {
 #[async_trait]
 impl Side for RawKafka {
     fn label(&self) -> &'static str {
-        "raw"
+        if self.settings.id_header {
+            Work::Equal.label()
+        } else {
+            Work::Bare.label()
+        }
     }
 
     async fn open(

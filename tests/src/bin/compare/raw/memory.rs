@@ -1,6 +1,7 @@
-//! Raw baseline of the memory backend: one bounded tokio mpsc channel per run, its receiver
+//! Bare baseline of the memory backend: one bounded tokio mpsc channel per run, its receiver
 //! shared by the group's consumers. A channel has no acks, so this side does less work than
-//! courier's memory backend, which tracks every delivery until it is acked.
+//! courier's memory backend, which tracks every delivery until it is acked (see
+//! [`super::memory_acked`] for the channel with acks).
 
 use std::sync::Arc;
 
@@ -10,6 +11,7 @@ use tokio::sync::{Mutex, mpsc};
 
 use crate::{
     driver::{Endpoints, Outcome, Publisher, Seen, Side, Subscriber},
+    raw::Work,
     workload::{Names, Settings, Workload},
 };
 
@@ -28,7 +30,7 @@ impl RawMemory {
 #[async_trait]
 impl Side for RawMemory {
     fn label(&self) -> &'static str {
-        "raw"
+        Work::Bare.label()
     }
 
     async fn open(

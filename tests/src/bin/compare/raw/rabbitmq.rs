@@ -1,7 +1,13 @@
-//! Raw baseline of the RabbitMQ backend with lapin, set up like courier's topology: a durable
-//! fanout exchange per topic, a durable queue `<topic>.<group>` bound to it, persistent messages, publisher
-//! confirms (every publish of a batch in flight, then every confirm awaited), `basic_qos`
-//! prefetch and a manual ack per delivery.
+//! Raw baselines of the RabbitMQ backend with lapin, set up like courier's topology: a durable
+//! fanout exchange per topic, a durable queue `<topic>.<group>` bound to it, persistent
+//! messages, publisher confirms (every publish of a batch in flight, then every confirm
+//! awaited), `basic_qos` prefetch and a manual ack per delivery.
+//!
+//! With [`Work::Equal`] every message carries what a courier publish carries (a UUIDv7
+//! `message_id` and a headers table, see `backends/rabbitmq/src/wire.rs`) and the acks of a
+//! taken batch are all in flight together, one `basic.ack` per delivery tag, as courier's
+//! `ack_batch` sends them. With [`Work::Bare`] messages carry only the delivery mode and each
+//! ack is awaited before the next delivery.
 
 use std::sync::Arc;
 
@@ -21,6 +27,7 @@ use lapin::{
 use crate::{
     courier_side::Cleaner,
     driver::{Endpoints, Outcome, Publisher, Seen, Side, Subscriber},
+    raw::Work,
     workload::{Names, Settings, Workload},
 };
 
@@ -32,17 +39,19 @@ const PERSISTENT: u8 = 2;
 pub struct RawRabbitMq {
     publishing: Connection,
     consuming: Connection,
+    work: Work,
 }
 
 impl RawRabbitMq {
-    /// Connects to `url`.
+    /// Connects to `url`, to do `work` per message.
     ///
     /// # Errors
     /// When the broker cannot be reached or refuses the login.
-    pub async fn connect(url: &str) -> Outcome<Self> {
+    pub async fn connect(url: &str, work: Work) -> Outcome<Self> {
         Ok(Self {
             publishing: connect(url).await?,
             consuming: connect(url).await?,
+            work,
         })
     }
 }
@@ -135,7 +144,7 @@ async fn declare(connection: &Connection, names: &Names) -> Outcome<()> {
 #[async_trait]
 impl Side for RawRabbitMq {
     fn label(&self) -> &'static str {
-        "raw"
+        self.work.label()
     }
 
     async fn open(
@@ -161,7 +170,12 @@ impl Side for RawRabbitMq {
                     FieldTable::default(),
                 )
                 .await?;
-            subscribers.push(Box::new(AmqpSubscriber { channel, consumer }));
+            subscribers.push(Box::new(AmqpSubscriber {
+                channel,
+                consumer,
+                work: self.work,
+                batch: Vec::new(),
+            }));
         }
         let mut publishers: Vec<Arc<dyn Publisher>> = Vec::with_capacity(workload.producers);
         for _ in 0..workload.producers {
@@ -172,6 +186,7 @@ impl Side for RawRabbitMq {
             publishers.push(Arc::new(AmqpPublisher {
                 channel,
                 exchange: names.topic.clone(),
+                work: self.work,
             }));
         }
         Ok(Endpoints {
@@ -188,19 +203,34 @@ impl Side for RawRabbitMq {
 struct AmqpPublisher {
     channel: Channel,
     exchange: String,
+    work: Work,
+}
+
+impl AmqpPublisher {
+    /// The properties of one message: courier's (persistent, a fresh UUIDv7 `message_id`, a
+    /// headers table) for equal work, only persistence for bare.
+    fn properties(&self, bare: &BasicProperties) -> BasicProperties {
+        match self.work {
+            Work::Bare => bare.clone(),
+            Work::Equal => bare
+                .clone()
+                .with_message_id(courier_core::new_id().into())
+                .with_headers(FieldTable::default()),
+        }
+    }
 }
 
 #[async_trait]
 impl Publisher for AmqpPublisher {
     async fn publish(&self, payloads: Vec<Bytes>) -> Outcome<()> {
-        let properties = BasicProperties::default().with_delivery_mode(PERSISTENT);
+        let persistent = BasicProperties::default().with_delivery_mode(PERSISTENT);
         let publishes = payloads.iter().map(|payload| {
             self.channel.basic_publish(
                 self.exchange.as_str().into(),
                 "".into(),
                 BasicPublishOptions::default(),
                 payload,
-                properties.clone(),
+                self.properties(&persistent),
             )
         });
         let confirms = try_join_all(publishes).await?;
@@ -220,15 +250,20 @@ impl Publisher for AmqpPublisher {
 struct AmqpSubscriber {
     channel: Channel,
     consumer: lapin::Consumer,
+    work: Work,
+    /// The deliveries of the batch being taken (equal work), kept to reuse the allocation.
+    batch: Vec<lapin::message::Delivery>,
 }
 
-#[async_trait]
-impl Subscriber for AmqpSubscriber {
-    async fn take(&mut self, max: usize, seen: &mut Seen<'_>) -> Outcome<usize> {
-        let Some(first) = self.consumer.next().await else {
-            return Ok(0);
-        };
-        let mut delivery = first?;
+impl AmqpSubscriber {
+    /// Bare: each delivery acked, and the ack awaited, before the next is taken.
+    async fn take_bare(
+        &mut self,
+        first: lapin::message::Delivery,
+        max: usize,
+        seen: &mut Seen<'_>,
+    ) -> Outcome<usize> {
+        let mut delivery = first;
         let mut taken = 0;
         loop {
             seen(&delivery.data);
@@ -241,6 +276,60 @@ impl Subscriber for AmqpSubscriber {
                 Some(Some(next)) => delivery = next?,
                 _ => return Ok(taken),
             }
+        }
+    }
+
+    /// Equal work: the ready deliveries taken up to `max`, each read as courier reads one
+    /// (its `message_id` and headers), then one `basic.ack` per delivery tag, all in flight
+    /// together.
+    async fn take_equal(
+        &mut self,
+        first: lapin::message::Delivery,
+        max: usize,
+        seen: &mut Seen<'_>,
+    ) -> Outcome<usize> {
+        self.batch.push(first);
+        while self.batch.len() < max {
+            match self.consumer.next().now_or_never() {
+                Some(Some(next)) => self.batch.push(next?),
+                _ => break,
+            }
+        }
+        for delivery in &self.batch {
+            let id = delivery
+                .properties
+                .message_id()
+                .as_ref()
+                .map(|id| id.as_str());
+            let headers = delivery
+                .properties
+                .headers()
+                .as_ref()
+                .map(|h| h.inner().len());
+            std::hint::black_box((id, headers));
+            seen(&delivery.data);
+        }
+        let acks = self
+            .batch
+            .iter()
+            .map(|delivery| delivery.ack(BasicAckOptions::default()));
+        try_join_all(acks).await?;
+        let taken = self.batch.len();
+        self.batch.clear();
+        Ok(taken)
+    }
+}
+
+#[async_trait]
+impl Subscriber for AmqpSubscriber {
+    async fn take(&mut self, max: usize, seen: &mut Seen<'_>) -> Outcome<usize> {
+        let Some(first) = self.consumer.next().await else {
+            return Ok(0);
+        };
+        let first = first?;
+        match self.work {
+            Work::Bare => self.take_bare(first, max, seen).await,
+            Work::Equal => self.take_equal(first, max, seen).await,
         }
     }
 

@@ -1,8 +1,9 @@
-//! Raw baseline of the ZeroMQ backend: PUSH/PULL with the `zeromq` crate over loopback TCP.
+//! Bare baseline of the ZeroMQ backend: PUSH/PULL with the `zeromq` crate over loopback TCP.
 //! Every PULL socket binds, every PUSH socket connects to all of them and round-robins. PUSH
 //! /PULL has no acks and no confirms: a send returns once the message is queued for a peer,
 //! and nothing is redelivered, so this side does less than courier's ZeroMQ backend, which
-//! keeps every message until a consumer acks it.
+//! keeps every message until a consumer acks it (see [`super::zeromq_acked`] for acks and
+//! redelivery by hand).
 
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ use zeromq::{PullSocket, PushSocket, Socket, SocketRecv, SocketSend, ZmqMessage}
 
 use crate::{
     driver::{Endpoints, Outcome, Publisher, Seen, Side, Subscriber},
+    raw::Work,
     workload::{Names, Settings, Workload},
 };
 
@@ -23,7 +25,7 @@ pub struct RawZmq;
 #[async_trait]
 impl Side for RawZmq {
     fn label(&self) -> &'static str {
-        "raw"
+        Work::Bare.label()
     }
 
     async fn open(
