@@ -3,6 +3,7 @@
 //! over HTTP, and the protobuf requests that arrive are decoded: each order's trace holds the
 //! `POST /orders` span of `order-service`, the `process` spans of `inventory-service` and
 //! `payment-service`, and its settlement back in `order-service`, under one trace id.
+//! `shop demo` exports the spans of its one process the same way before it exits.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -236,4 +237,47 @@ async fn every_service_exports_its_spans_of_one_order_under_one_trace_id() {
         }
     }
     cluster.stop().await.unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// `shop demo` (all three services in one process, on the in-memory backend) exports its
+/// spans as `shop` when `[telemetry]` sets an endpoint, and sends them all before it exits:
+/// an order's trace links the `process` spans of the saga's steps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_exports_one_trace_per_order_before_it_exits() {
+    let (received, endpoint) = receiver().await;
+    let shop = courier_tests::saga::processes::locate_or_build_binary("shop", "shop")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let run = tokio::process::Command::new(shop)
+        .args(["demo", "--orders", "20"])
+        .env("COURIER_TELEMETRY__OTLP_ENDPOINT", &endpoint)
+        .env_remove("COURIER_CONFIG")
+        .current_dir(std::env::temp_dir())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(120), run)
+        .await
+        .expect("the demo ends within two minutes")
+        .expect("the demo runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Exported before the exit: nothing is waited for here.
+    let spans = received.lock().expect("not poisoned").clone();
+    assert!(!spans.is_empty(), "no span arrived");
+    assert!(spans.iter().all(|s| s.service == "shop"), "{spans:#?}");
+    let mut processes_per_trace: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for span in spans.iter().filter(|s| s.name.starts_with("process ")) {
+        processes_per_trace
+            .entry(&span.trace_id)
+            .or_default()
+            .insert(&span.name);
+    }
+    let longest = processes_per_trace.values().map(BTreeSet::len).max();
+    assert!(
+        longest >= Some(3),
+        "no trace holds three steps of the saga: {processes_per_trace:#?}"
+    );
 }

@@ -14,7 +14,7 @@ use crate::Message;
 pub fn process(system: &str, topic: &str, group: &str, message: &Message) -> Span {
     info_span!(
         "process",
-        otel.name = format!("process {topic}"),
+        otel.name = %format_args!("process {topic}"),
         otel.kind = "consumer",
         otel.status_code = tracing::field::Empty,
         otel.status_description = tracing::field::Empty,
@@ -32,7 +32,7 @@ pub fn process(system: &str, topic: &str, group: &str, message: &Message) -> Spa
 pub fn send(system: &str, topic: &str, batch: usize) -> Span {
     info_span!(
         "send",
-        otel.name = format!("send {topic}"),
+        otel.name = %format_args!("send {topic}"),
         otel.kind = "producer",
         messaging.system = system,
         messaging.operation.type = "send",
@@ -47,7 +47,7 @@ pub fn send(system: &str, topic: &str, batch: usize) -> Span {
 pub fn create(topic: &str, message: &Message) -> Span {
     info_span!(
         "create",
-        otel.name = format!("create {topic}"),
+        otel.name = %format_args!("create {topic}"),
         otel.kind = "producer",
         messaging.operation.type = "create",
         messaging.operation.name = "create",
@@ -61,7 +61,7 @@ pub fn create(topic: &str, message: &Message) -> Span {
 pub fn http_server(method: &str, route: &str) -> Span {
     info_span!(
         "request",
-        otel.name = format!("{method} {route}"),
+        otel.name = %format_args!("{method} {route}"),
         otel.kind = "server",
         otel.status_code = tracing::field::Empty,
         otel.status_description = tracing::field::Empty,

@@ -46,4 +46,6 @@ pub use metrics_server::serve_metrics;
 pub use run::{run_handlers, run_service, run_until_stopped, start};
 pub use service::{Parts, Service};
 pub use stop::Stop;
-pub use tracing_setup::{flush_traces, init_tracing, init_tracing_at, init_tracing_for};
+pub use tracing_setup::{
+    flush_traces, init_tracing, init_tracing_at, init_tracing_for, init_tracing_for_at,
+};

@@ -31,6 +31,12 @@ pub fn init_tracing_at(default: &str) {
 /// span at `info` and above is exported. An endpoint that cannot be set up is logged, and
 /// the process runs without export.
 pub fn init_tracing_for(service: &str, telemetry: &Telemetry) {
+    init_tracing_for_at(service, telemetry, "info");
+}
+
+/// As [`init_tracing_for`], with `default` as the log filter when `RUST_LOG` is unset (the
+/// export still takes every span at `info` and above).
+pub fn init_tracing_for_at(service: &str, telemetry: &Telemetry, default: &str) {
     let export = telemetry
         .traces_url()
         .and_then(|url| match provider(service, &url) {
@@ -48,7 +54,7 @@ pub fn init_tracing_for(service: &str, telemetry: &Telemetry) {
             .with_filter(LevelFilter::INFO)
     });
     tracing_subscriber::registry()
-        .with(log_layer("info"))
+        .with(log_layer(default))
         .with(otel)
         .init();
     if let Some(url) = telemetry.traces_url() {

@@ -94,7 +94,7 @@ async fn main() -> ExitCode {
             topic_prefix,
         } => {
             let config = courier_config::exit_on_error(courier_config::load(config.as_deref()));
-            courier_service::init_tracing_at("warn");
+            courier_service::init_tracing_for_at("shop", &config.telemetry, "warn");
             let options = DemoOptions {
                 orders,
                 seed,
@@ -104,7 +104,9 @@ async fn main() -> ExitCode {
                 topic_prefix,
                 ..DemoOptions::default()
             };
-            demo(&config, options, json).await
+            let code = demo(&config, options, json).await;
+            courier_service::flush_traces();
+            code
         }
         Command::Config { config, offline } => {
             let config = courier_config::exit_on_error(courier_config::load(config.as_deref()));
