@@ -215,6 +215,9 @@ async fn every_service_exports_its_spans_of_one_order_under_one_trace_id() {
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
+    for spans in traces.values() {
+        published_as_declared(spans, &topics);
+    }
     for (order, spans) in &traces {
         let by_id: BTreeMap<&str, &Arrived> =
             spans.iter().map(|s| (s.span_id.as_str(), s)).collect();
@@ -237,6 +240,42 @@ async fn every_service_exports_its_spans_of_one_order_under_one_trace_id() {
         }
     }
     cluster.stop().await.unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// Every `create <topic>` span of a service is for an event that service declares in its
+/// `PUBLISHES` (which the AsyncAPI document is made from).
+fn published_as_declared(spans: &[Arrived], topics: &courier_contracts::SagaTopics) {
+    use courier_contracts::{
+        Event, OrderPlaced, PaymentFailed, PaymentSucceeded, StockRejected, StockReserved,
+    };
+    let events = [
+        (&topics.order_placed, OrderPlaced::NAME),
+        (&topics.stock_reserved, StockReserved::NAME),
+        (&topics.stock_rejected, StockRejected::NAME),
+        (&topics.payment_succeeded, PaymentSucceeded::NAME),
+        (&topics.payment_failed, PaymentFailed::NAME),
+    ];
+    for span in spans {
+        let Some(topic) = span.name.strip_prefix("create ") else {
+            continue;
+        };
+        let declared = match span.service.as_str() {
+            "order-service" => order_service::PUBLISHES,
+            "inventory-service" => inventory_service::PUBLISHES,
+            "payment-service" => payment_service::PUBLISHES,
+            other => panic!("a span of an unknown service {other}"),
+        };
+        let event = events
+            .iter()
+            .find(|(t, _)| *t == topic)
+            .map(|(_, name)| *name)
+            .unwrap_or_else(|| panic!("{} sent to {topic}, no saga topic", span.service));
+        assert!(
+            declared.contains(&event),
+            "{} sends {event} but its PUBLISHES is {declared:?}",
+            span.service
+        );
+    }
 }
 
 /// `shop demo` (all three services in one process, on the in-memory backend) exports its
