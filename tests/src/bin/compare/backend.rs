@@ -17,7 +17,6 @@ use crate::{
         Work,
         kafka::{KafkaSettings, RawKafka},
         memory::RawMemory,
-        memory_acked::AckedMemory,
         rabbitmq::{AmqpCleaner, RawRabbitMq},
         zeromq::RawZmq,
         zeromq_acked::AckedZmq,
@@ -100,8 +99,8 @@ pub async fn prepare(backend: Backend, args: &Args) -> Result<Contenders, String
                  producer side; bare is the channel alone, without acks"
             );
             let sides = Sides {
-                raw: Box::new(AckedMemory::new(capacity)),
-                bare: Box::new(RawMemory::new(capacity)),
+                raw: Box::new(RawMemory::new(capacity, Work::Equal)),
+                bare: Box::new(RawMemory::new(capacity, Work::Bare)),
             };
             finish(config, None, sides, note).await
         }

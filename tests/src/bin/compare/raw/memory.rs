@@ -1,7 +1,7 @@
-//! Bare baseline of the memory backend: one bounded tokio mpsc channel per run, its receiver
-//! shared by the group's consumers. A channel has no acks, so this side does less work than
-//! courier's memory backend, which tracks every delivery until it is acked (see
-//! [`super::memory_acked`] for the channel with acks).
+//! Raw baselines of the memory backend: one bounded tokio mpsc channel per run, its receiver
+//! shared by the group's consumers. Bare, the channel has no acks, so it does less work than
+//! courier's memory backend, which tracks every delivery until it is acked; with equal work
+//! an ack channel runs back to the producer side ([`super::memory_acked`]).
 
 use std::sync::Arc;
 
@@ -15,22 +15,23 @@ use crate::{
     workload::{Names, Settings, Workload},
 };
 
-/// tokio mpsc with the memory backend's capacity.
+/// tokio mpsc with the memory backend's capacity, doing `work`.
 pub struct RawMemory {
     capacity: usize,
+    work: Work,
 }
 
 impl RawMemory {
     /// Channels of `capacity` messages, like a memory group of that capacity.
-    pub fn new(capacity: usize) -> Self {
-        Self { capacity }
+    pub fn new(capacity: usize, work: Work) -> Self {
+        Self { capacity, work }
     }
 }
 
 #[async_trait]
 impl Side for RawMemory {
     fn label(&self) -> &'static str {
-        Work::Bare.label()
+        self.work.label()
     }
 
     async fn open(
@@ -39,23 +40,31 @@ impl Side for RawMemory {
         _settings: &Settings,
         _names: &Names,
     ) -> Outcome<Endpoints> {
-        let (tx, rx) = mpsc::channel::<Bytes>(self.capacity);
-        let rx = Arc::new(Mutex::new(rx));
-        let subscribers = (0..workload.consumers)
-            .map(|_| {
-                Box::new(ChannelSubscriber {
-                    rx: rx.clone(),
-                    buffer: Vec::new(),
-                }) as Box<dyn Subscriber>
-            })
-            .collect();
-        let publishers = (0..workload.producers)
-            .map(|_| Arc::new(ChannelPublisher(tx.clone())) as Arc<dyn Publisher>)
-            .collect();
-        Ok(Endpoints {
-            publishers,
-            subscribers,
+        Ok(match self.work {
+            Work::Bare => bare(self.capacity, workload),
+            Work::Equal => super::memory_acked::endpoints(self.capacity, workload),
         })
+    }
+}
+
+/// The channel alone: no numbers, no acks.
+fn bare(capacity: usize, workload: Workload) -> Endpoints {
+    let (tx, rx) = mpsc::channel::<Bytes>(capacity);
+    let rx = Arc::new(Mutex::new(rx));
+    let subscribers = (0..workload.consumers)
+        .map(|_| {
+            Box::new(ChannelSubscriber {
+                rx: rx.clone(),
+                buffer: Vec::new(),
+            }) as Box<dyn Subscriber>
+        })
+        .collect();
+    let publishers = (0..workload.producers)
+        .map(|_| Arc::new(ChannelPublisher(tx.clone())) as Arc<dyn Publisher>)
+        .collect();
+    Endpoints {
+        publishers,
+        subscribers,
     }
 }
 

@@ -14,71 +14,47 @@ use bytes::Bytes;
 use tokio::sync::{Mutex, mpsc};
 
 use crate::{
-    driver::{Endpoints, Outcome, Publisher, Seen, Side, Subscriber},
-    raw::Work,
-    workload::{Names, Settings, Workload},
+    driver::{Endpoints, Outcome, Publisher, Seen, Subscriber},
+    workload::Workload,
 };
 
 /// A message on the channel: its sequence number and payload.
 type Numbered = (u64, Bytes);
 
-/// tokio mpsc with the memory backend's capacity, and an ack channel back.
-pub struct AckedMemory {
-    capacity: usize,
-}
-
-impl AckedMemory {
-    /// Channels of `capacity` messages, like a memory group of that capacity.
-    pub fn new(capacity: usize) -> Self {
-        Self { capacity }
-    }
-}
-
-#[async_trait]
-impl Side for AckedMemory {
-    fn label(&self) -> &'static str {
-        Work::Equal.label()
-    }
-
-    async fn open(
-        &self,
-        workload: Workload,
-        _settings: &Settings,
-        _names: &Names,
-    ) -> Outcome<Endpoints> {
-        let (tx, rx) = mpsc::channel::<Numbered>(self.capacity);
-        let rx = Arc::new(Mutex::new(rx));
-        let (acks, mut acked) = mpsc::unbounded_channel::<Vec<u64>>();
-        // The producer side's count of acked messages; the task ends with the last consumer.
-        tokio::spawn(async move {
-            let mut count = 0usize;
-            while let Some(numbers) = acked.recv().await {
-                count += numbers.len();
-            }
-            std::hint::black_box(count);
-        });
-        let subscribers = (0..workload.consumers)
-            .map(|_| {
-                Box::new(AckingSubscriber {
-                    rx: rx.clone(),
-                    acks: acks.clone(),
-                    buffer: Vec::new(),
-                }) as Box<dyn Subscriber>
-            })
-            .collect();
-        let next = Arc::new(AtomicU64::new(0));
-        let publishers = (0..workload.producers)
-            .map(|_| {
-                Arc::new(NumberingPublisher {
-                    tx: tx.clone(),
-                    next: next.clone(),
-                }) as Arc<dyn Publisher>
-            })
-            .collect();
-        Ok(Endpoints {
-            publishers,
-            subscribers,
+/// The endpoints of one run: numbered messages on a channel of `capacity`, and acks back.
+pub fn endpoints(capacity: usize, workload: Workload) -> Endpoints {
+    let (tx, rx) = mpsc::channel::<Numbered>(capacity);
+    let rx = Arc::new(Mutex::new(rx));
+    let (acks, mut acked) = mpsc::unbounded_channel::<Vec<u64>>();
+    // The producer side's count of acked messages; the task ends with the last consumer.
+    tokio::spawn(async move {
+        let mut count = 0usize;
+        while let Some(numbers) = acked.recv().await {
+            count += numbers.len();
+        }
+        std::hint::black_box(count);
+    });
+    let subscribers = (0..workload.consumers)
+        .map(|_| {
+            Box::new(AckingSubscriber {
+                rx: rx.clone(),
+                acks: acks.clone(),
+                buffer: Vec::new(),
+            }) as Box<dyn Subscriber>
         })
+        .collect();
+    let next = Arc::new(AtomicU64::new(0));
+    let publishers = (0..workload.producers)
+        .map(|_| {
+            Arc::new(NumberingPublisher {
+                tx: tx.clone(),
+                next: next.clone(),
+            }) as Arc<dyn Publisher>
+        })
+        .collect();
+    Endpoints {
+        publishers,
+        subscribers,
     }
 }
 
