@@ -71,6 +71,8 @@ pub struct Contenders {
     pub raw: Box<dyn Side>,
     /// Through the bare raw client: the physical limit.
     pub bare: Box<dyn Side>,
+    /// Through another messaging library (the `peers` feature), with its line's title.
+    pub peer: Option<(Box<dyn Side>, &'static str)>,
     /// The configuration courier connected with.
     pub config: Config,
     /// Deletes topics and queues on the broker, where runs leave any.
@@ -101,6 +103,7 @@ pub async fn prepare(backend: Backend, args: &Args) -> Result<Contenders, String
             let sides = Sides {
                 raw: Box::new(RawMemory::new(capacity, Work::Equal)),
                 bare: Box::new(RawMemory::new(capacity, Work::Bare)),
+                peer: None,
             };
             finish(config, None, sides, note).await
         }
@@ -127,10 +130,37 @@ pub async fn prepare(backend: Backend, args: &Args) -> Result<Contenders, String
                  delivery mode and awaits each ack before taking the next delivery",
                 BATCH * DEPTH
             );
-            let sides = Sides {
+            #[cfg_attr(not(feature = "peers"), allow(unused_mut))]
+            let mut sides = Sides {
                 raw: Box::new(raw),
                 bare: Box::new(bare),
+                peer: None,
             };
+            #[cfg_attr(not(feature = "peers"), allow(unused_mut))]
+            let mut note = note;
+            #[cfg(feature = "peers")]
+            {
+                use crate::peers::ruststream::{RustStreamSide, TITLE};
+                let peer = RustStreamSide::connect(url)
+                    .await
+                    .map_err(|e| format!("ruststream: {e}"))?;
+                sides.peer = Some((Box::new(peer), TITLE));
+                note.push_str(&format!(
+                    "; {TITLE} is that library driven through its own API at its best settings: \
+                     a LapinBroker with prefetch {PREFETCH} per direction (one for publishing, \
+                     one for consuming), the same topology declared with lapin beforehand, its \
+                     publisher-confirms policy (LapinPublish::confirms, persistent) with every \
+                     publish of a batch in flight on the producer's confirm channel, each \
+                     awaiting its own confirm, and Subscriber::stream with its native basic.ack \
+                     per delivery (a taken batch's acks in flight together), payloads handed \
+                     to its Publisher trait as bytes (no codec); what it does differently: each \
+                     publish awaits its own confirm (no confirm window: what is in flight is \
+                     what the caller keeps in flight, here the same {DEPTH} batches of {BATCH} \
+                     per producer), its frames carry only the delivery mode (no message_id, no \
+                     headers table), and its guarantee is at-least-once like courier's but \
+                     without an id on each message to deduplicate redeliveries by"
+                ));
+            }
             finish(config, Some(Arc::new(cleaner)), sides, note).await
         }
         Backend::Kafka => {
@@ -171,6 +201,7 @@ pub async fn prepare(backend: Backend, args: &Args) -> Result<Contenders, String
             let sides = Sides {
                 raw: Box::new(RawKafka::new(settings).map_err(rdkafka)?),
                 bare: Box::new(RawKafka::new(bare).map_err(rdkafka)?),
+                peer: None,
             };
             // No cleaner: the runs' topics stay (see `RawKafka::cleanup`).
             finish(config, None, sides, note).await
@@ -192,16 +223,18 @@ pub async fn prepare(backend: Backend, args: &Args) -> Result<Contenders, String
             let sides = Sides {
                 raw: Box::new(AckedZmq::new(capacity)),
                 bare: Box::new(RawZmq),
+                peer: None,
             };
             finish(config, None, sides, note).await
         }
     }
 }
 
-/// The two raw sides of a backend.
+/// The two raw sides of a backend, and another library where one is measured.
 struct Sides {
     raw: Box<dyn Side>,
     bare: Box<dyn Side>,
+    peer: Option<(Box<dyn Side>, &'static str)>,
 }
 
 async fn finish(
@@ -218,6 +251,7 @@ async fn finish(
         cleaner,
         raw: sides.raw,
         bare: sides.bare,
+        peer: sides.peer,
         config,
         note,
     })

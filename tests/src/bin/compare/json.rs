@@ -31,6 +31,21 @@ pub struct Entry {
     pub raw: Side,
     /// Through the bare raw client.
     pub bare: Side,
+    /// Through another library, where one is measured (the `peers` feature).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer: Option<PeerSide>,
+}
+
+/// Another library's figures, with its title and courier's median over its median.
+#[derive(Debug, Serialize)]
+pub struct PeerSide {
+    /// The library and the crate version measured.
+    pub title: &'static str,
+    /// Courier's median throughput over this side's.
+    pub ratio: f64,
+    /// What it measured.
+    #[serde(flatten)]
+    pub side: Side,
 }
 
 /// What one side measured. Throughput is the median of the runs, with their range.
@@ -79,6 +94,15 @@ pub fn render(report: &Report) -> serde_json::Result<String> {
             courier: Side::from(&r.courier),
             raw: Side::from(&r.raw),
             bare: Side::from(&r.bare),
+            peer: r
+                .peer
+                .as_ref()
+                .zip(r.peer_ratio())
+                .map(|(p, ratio)| PeerSide {
+                    title: p.title,
+                    ratio,
+                    side: Side::from(&p.figures),
+                }),
         })
         .collect();
     serde_json::to_string_pretty(&entries)

@@ -21,6 +21,8 @@ mod json;
 mod latency;
 mod machine;
 mod markdown;
+#[cfg(feature = "peers")]
+mod peers;
 mod raw;
 mod report;
 mod retries;
@@ -38,7 +40,7 @@ use crate::{
     cli::Args,
     driver::{Outcome, Side},
     machine::Machine,
-    report::{Figures, Report, Row, SIDES, SagaRow, Skipped, Spread},
+    report::{Figures, Peer, Report, Row, SIDES, SagaRow, Skipped, Spread},
     workload::{BATCH, DEPTH, MIN_SIZE, PREFETCH, Settings, WORKLOADS, Workload},
 };
 
@@ -63,7 +65,8 @@ async fn run(args: &Args) -> Outcome<()> {
     if args.retries {
         return run_retries(&backends, args).await;
     }
-    let sides = SIDES as u64;
+    // One more side per backend where another library is measured (RabbitMQ, with `peers`).
+    let sides = (SIDES + usize::from(cfg!(feature = "peers"))) as u64;
     let per_backend = WORKLOADS.len() as u64 * (sides * u64::from(args.runs) + sides) + 1;
     let progress = ProgressBar::new(per_backend * backends.len() as u64).with_style(
         ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")?
@@ -239,12 +242,15 @@ async fn measure(
     progress: &ProgressBar,
 ) -> Outcome<(Row, Vec<String>)> {
     let name = backend.name();
-    let sides: [&dyn Side; SIDES] = [
+    let mut sides: Vec<&dyn Side> = vec![
         &contenders.courier,
         contenders.raw.as_ref(),
         contenders.bare.as_ref(),
     ];
-    let mut samples: [Vec<f64>; SIDES] = Default::default();
+    if let Some((peer, _)) = &contenders.peer {
+        sides.push(peer.as_ref());
+    }
+    let mut samples: Vec<Vec<f64>> = vec![Vec::new(); sides.len()];
     let mut leftovers = Vec::new();
     for run in 1..=args.runs {
         for (side, samples) in sides.iter().zip(samples.iter_mut()) {
@@ -261,7 +267,7 @@ async fn measure(
             progress.inc(1);
         }
     }
-    let mut counted = [0.0; SIDES];
+    let mut counted = vec![0.0; sides.len()];
     for (side, per_message) in sides.iter().zip(counted.iter_mut()) {
         progress.set_message(format!(
             "{name} {} {}: allocations",
@@ -274,14 +280,16 @@ async fn measure(
         *per_message = measured.value;
         leftovers.extend(measured.leftover);
     }
-    let [Some(courier), Some(raw), Some(bare)] = samples.map(|s| Spread::of(&s)) else {
-        return Err("no runs".into());
-    };
-    let rate = (courier.median * args.latency_fraction)
+    let spreads = samples
+        .iter()
+        .map(|s| Spread::of(s))
+        .collect::<Option<Vec<Spread>>>()
+        .ok_or("no runs")?;
+    let rate = (spreads[0].median * args.latency_fraction)
         .min(args.latency_max_rate)
         .max(10.0);
     let duration = Duration::from_secs_f64(args.latency_secs.max(0.1));
-    let mut latencies = [None; SIDES];
+    let mut latencies = vec![None; sides.len()];
     let mut notes = Vec::new();
     for (side, latency) in sides.iter().zip(latencies.iter_mut()) {
         let label = side.label();
@@ -306,21 +314,23 @@ async fn measure(
             leftovers.len()
         ));
     }
-    let [courier_latency, raw_latency, bare_latency] = latencies;
-    let [courier_allocations, raw_allocations, bare_allocations] = counted;
-    let figures = |throughput, latency, allocations| Figures {
-        throughput,
-        latency,
-        allocations: Some(allocations),
+    let figures = |i: usize| Figures {
+        throughput: spreads[i],
+        latency: latencies[i],
+        allocations: Some(counted[i]),
     };
     Ok((
         Row {
             backend: name,
             workload: workload.name,
             messages: settings.messages,
-            courier: figures(courier, courier_latency, courier_allocations),
-            raw: figures(raw, raw_latency, raw_allocations),
-            bare: figures(bare, bare_latency, bare_allocations),
+            courier: figures(0),
+            raw: figures(1),
+            bare: figures(2),
+            peer: contenders.peer.as_ref().map(|(_, title)| Peer {
+                title,
+                figures: figures(SIDES),
+            }),
             latency_rate: rate,
             orders_per_sec: None,
         },

@@ -27,7 +27,8 @@ pub fn render(report: &Report) -> String {
          raw client doing the same work as courier (ids, headers, acks: see the notes), \
          `bare` the raw client doing only what the broker needs, the physical limit; \
          courier ÷ side is courier's median over that side's, and the target is held to \
-         the `raw` line.\n",
+         the `raw` line. A line named after another library (built with the `peers` \
+         feature) is that library driven through its own API at its best settings.\n",
         report.size, report.runs
     );
     out.push_str(
@@ -78,7 +79,7 @@ pub fn render(report: &Report) -> String {
     out
 }
 
-/// The courier, raw and bare lines of `row`; the backend, workload, rates and saga only on
+/// The courier, raw and bare lines of `row`, and the other library's where one is measured; the backend, workload, rates and saga only on
 /// the first.
 fn table_lines(row: &Row) -> String {
     let saga = row
@@ -106,6 +107,16 @@ fn table_lines(row: &Row) -> String {
             spread(&figures.throughput),
             allocations(figures),
             latency(figures),
+        );
+    }
+    if let (Some(peer), Some(ratio)) = (&row.peer, row.peer_ratio()) {
+        let _ = writeln!(
+            out,
+            "| | | | {} | {} | {ratio:.2} | {} | {} | | |",
+            peer.title,
+            spread(&peer.figures.throughput),
+            allocations(&peer.figures),
+            latency(&peer.figures),
         );
     }
     out

@@ -66,6 +66,9 @@ pub struct Row {
     pub raw: Figures,
     /// Through the bare raw client: the physical limit.
     pub bare: Figures,
+    /// Through another messaging library, where one is measured on this backend (the `peers`
+    /// feature).
+    pub peer: Option<Peer>,
     /// The rate of the latency runs, messages per second.
     pub latency_rate: f64,
     /// The saga's orders per second on this backend (the same for both workloads).
@@ -84,10 +87,26 @@ impl Row {
         self.courier.throughput.median / self.bare.throughput.median
     }
 
+    /// Courier's median throughput over the other library's, where one is measured.
+    pub fn peer_ratio(&self) -> Option<f64> {
+        self.peer
+            .as_ref()
+            .map(|peer| self.courier.throughput.median / peer.figures.throughput.median)
+    }
+
     /// Whether courier keeps [`RATIO_TARGET`] of the equal-work raw throughput.
     pub fn meets_ratio(&self) -> bool {
         self.ratio() >= RATIO_TARGET
     }
+}
+
+/// Another messaging library measured on the same backend and workload.
+#[derive(Clone, Debug)]
+pub struct Peer {
+    /// Its line's label: the library and the crate version measured.
+    pub title: &'static str,
+    /// What it measured.
+    pub figures: Figures,
 }
 
 /// A backend or workload that was not measured, and why.

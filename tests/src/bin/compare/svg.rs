@@ -11,8 +11,7 @@ use crate::{driver::Outcome, report::Report};
 const COURIER: RGBColor = RGBColor(0x1f, 0x77, 0xb4);
 const RAW: RGBColor = RGBColor(0xff, 0x7f, 0x0e);
 const BARE: RGBColor = RGBColor(0xbb, 0xbb, 0xbb);
-/// Segments of the x axis per row: one bar per side, then a gap.
-const STRIDE: i32 = 4;
+const PEER: RGBColor = RGBColor(0x2c, 0xa0, 0x2c);
 
 /// Draws the throughput of every row of `report` into the SVG file `path`.
 ///
@@ -23,6 +22,9 @@ pub fn render(report: &Report, path: &Path) -> Outcome<()> {
     if rows.is_empty() {
         return Err("no measured rows to chart".into());
     }
+    // Segments of the x axis per row: one bar per side, then a gap.
+    let peer = rows.iter().find_map(|r| r.peer.as_ref()).map(|p| p.title);
+    let stride: i32 = if peer.is_some() { 5 } else { 4 };
     let labels: Vec<String> = rows
         .iter()
         .map(|r| format!("{} {}", r.backend, r.workload))
@@ -31,11 +33,13 @@ pub fn render(report: &Report, path: &Path) -> Outcome<()> {
         .iter()
         .flat_map(|r| {
             [
-                r.courier.throughput.median,
-                r.raw.throughput.median,
-                r.bare.throughput.median,
+                Some(r.courier.throughput.median),
+                Some(r.raw.throughput.median),
+                Some(r.bare.throughput.median),
+                r.peer.as_ref().map(|p| p.figures.throughput.median),
             ]
         })
+        .flatten()
         .filter(|v| v.is_finite() && *v > 0.0)
         .collect();
     let top = values.iter().copied().fold(1.0f64, f64::max) * 2.0;
@@ -45,7 +49,7 @@ pub fn render(report: &Report, path: &Path) -> Outcome<()> {
     let width = (160 * rows.len() as u32).max(640);
     let root = SVGBackend::new(path, (width, 480)).into_drawing_area();
     root.fill(&WHITE)?;
-    let last = STRIDE * rows.len() as i32 - 2;
+    let last = stride * rows.len() as i32 - 2;
     let mut chart = ChartBuilder::on(&root)
         .caption(
             format!(
@@ -62,9 +66,9 @@ pub fn render(report: &Report, path: &Path) -> Outcome<()> {
     chart
         .configure_mesh()
         .disable_x_mesh()
-        .x_labels(STRIDE as usize * rows.len())
+        .x_labels(stride as usize * rows.len())
         .x_label_formatter(&|v| match v {
-            SegmentValue::CenterOf(i) if i % STRIDE == 1 => usize::try_from(i / STRIDE)
+            SegmentValue::CenterOf(i) if i % stride == 1 => usize::try_from(i / stride)
                 .ok()
                 .and_then(|i| labels.get(i).cloned())
                 .unwrap_or_default(),
@@ -73,9 +77,9 @@ pub fn render(report: &Report, path: &Path) -> Outcome<()> {
         .y_desc("messages per second (log scale)")
         .y_label_formatter(&|v| crate::markdown::thousands(*v))
         .draw()?;
-    // Side `side` (0 courier, 1 raw, 2 bare) of row `row`.
+    // Side `side` (0 courier, 1 raw, 2 bare, 3 the other library) of row `row`.
     let bar = |row: usize, side: i32, value: f64, color: RGBColor| {
-        let at = STRIDE * row as i32 + side;
+        let at = stride * row as i32 + side;
         let mut rect = Rectangle::new(
             [
                 (SegmentValue::Exact(at), value),
@@ -86,16 +90,22 @@ pub fn render(report: &Report, path: &Path) -> Outcome<()> {
         rect.set_margin(0, 0, 2, 2);
         rect
     };
-    let series = [
+    let mut series = vec![
         ("courier", COURIER),
         ("raw client, same work", RAW),
         ("bare client", BARE),
     ];
+    series.extend(peer.map(|title| (title, PEER)));
     for (side, (label, color)) in series.into_iter().enumerate() {
         chart
-            .draw_series(rows.iter().enumerate().map(|(i, r)| {
-                let figures = [&r.courier, &r.raw, &r.bare][side];
-                bar(i, side as i32, figures.throughput.median, color)
+            .draw_series(rows.iter().enumerate().filter_map(|(i, r)| {
+                let figures = [
+                    Some(&r.courier),
+                    Some(&r.raw),
+                    Some(&r.bare),
+                    r.peer.as_ref().map(|p| &p.figures),
+                ][side]?;
+                Some(bar(i, side as i32, figures.throughput.median, color))
             }))?
             .label(label)
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));

@@ -61,7 +61,7 @@ async fn connect(url: &str) -> lapin::Result<Connection> {
 }
 
 /// The queue of a run's group, named as courier names it: `<topic>.<group>`.
-fn queue_of(names: &Names) -> String {
+pub(crate) fn queue_of(names: &Names) -> String {
     format!("{}.{}", names.topic, names.group)
 }
 
@@ -87,7 +87,7 @@ impl Cleaner for AmqpCleaner {
 
 /// Deletes the queues `<topic>.<group>` of `groups` and the exchange `topic` (RabbitMQ
 /// answers ok for objects that do not exist).
-async fn delete(connection: &Connection, topic: &str, groups: &[&str]) -> Outcome<()> {
+pub(crate) async fn delete(connection: &Connection, topic: &str, groups: &[&str]) -> Outcome<()> {
     let channel = connection.create_channel().await?;
     for group in groups {
         channel
@@ -106,7 +106,7 @@ async fn delete(connection: &Connection, topic: &str, groups: &[&str]) -> Outcom
 
 /// Declares the topology courier declares: a durable fanout exchange and a durable classic
 /// queue bound to it.
-async fn declare(connection: &Connection, names: &Names) -> Outcome<()> {
+pub(crate) async fn declare(connection: &Connection, names: &Names) -> Outcome<()> {
     let channel = connection.create_channel().await?;
     let durable = ExchangeDeclareOptions {
         durable: true,
