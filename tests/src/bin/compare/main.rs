@@ -65,10 +65,13 @@ async fn run(args: &Args) -> Outcome<()> {
     if args.retries {
         return run_retries(&backends, args).await;
     }
-    // One more side per backend where another library is measured (RabbitMQ, with `peers`).
-    let sides = (SIDES + usize::from(cfg!(feature = "peers"))) as u64;
-    let per_backend = WORKLOADS.len() as u64 * (sides * u64::from(args.runs) + sides) + 1;
-    let progress = ProgressBar::new(per_backend * backends.len() as u64).with_style(
+    // One more side where another library is measured (RabbitMQ, with `peers`).
+    let steps = |backend: &Backend| {
+        let peers = cfg!(feature = "peers") && *backend == Backend::Rabbitmq;
+        let sides = (SIDES + usize::from(peers)) as u64;
+        WORKLOADS.len() as u64 * (sides * u64::from(args.runs) + sides) + 1
+    };
+    let progress = ProgressBar::new(backends.iter().map(steps).sum()).with_style(
         ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")?
             .progress_chars("=> "),
     );
