@@ -102,7 +102,7 @@ async fn run(args: &Args) -> Outcome<()> {
                     workload: None,
                     reason,
                 });
-                progress.inc(per_backend);
+                progress.inc(steps(&backend));
                 continue;
             }
         };
