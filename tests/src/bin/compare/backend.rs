@@ -220,11 +220,32 @@ pub async fn prepare(backend: Backend, args: &Args) -> Result<Contenders, String
                  leaving member's back in the queue; bare is PUSH/PULL (each PULL binds, each \
                  PUSH connects to all), no acks and no confirms"
             );
-            let sides = Sides {
+            #[cfg_attr(not(feature = "peers"), allow(unused_mut))]
+            let mut sides = Sides {
                 raw: Box::new(AckedZmq::new(capacity)),
                 bare: Box::new(RawZmq),
                 peer: None,
             };
+            #[cfg_attr(not(feature = "peers"), allow(unused_mut))]
+            let mut note = note;
+            #[cfg(feature = "peers")]
+            {
+                use crate::peers::ruststream_zeromq::{RustStreamZmqSide, TITLE};
+                sides.peer = Some((Box::new(RustStreamZmqSide), TITLE));
+                note.push_str(&format!(
+                    "; {TITLE} is that library driven through its own API at its best settings: \
+                     its PUSH/PULL queue (ZmqQueue) in the competing-consumers layout its guide \
+                     gives, over loopback TCP: the producers' side binds and pairs one publisher \
+                     (ZmqQueuePublish, one PUSH socket shared by the run's producers), each \
+                     consumer connects a ZmqQueue of its own with read_ahead {PREFETCH} and \
+                     takes deliveries from Subscriber::stream, payloads handed to its Publisher \
+                     trait as bytes (no codec); what it does differently: no acknowledgement at \
+                     all (its ack reports Unsupported, so none is sent), no redelivery and \
+                     nothing stored, so its guarantee is at-most-once where courier's is \
+                     at-least-once, and a publish returns once the socket took the message (no \
+                     confirm, no outbox)"
+                ));
+            }
             finish(config, None, sides, note).await
         }
     }

@@ -65,9 +65,10 @@ async fn run(args: &Args) -> Outcome<()> {
     if args.retries {
         return run_retries(&backends, args).await;
     }
-    // One more side where another library is measured (RabbitMQ, with `peers`).
+    // One more side where another library is measured (RabbitMQ and ZeroMQ, with `peers`).
     let steps = |backend: &Backend| {
-        let peers = cfg!(feature = "peers") && *backend == Backend::Rabbitmq;
+        let peers =
+            cfg!(feature = "peers") && matches!(backend, Backend::Rabbitmq | Backend::Zeromq);
         let sides = (SIDES + usize::from(peers)) as u64;
         WORKLOADS.len() as u64 * (sides * u64::from(args.runs) + sides) + 1
     };

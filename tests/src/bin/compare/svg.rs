@@ -23,7 +23,17 @@ pub fn render(report: &Report, path: &Path) -> Outcome<()> {
         return Err("no measured rows to chart".into());
     }
     // Segments of the x axis per row: one bar per side, then a gap.
-    let peer = rows.iter().find_map(|r| r.peer.as_ref()).map(|p| p.title);
+    // The legend names the other library's line by its title where every backend measured the
+    // same crate, and by the library alone (the title before its bracket) where they differ,
+    // as ruststream-lapin and ruststream-zeromq do.
+    let mut titles = rows.iter().filter_map(|r| r.peer.as_ref()).map(|p| p.title);
+    let peer = titles.next().map(|first| {
+        if titles.all(|title| title == first) {
+            first
+        } else {
+            first.split(" (").next().unwrap_or(first)
+        }
+    });
     let stride: i32 = if peer.is_some() { 5 } else { 4 };
     let labels: Vec<String> = rows
         .iter()

@@ -2,3 +2,4 @@
 //! documentation recommends at its best settings (built only with the `peers` feature).
 
 pub mod ruststream;
+pub mod ruststream_zeromq;
