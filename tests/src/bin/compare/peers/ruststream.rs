@@ -9,11 +9,11 @@
 //! lapin before opening: a durable fanout exchange named after the topic and a durable queue
 //! `<topic>.<group>` bound to it.
 
-use std::{num::NonZeroU16, pin::pin, sync::Arc};
+use std::{num::NonZeroU16, sync::Arc};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures::{FutureExt, StreamExt, future::try_join_all};
+use futures::future::try_join_all;
 use lapin::{Connection, ConnectionProperties};
 use ruststream::{Broker, IncomingMessage, OutgoingMessage, Publisher as _, Subscriber as _};
 use ruststream_lapin::{
@@ -23,6 +23,7 @@ use ruststream_lapin::{
 
 use crate::{
     driver::{Endpoints, Outcome, Publisher, Seen, Side, Subscriber},
+    peers::take_ready,
     raw::rabbitmq::{declare, delete, queue_of},
     workload::{Names, PREFETCH, Settings, Workload},
 };
@@ -137,18 +138,8 @@ struct RustStreamSubscriber {
 #[async_trait]
 impl Subscriber for RustStreamSubscriber {
     async fn take(&mut self, max: usize, seen: &mut Seen<'_>) -> Outcome<usize> {
-        {
-            let mut stream = pin!(self.subscriber.stream());
-            let Some(first) = stream.next().await else {
-                return Ok(0);
-            };
-            self.batch.push(first?);
-            while self.batch.len() < max {
-                match stream.next().now_or_never() {
-                    Some(Some(next)) => self.batch.push(next?),
-                    _ => break,
-                }
-            }
+        if !take_ready(self.subscriber.stream(), &mut self.batch, max).await? {
+            return Ok(0);
         }
         let taken = self.batch.len();
         for message in &self.batch {

@@ -12,11 +12,10 @@
 //! delivery's `ack` reports `AckError::Unsupported`, so none is sent), and a publish returns once
 //! the socket has taken the message, with no confirm.
 
-use std::{net::TcpListener, num::NonZeroUsize, pin::pin, sync::Arc};
+use std::{net::TcpListener, num::NonZeroUsize, sync::Arc};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures::{FutureExt, StreamExt};
 use ruststream::{
     Broker, IncomingMessage, OutgoingMessage, PublishPolicy, Publisher as _, Subscribe,
     Subscriber as _,
@@ -27,6 +26,7 @@ use ruststream_zeromq::{
 
 use crate::{
     driver::{Endpoints, Outcome, Publisher, Seen, Side, Subscriber},
+    peers::take_ready,
     workload::{Names, Settings, Workload},
 };
 
@@ -120,18 +120,8 @@ struct RustStreamZmqSubscriber {
 #[async_trait]
 impl Subscriber for RustStreamZmqSubscriber {
     async fn take(&mut self, max: usize, seen: &mut Seen<'_>) -> Outcome<usize> {
-        {
-            let mut stream = pin!(self.subscriber.stream());
-            let Some(first) = stream.next().await else {
-                return Ok(0);
-            };
-            self.batch.push(first?);
-            while self.batch.len() < max {
-                match stream.next().now_or_never() {
-                    Some(Some(next)) => self.batch.push(next?),
-                    _ => break,
-                }
-            }
+        if !take_ready(self.subscriber.stream(), &mut self.batch, max).await? {
+            return Ok(0);
         }
         let taken = self.batch.len();
         // No ack: the crate has none (at most once), so a delivery is done once seen.
