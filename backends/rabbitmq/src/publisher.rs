@@ -390,21 +390,18 @@ async fn publish_job(
         mandatory: target.mandatory,
         immediate: false,
     };
-    let mut confirms = Vec::with_capacity(job.indices.len());
-    for &i in &job.indices {
+    // Every publish of the job at once: lapin queues a publish's frames and takes its
+    // confirm number on the first poll, and `join_all` polls in order, so the messages go out
+    // in job order; awaiting them one by one would wait for a socket write per message.
+    let publishes = job.indices.iter().map(|&i| {
         let item = &job.items[i];
-        confirms.push(
-            session
-                .channel
-                .basic_publish(
-                    target.exchange.clone(),
-                    item.routing_key.clone(),
-                    options,
-                    &item.body,
-                    item.properties.clone(),
-                )
-                .await,
-        );
-    }
-    Ok(confirms)
+        session.channel.basic_publish(
+            target.exchange.clone(),
+            item.routing_key.clone(),
+            options,
+            &item.body,
+            item.properties.clone(),
+        )
+    });
+    Ok(futures::future::join_all(publishes).await)
 }
