@@ -71,8 +71,8 @@ impl WireMessage {
     /// A description of the bad frame: an id or key that is not UTF-8, headers that are not
     /// a JSON object of strings.
     pub(crate) fn decode(self) -> Result<Message, String> {
-        let id = utf8(self.id, "id")?;
-        let key = utf8(self.key, "key")?;
+        let id = utf8(&self.id, "id")?;
+        let key = utf8(&self.key, "key")?;
         let headers = if self.headers.is_empty() {
             Headers::new()
         } else {
@@ -85,7 +85,7 @@ impl WireMessage {
             } else {
                 id.into()
             },
-            key: (!key.is_empty()).then_some(key),
+            key: (!key.is_empty()).then(|| key.to_owned()),
             headers,
             payload: self.payload,
         })
@@ -130,8 +130,8 @@ impl WireMessage {
 /// The optional last frame of a `HELLO` that asks for a temporary group.
 const TEMPORARY: &[u8] = b"temporary";
 
-fn utf8(frame: Bytes, what: &str) -> Result<String, String> {
-    String::from_utf8(frame.to_vec()).map_err(|_| format!("the {what} frame is not UTF-8"))
+fn utf8<'a>(frame: &'a Bytes, what: &str) -> Result<&'a str, String> {
+    std::str::from_utf8(frame).map_err(|_| format!("the {what} frame is not UTF-8"))
 }
 
 /// A request from a peer to the binding side.
@@ -470,9 +470,34 @@ impl FromHub {
     }
 }
 
-/// A number as an ASCII decimal frame.
+/// Bytes of the per-thread buffer that [`decimal`] frames are cut from: one allocation
+/// serves hundreds of numbers (tags, attempts) instead of one each.
+const DECIMAL_CHUNK: usize = 4096;
+
+thread_local! {
+    static DECIMALS: std::cell::RefCell<bytes::BytesMut> =
+        std::cell::RefCell::new(bytes::BytesMut::new());
+}
+
+/// A number as an ASCII decimal frame, cut from a per-thread buffer.
 pub(crate) fn decimal(n: impl Into<u64>) -> Bytes {
-    Bytes::from(n.into().to_string())
+    let n = n.into();
+    if n < 10 {
+        const DIGITS: &[u8; 10] = b"0123456789";
+        // Attempt 1 and small numbers: no buffer at all. `n < 10`, so the index is in range.
+        let i = n as usize;
+        return Bytes::from_static(&DIGITS[i..=i]);
+    }
+    let mut text = itoa::Buffer::new();
+    let text = text.format(n).as_bytes();
+    DECIMALS.with(|buffer| {
+        let mut buffer = buffer.borrow_mut();
+        if buffer.capacity() < text.len() {
+            buffer.reserve(DECIMAL_CHUNK);
+        }
+        buffer.extend_from_slice(text);
+        buffer.split().freeze()
+    })
 }
 
 fn into_zmq(frames: Vec<Bytes>) -> ZmqMessage {
@@ -483,6 +508,17 @@ fn into_zmq(frames: Vec<Bytes>) -> ZmqMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimals_are_their_numbers_cut_from_one_buffer() {
+        let numbers: Vec<u64> = (0..2_000).chain([u64::MAX, 1 << 48]).collect();
+        let frames: Vec<Bytes> = numbers.iter().map(|&n| decimal(n)).collect();
+        for (n, frame) in numbers.iter().zip(&frames) {
+            assert_eq!(frame.as_ref(), n.to_string().as_bytes());
+        }
+        // Frames stay valid while later ones are cut from the same and new chunks.
+        assert_eq!(frames[1_999].as_ref(), b"1999");
+    }
 
     fn without_identity(message: ZmqMessage) -> Vec<Bytes> {
         let mut frames = message.into_vec();

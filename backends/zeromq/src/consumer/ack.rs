@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use courier_core::{Ack, Error, ErrorKind, Result, token};
 use tokio::sync::mpsc;
 
-use super::settle::Op;
+use super::settle::{Op, Settlement};
 use crate::BACKEND;
 use crate::delay;
 
@@ -21,7 +21,7 @@ pub(super) struct ZmqAck {
     pub(super) closed: AtomicBool,
     /// Set by the reader task on every message, cleared by the heartbeat check.
     pub(super) heard: AtomicBool,
-    pub(super) settle: mpsc::UnboundedSender<(u64, Op)>,
+    pub(super) settle: mpsc::UnboundedSender<Settlement>,
     /// The longest delay of a retry.
     pub(super) max_delay: Duration,
 }
@@ -32,7 +32,9 @@ impl ZmqAck {
         if !token::is_of(token, generation) {
             return Err(connection_lost());
         }
-        self.settle.send((token, op)).map_err(|_| task_stopped())
+        self.settle
+            .send(Settlement::One(token, op))
+            .map_err(|_| task_stopped())
     }
 
     /// Queues an ack of every token with one check of closed and generation. The channel
@@ -40,14 +42,15 @@ impl ZmqAck {
     /// them out in batches.
     fn ack_batch(&self, tokens: &[u64]) -> Result<()> {
         let generation = self.open_generation()?;
-        let mut lost = false;
-        for &token in tokens {
-            if !token::is_of(token, generation) {
-                lost = true;
-                continue;
-            }
+        let current: Vec<u64> = tokens
+            .iter()
+            .copied()
+            .filter(|&token| token::is_of(token, generation))
+            .collect();
+        let lost = current.len() < tokens.len();
+        if !current.is_empty() {
             self.settle
-                .send((token, Op::Ack))
+                .send(Settlement::Acks(current))
                 .map_err(|_| task_stopped())?;
         }
         if lost {
@@ -122,7 +125,7 @@ impl Ack for ZmqAck {
 mod tests {
     use super::*;
 
-    fn shared(generation: u64) -> (ZmqAck, mpsc::UnboundedReceiver<(u64, Op)>) {
+    fn shared(generation: u64) -> (ZmqAck, mpsc::UnboundedReceiver<Settlement>) {
         let (settle, settles) = mpsc::unbounded_channel();
         let shared = ZmqAck {
             generation: AtomicU64::new(generation),
@@ -150,9 +153,8 @@ mod tests {
         assert_eq!(
             queued,
             vec![
-                (current(1), Op::Ack),
-                (current(2), Op::Ack),
-                (current(4), Op::Ack)
+                Settlement::Acks(vec![current(1), current(2)]),
+                Settlement::Acks(vec![current(4)])
             ]
         );
         shared.closed.store(true, Ordering::Release);
@@ -189,9 +191,9 @@ mod tests {
         assert_eq!(
             queued,
             vec![
-                (current(1), Op::Retry(2)),
-                (current(2), Op::Nack),
-                (current(3), Op::Nack)
+                Settlement::One(current(1), Op::Retry(2)),
+                Settlement::One(current(2), Op::Nack),
+                Settlement::One(current(3), Op::Nack)
             ]
         );
     }

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::ack::ZmqAck;
 use super::receiver::receiver;
-use super::settle::{Op, SETTLE_BATCH, write_settles};
+use super::settle::{SETTLE_BATCH, Settlement, write_settles};
 use crate::BACKEND;
 use crate::session::{Access, Dealer, connect};
 use crate::wire::{FromHub, ToHub};
@@ -49,7 +49,7 @@ enum Ended {
 pub(super) struct Connection {
     pub(super) params: ConsumerParams,
     pub(super) shared: Arc<ZmqAck>,
-    pub(super) settles: mpsc::UnboundedReceiver<(u64, Op)>,
+    pub(super) settles: mpsc::UnboundedReceiver<Settlement>,
     pub(super) deliveries: mpsc::UnboundedSender<Delivery>,
     pub(super) cancel: CancellationToken,
     pub(super) ready: Option<oneshot::Sender<Result<()>>>,

@@ -10,7 +10,7 @@ use courier_core::{Delivery, token};
 use tokio::sync::mpsc;
 
 use super::ack::ZmqAck;
-use super::settle::Op;
+use super::settle::{Op, Settlement};
 use crate::BACKEND;
 use crate::socket::Intercept;
 use crate::wire::FromHub;
@@ -55,7 +55,7 @@ pub(super) fn receiver(
             }
             Err(reason) => {
                 tracing::warn!(backend = BACKEND, %topic, reason, "rejecting a delivery that cannot be read");
-                let _ = shared.settle.send((token, Op::Reject));
+                let _ = shared.settle.send(Settlement::One(token, Op::Reject));
             }
         }
         None

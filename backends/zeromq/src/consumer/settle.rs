@@ -18,19 +18,35 @@ pub(super) enum Op {
     Reject,
 }
 
+/// What the consumer queues to its connection task: one settlement, or the tokens of a
+/// whole batch ack as one item.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Settlement {
+    One(u64, Op),
+    Acks(Vec<u64>),
+}
+
 /// Writes settlements of the current connection, grouped by kind (and retries by delay);
 /// drops the rest (their deliveries went back to the group with the connection that carried
 /// them).
 pub(super) async fn write_settles(
     dealer: &mut Dealer,
-    batch: &mut Vec<(u64, Op)>,
+    batch: &mut Vec<Settlement>,
     generation: u64,
 ) -> Result<()> {
     let (mut acks, mut nacks, mut rejects) = (Vec::new(), Vec::new(), Vec::new());
     // Few distinct delays per batch (a runtime retries with a handful of backoffs).
     let mut retries: Vec<(u64, Vec<u64>)> = Vec::new();
-    for (token, op) in batch.drain(..) {
-        if !token::is_of(token, generation) {
+    let current = |token: &u64| token::is_of(*token, generation);
+    for settlement in batch.drain(..) {
+        let (token, op) = match settlement {
+            Settlement::One(token, op) => (token, op),
+            Settlement::Acks(tokens) => {
+                acks.extend(tokens.iter().filter(|t| current(t)).map(|&t| token::tag(t)));
+                continue;
+            }
+        };
+        if !current(&token) {
             continue;
         }
         let tag = token::tag(token);
