@@ -10,7 +10,7 @@
 //!
 //! | command | frames after the command |
 //! |---|---|
-//! | `HELLO` | topic, group, prefetch: join `group` of `topic` as a consumer |
+//! | `HELLO` | topic, group, prefetch, then options, each an optional frame: `temporary` (a group removed when its last member leaves) and `packed` (send deliveries as `RECORD`); join `group` of `topic` as a consumer |
 //! | `ACK` / `NACK` / `REJECT` | one delivery tag per frame (`NACK` requeues, `REJECT` drops) |
 //! | `RETRY` | delay in ms, then one delivery tag per frame: requeue once the delay has passed |
 //! | `PING` | none: keeps the connection alive, answered with `PONG` |
@@ -26,6 +26,7 @@
 //! |---|---|
 //! | `WELCOME` | heartbeat interval in ms: the `HELLO` was accepted |
 //! | `MSG` | tag, attempt, then the message's 4 frames |
+//! | `RECORD` | a delivery to a peer that said `packed`, in two frames: a head, then the payload. The head is the tag (8 bytes), the attempt (4 bytes), the id's length and the key's length (2 bytes each), all unsigned big-endian, then the id, the key and the headers (the rest) |
 //! | `PONG` | none |
 //! | `OK` | seq |
 //! | `ERROR` | seq (empty when not about a request), reason (`full: ...` for a full outbox, `gone: ...` for a connection that is no longer a member, `auth: ...` for a connection that has not authenticated) |
@@ -127,8 +128,12 @@ impl WireMessage {
     }
 }
 
-/// The optional last frame of a `HELLO` that asks for a temporary group.
+/// The `HELLO` option that asks for a temporary group.
 const TEMPORARY: &[u8] = b"temporary";
+/// The `HELLO` option that asks for deliveries as `RECORD`s.
+const PACKED: &[u8] = b"packed";
+/// Bytes of a `RECORD` head before the id: tag, attempt, id length, key length.
+const RECORD_HEAD: usize = 8 + 4 + 2 + 2;
 
 fn utf8<'a>(frame: &'a Bytes, what: &str) -> Result<&'a str, String> {
     std::str::from_utf8(frame).map_err(|_| format!("the {what} frame is not UTF-8"))
@@ -137,13 +142,14 @@ fn utf8<'a>(frame: &'a Bytes, what: &str) -> Result<&'a str, String> {
 /// A request from a peer to the binding side.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum ToHub {
-    /// Joins a group; `temporary` (an optional fifth frame `temporary`) asks for a group that
-    /// is removed when its last member leaves, if this `HELLO` creates it.
+    /// Joins a group; the option `temporary` asks for a group that is removed when its last
+    /// member leaves, if this `HELLO` creates it; `packed` for deliveries as `RECORD`s.
     Hello {
         topic: String,
         group: String,
         prefetch: u32,
         temporary: bool,
+        packed: bool,
     },
     Ack(Vec<u64>),
     Nack(Vec<u64>),
@@ -254,12 +260,21 @@ impl ToHub {
         let mut frames = frames.into_iter();
         let command = command(&mut frames)?;
         match command.as_ref() {
-            b"HELLO" => Ok(Self::Hello {
-                topic: text(frames.next(), "topic")?,
-                group: text(frames.next(), "group")?,
-                prefetch: number::<u32>(frames.next(), "prefetch")?.max(1),
-                temporary: frames.next().is_some_and(|f| f.as_ref() == TEMPORARY),
-            }),
+            b"HELLO" => {
+                let topic = text(frames.next(), "topic")?;
+                let group = text(frames.next(), "group")?;
+                let prefetch = number::<u32>(frames.next(), "prefetch")?.max(1);
+                // Options in any order; one this side does not know is passed over.
+                let options: Vec<Bytes> = frames.collect();
+                let has = |option: &[u8]| options.iter().any(|f| f.as_ref() == option);
+                Ok(Self::Hello {
+                    topic,
+                    group,
+                    prefetch,
+                    temporary: has(TEMPORARY),
+                    packed: has(PACKED),
+                })
+            }
             b"ACK" => Ok(Self::Ack(tags(frames)?)),
             b"NACK" => Ok(Self::Nack(tags(frames)?)),
             b"REJECT" => Ok(Self::Reject(tags(frames)?)),
@@ -344,6 +359,7 @@ impl ToHub {
                 group,
                 prefetch,
                 temporary,
+                packed,
             } => {
                 frames.extend([
                     Bytes::from_static(b"HELLO"),
@@ -351,8 +367,13 @@ impl ToHub {
                     Bytes::from(group),
                     decimal(prefetch),
                 ]);
+                // `temporary` first: a binding side that knows only that option reads the
+                // frame after the prefetch.
                 if temporary {
                     frames.push(Bytes::from_static(TEMPORARY));
+                }
+                if packed {
+                    frames.push(Bytes::from_static(PACKED));
                 }
             }
             Self::Ack(tags) => tag_frames(b"ACK", tags, &mut frames),
@@ -413,6 +434,12 @@ impl FromHub {
                     message,
                 })
             }
+            b"RECORD" => {
+                let (Some(head), Some(payload)) = (frames.next(), frames.next()) else {
+                    return Err(malformed("RECORD needs a head and a payload"));
+                };
+                read_record(&head, payload)
+            }
             b"PONG" => Ok(Self::Pong),
             b"OK" => Ok(Self::Ok {
                 seq: frames.next().unwrap_or_default(),
@@ -470,33 +497,104 @@ impl FromHub {
     }
 }
 
-/// Bytes of the per-thread buffer that [`decimal`] frames are cut from: one allocation
-/// serves hundreds of numbers (tags, attempts) instead of one each.
-const DECIMAL_CHUNK: usize = 4096;
+/// Bytes of the per-thread buffer that small frames ([`decimal`] numbers, `RECORD` heads)
+/// are cut from: one allocation serves many frames instead of one each.
+const CUT_CHUNK: usize = 4096;
 
 thread_local! {
-    static DECIMALS: std::cell::RefCell<bytes::BytesMut> =
+    static CUTS: std::cell::RefCell<bytes::BytesMut> =
         std::cell::RefCell::new(bytes::BytesMut::new());
 }
 
-/// A number as an ASCII decimal frame, cut from a per-thread buffer.
+/// A frame of `len` bytes written by `write`, cut from the per-thread buffer.
+fn cut(len: usize, write: impl FnOnce(&mut bytes::BytesMut)) -> Bytes {
+    CUTS.with(|buffer| {
+        let mut buffer = buffer.borrow_mut();
+        if buffer.capacity() < len {
+            buffer.reserve(len.max(CUT_CHUNK));
+        }
+        write(&mut buffer);
+        buffer.split().freeze()
+    })
+}
+
+/// A number as an ASCII decimal frame.
 pub(crate) fn decimal(n: impl Into<u64>) -> Bytes {
     let n = n.into();
     if n < 10 {
         const DIGITS: &[u8; 10] = b"0123456789";
-        // Attempt 1 and small numbers: no buffer at all. `n < 10`, so the index is in range.
+        // Attempt 1 and other one-digit numbers: a static frame. `n < 10`: in range.
         let i = n as usize;
         return Bytes::from_static(&DIGITS[i..=i]);
     }
     let mut text = itoa::Buffer::new();
     let text = text.format(n).as_bytes();
-    DECIMALS.with(|buffer| {
-        let mut buffer = buffer.borrow_mut();
-        if buffer.capacity() < text.len() {
-            buffer.reserve(DECIMAL_CHUNK);
-        }
-        buffer.extend_from_slice(text);
-        buffer.split().freeze()
+    cut(text.len(), |buffer| buffer.extend_from_slice(text))
+}
+
+/// The frames of a delivery as a `RECORD` to the peer `identity`; `None` when its id or key
+/// is longer than a `RECORD` can carry (65,535 bytes), to be sent as a `MSG` instead.
+pub(crate) fn record_to(
+    identity: Bytes,
+    tag: u64,
+    attempt: u32,
+    message: WireMessage,
+) -> Result<ZmqMessage, WireMessage> {
+    let (Ok(id_len), Ok(key_len)) = (
+        u16::try_from(message.id.len()),
+        u16::try_from(message.key.len()),
+    ) else {
+        return Err(message);
+    };
+    let len = RECORD_HEAD + message.id.len() + message.key.len() + message.headers.len();
+    let head = cut(len, |buffer| {
+        use bytes::BufMut;
+        buffer.put_u64(tag);
+        buffer.put_u32(attempt);
+        buffer.put_u16(id_len);
+        buffer.put_u16(key_len);
+        buffer.extend_from_slice(&message.id);
+        buffer.extend_from_slice(&message.key);
+        buffer.extend_from_slice(&message.headers);
+    });
+    Ok(into_zmq(vec![
+        identity,
+        Bytes::from_static(PROTOCOL),
+        Bytes::from_static(b"RECORD"),
+        head,
+        message.payload,
+    ]))
+}
+
+/// A `MSG` from the head and payload of a `RECORD`; the id, key and headers are slices of
+/// the head, not copies.
+fn read_record(head: &Bytes, payload: Bytes) -> Result<FromHub, Malformed> {
+    let field = |at: usize, width: usize| -> u64 {
+        head[at..at + width]
+            .iter()
+            .fold(0, |n, &b| (n << 8) | u64::from(b))
+    };
+    if head.len() < RECORD_HEAD {
+        return Err(malformed("the RECORD head is shorter than 16 bytes"));
+    }
+    let tag = field(0, 8);
+    let attempt = u32::try_from(field(8, 4)).unwrap_or(u32::MAX);
+    let id_end = RECORD_HEAD + field(12, 2) as usize;
+    let key_end = id_end + field(14, 2) as usize;
+    if key_end > head.len() {
+        return Err(malformed(
+            "the RECORD head is shorter than its id and key lengths say",
+        ));
+    }
+    Ok(FromHub::Msg {
+        tag,
+        attempt,
+        message: WireMessage {
+            id: head.slice(RECORD_HEAD..id_end),
+            key: head.slice(id_end..key_end),
+            headers: head.slice(key_end..),
+            payload,
+        },
     })
 }
 
@@ -518,6 +616,92 @@ mod tests {
         }
         // Frames stay valid while later ones are cut from the same and new chunks.
         assert_eq!(frames[1_999].as_ref(), b"1999");
+    }
+
+    #[test]
+    fn a_record_reads_as_the_msg_it_packs() {
+        let message = Message::new("payload")
+            .with_id("id-1")
+            .with_key("order-7")
+            .with_header("content-type", "application/json");
+        for message in [message, Message::new("")] {
+            let wire = WireMessage::encode(message.clone());
+            let frames =
+                record_to(Bytes::from("peer"), 1 << 40, 3, wire.clone()).expect("fits a record");
+            let frames = without_identity(frames);
+            assert_eq!(frames.len(), 4, "protocol, command, head, payload");
+            let parsed = FromHub::parse(frames).expect("parses");
+            let plain = FromHub::parse(without_identity(
+                FromHub::Msg {
+                    tag: 1 << 40,
+                    attempt: 3,
+                    message: wire,
+                }
+                .frames_to(Bytes::from("peer")),
+            ))
+            .expect("parses");
+            assert_eq!(parsed, plain);
+            let FromHub::Msg { message: read, .. } = parsed else {
+                panic!("not a MSG: {parsed:?}");
+            };
+            assert_eq!(read.decode().expect("decodes"), message);
+        }
+    }
+
+    #[test]
+    fn an_id_too_long_for_a_record_goes_as_a_msg() {
+        let wire = WireMessage::encode(Message::new("p").with_id("i".repeat(70_000)));
+        let back = record_to(Bytes::from("peer"), 1, 1, wire.clone()).expect_err("too long");
+        assert_eq!(back, wire);
+    }
+
+    #[test]
+    fn a_bad_record_head_is_malformed_not_a_panic() {
+        let record = |head: &[u8]| {
+            FromHub::parse(vec![
+                Bytes::from_static(PROTOCOL),
+                Bytes::from_static(b"RECORD"),
+                Bytes::copy_from_slice(head),
+                Bytes::from_static(b"payload"),
+            ])
+        };
+        assert!(record(&[0; 15]).is_err(), "shorter than the fixed head");
+        let mut head = vec![0; 16];
+        head[13] = 5; // an id of 5 bytes that is not there
+        assert!(record(&head).is_err());
+        head.extend_from_slice(b"abcde");
+        assert!(record(&head).is_ok());
+        assert!(
+            FromHub::parse(vec![
+                Bytes::from_static(PROTOCOL),
+                Bytes::from_static(b"RECORD")
+            ])
+            .is_err(),
+            "no head"
+        );
+    }
+
+    #[test]
+    fn hello_options_come_in_any_order_and_unknown_ones_are_passed_over() {
+        let hello = |options: &[&'static [u8]]| {
+            let mut frames = vec![
+                Bytes::from_static(PROTOCOL),
+                Bytes::from_static(b"HELLO"),
+                Bytes::from_static(b"t"),
+                Bytes::from_static(b"g"),
+                Bytes::from_static(b"8"),
+            ];
+            frames.extend(options.iter().map(|o| Bytes::from_static(o)));
+            match ToHub::parse(frames).expect("parses") {
+                ToHub::Hello {
+                    temporary, packed, ..
+                } => (temporary, packed),
+                other => panic!("not a HELLO: {other:?}"),
+            }
+        };
+        assert_eq!(hello(&[]), (false, false));
+        assert_eq!(hello(&[b"packed", b"temporary"]), (true, true));
+        assert_eq!(hello(&[b"future", b"packed"]), (false, true));
     }
 
     fn without_identity(message: ZmqMessage) -> Vec<Bytes> {
@@ -545,12 +729,28 @@ mod tests {
                 group: "g".into(),
                 prefetch: 8,
                 temporary: false,
+                packed: false,
             },
             ToHub::Hello {
                 topic: "t".into(),
                 group: "g".into(),
                 prefetch: 8,
                 temporary: true,
+                packed: false,
+            },
+            ToHub::Hello {
+                topic: "t".into(),
+                group: "g".into(),
+                prefetch: 8,
+                temporary: true,
+                packed: true,
+            },
+            ToHub::Hello {
+                topic: "t".into(),
+                group: "g".into(),
+                prefetch: 8,
+                temporary: false,
+                packed: true,
             },
             ToHub::Ack(vec![1, 2, 3]),
             ToHub::Nack(vec![4]),

@@ -117,6 +117,7 @@ impl Connection {
             group: self.params.group.clone(),
             prefetch: self.params.prefetch,
             temporary: self.params.temporary,
+            packed: true,
         };
         if let Err(error) = dealer.send(hello).await {
             return Ended::Lost(error.to_string());

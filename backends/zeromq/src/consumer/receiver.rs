@@ -1,5 +1,5 @@
 //! The receive path of one connection: what its reader task does with each message, turning
-//! a `MSG` into a [`Delivery`] handed straight to the consumer, and passing the rest on to
+//! a `MSG` or `RECORD` into a [`Delivery`] handed straight to the consumer, and passing the rest on to
 //! the connection task.
 
 use std::sync::Arc;
@@ -26,7 +26,7 @@ pub(super) fn receiver(
 ) -> Intercept {
     Box::new(move |frames: Vec<Bytes>| {
         shared.heard.store(true, Ordering::Release);
-        if frames.get(1).map(|c| c.as_ref()) != Some(b"MSG".as_slice()) {
+        if !matches!(frames.get(1).map(|c| c.as_ref()), Some(b"MSG" | b"RECORD")) {
             return Some(frames);
         }
         let (tag, attempt, message) = match FromHub::parse(frames) {

@@ -80,6 +80,7 @@ impl Peer {
             group: "g".into(),
             prefetch,
             temporary: false,
+            packed: true,
         })
         .await;
         assert!(matches!(self.recv().await, FromHub::Welcome { .. }));

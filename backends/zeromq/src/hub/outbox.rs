@@ -25,15 +25,20 @@ pub(crate) use courier_core::Settle;
 #[derive(Debug)]
 pub(crate) struct Outgoing {
     pub(crate) member: Bytes,
+    /// The member asked for deliveries as `RECORD`s.
+    pub(crate) packed: bool,
     pub(crate) tag: u64,
     pub(crate) attempt: u32,
     pub(crate) message: WireMessage,
 }
 
-/// A member as its group sees it: the peer's identity. Nothing to wake: the hub dispatches
-/// after every change.
+/// A member as its group sees it: the peer's identity, and whether it asked for deliveries
+/// as `RECORD`s. Nothing to wake: the hub dispatches after every change.
 #[derive(Debug)]
-struct Peer(Bytes);
+struct Peer {
+    identity: Bytes,
+    packed: bool,
+}
 
 impl Member for Peer {}
 
@@ -188,7 +193,8 @@ impl Outbox {
         (!message.key.is_empty()).then(|| self.keys.hash(&message.key))
     }
 
-    /// Makes the peer `member` a consumer of `group` on `topic` with `prefetch` credit.
+    /// Makes the peer `member` a consumer of `group` on `topic` with `prefetch` credit,
+    /// sent its deliveries as `RECORD`s when `packed`.
     ///
     /// # Errors
     /// [`AlreadyJoined`] when the peer is already a member.
@@ -198,6 +204,7 @@ impl Outbox {
         topic: &str,
         group: &str,
         prefetch: u32,
+        packed: bool,
         now: Instant,
         out: &mut Vec<Outgoing>,
     ) -> Result<(), AlreadyJoined> {
@@ -205,7 +212,11 @@ impl Outbox {
             return Err(AlreadyJoined);
         }
         let group = self.declare(topic, group);
-        let id = self.groups[group].join(prefetch as usize, Peer(member.clone()));
+        let peer = Peer {
+            identity: member.clone(),
+            packed,
+        };
+        let id = self.groups[group].join(prefetch as usize, peer);
         self.members.insert(
             member,
             Membership {
@@ -297,7 +308,8 @@ impl Outbox {
 fn dispatch(group: &mut Group<WireMessage, Peer>, out: &mut Vec<Outgoing>) {
     group.dispatch(|_, peer, tag, attempt, message| {
         out.push(Outgoing {
-            member: peer.0.clone(),
+            member: peer.identity.clone(),
+            packed: peer.packed,
             tag,
             attempt,
             message: message.clone(),
@@ -358,7 +370,7 @@ mod tests {
         assert!(out.is_empty());
         assert_eq!(outbox.room("t"), 8);
         outbox
-            .join(peer("c1"), "t", "g", 10, Instant::now(), &mut out)
+            .join(peer("c1"), "t", "g", 10, false, Instant::now(), &mut out)
             .unwrap();
         assert_eq!(
             ids(&out),
@@ -371,9 +383,15 @@ mod tests {
         let mut outbox = Outbox::new(10);
         let mut out = Vec::new();
         let now = Instant::now();
-        outbox.join(peer("x1"), "t", "x", 1, now, &mut out).unwrap();
-        outbox.join(peer("x2"), "t", "x", 1, now, &mut out).unwrap();
-        outbox.join(peer("y1"), "t", "y", 5, now, &mut out).unwrap();
+        outbox
+            .join(peer("x1"), "t", "x", 1, false, now, &mut out)
+            .unwrap();
+        outbox
+            .join(peer("x2"), "t", "x", 1, false, now, &mut out)
+            .unwrap();
+        outbox
+            .join(peer("y1"), "t", "y", 5, false, now, &mut out)
+            .unwrap();
         outbox.enqueue("t", [msg("a"), msg("b"), msg("c")], &mut out);
         let sent = ids(&out);
         let to = |m: &str| sent.iter().filter(|s| s.0 == m).count();
@@ -391,10 +409,14 @@ mod tests {
         let mut outbox = Outbox::new(10);
         let mut out = Vec::new();
         let now = Instant::now();
-        outbox.join(peer("a"), "t", "g", 5, now, &mut out).unwrap();
+        outbox
+            .join(peer("a"), "t", "g", 5, false, now, &mut out)
+            .unwrap();
         outbox.enqueue("t", [msg("1"), msg("2")], &mut out);
         out.clear();
-        outbox.join(peer("b"), "t", "g", 5, now, &mut out).unwrap();
+        outbox
+            .join(peer("b"), "t", "g", 5, false, now, &mut out)
+            .unwrap();
         assert!(out.is_empty());
         assert!(outbox.leave(b"a", &mut out));
         assert_eq!(
@@ -410,10 +432,10 @@ mod tests {
         let mut out = Vec::new();
         let start = Instant::now();
         outbox
-            .join(peer("old"), "t", "g", 1, start, &mut out)
+            .join(peer("old"), "t", "g", 1, false, start, &mut out)
             .unwrap();
         outbox
-            .join(peer("new"), "t", "g", 1, start, &mut out)
+            .join(peer("new"), "t", "g", 1, false, start, &mut out)
             .unwrap();
         outbox.touch(b"new", start + Duration::from_secs(4));
         let gone = outbox.expire(
@@ -432,11 +454,11 @@ mod tests {
         let now = Instant::now();
         outbox.declare("t", "kept");
         outbox
-            .join(peer("a"), "t", "tmp", 5, now, &mut out)
+            .join(peer("a"), "t", "tmp", 5, false, now, &mut out)
             .unwrap();
         outbox.make_temporary("t", "tmp");
         outbox
-            .join(peer("b"), "t", "tmp", 5, now, &mut out)
+            .join(peer("b"), "t", "tmp", 5, false, now, &mut out)
             .unwrap();
         outbox.enqueue("t", [msg("1"), msg("2")], &mut out);
         assert!(outbox.leave(b"a", &mut out));
@@ -448,7 +470,7 @@ mod tests {
         assert_eq!(outbox.room("t"), 8);
         out.clear();
         outbox
-            .join(peer("c"), "t", "next", 5, now, &mut out)
+            .join(peer("c"), "t", "next", 5, false, now, &mut out)
             .unwrap();
         assert!(out.is_empty(), "nothing of the removed group is handed out");
         outbox.enqueue("t", [msg("3")], &mut out);
@@ -463,10 +485,10 @@ mod tests {
         let mut outbox = Outbox::new(10);
         let mut out = Vec::new();
         outbox
-            .join(peer("a"), "t", "g", 1, Instant::now(), &mut out)
+            .join(peer("a"), "t", "g", 1, false, Instant::now(), &mut out)
             .unwrap();
         assert_eq!(
-            outbox.join(peer("a"), "t", "h", 1, Instant::now(), &mut out),
+            outbox.join(peer("a"), "t", "h", 1, false, Instant::now(), &mut out),
             Err(AlreadyJoined)
         );
     }
@@ -477,7 +499,7 @@ mod tests {
         let mut out = Vec::new();
         outbox.declare("t", "idle");
         outbox
-            .join(peer("a"), "t", "busy", 1, Instant::now(), &mut out)
+            .join(peer("a"), "t", "busy", 1, false, Instant::now(), &mut out)
             .unwrap();
         outbox.enqueue("t", [msg("1"), msg("2")], &mut out);
         assert_eq!(outbox.undelivered(), 2);

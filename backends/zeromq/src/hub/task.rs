@@ -23,7 +23,7 @@ use crate::BACKEND;
 use crate::config::Overflow;
 use crate::delay;
 use crate::socket::spawn_reader;
-use crate::wire::{FromHub, Malformed, ToHub, WireMessage};
+use crate::wire::{FromHub, Malformed, ToHub, WireMessage, record_to};
 
 /// Frames read from peers handled per wake-up before writing, so that acks and deliveries
 /// travel in batches.
@@ -297,6 +297,7 @@ impl State {
                 group,
                 prefetch,
                 temporary,
+                packed,
             } => {
                 // The WELCOME is queued before the deliveries the join hands out.
                 let welcome = FromHub::Welcome {
@@ -305,9 +306,15 @@ impl State {
                 };
                 self.replies.push(welcome.frames_to(peer.clone()));
                 let creates = !self.outbox.has_group(&topic, &group);
-                let joined =
-                    self.outbox
-                        .join(peer.clone(), &topic, &group, prefetch, now, &mut self.out);
+                let joined = self.outbox.join(
+                    peer.clone(),
+                    &topic,
+                    &group,
+                    prefetch,
+                    packed,
+                    now,
+                    &mut self.out,
+                );
                 if joined.is_ok() && creates && temporary {
                     self.outbox.make_temporary(&topic, &group);
                 }
@@ -577,12 +584,24 @@ impl State {
                 if gone.contains(&delivery.member) || self.cut.contains(&delivery.member) {
                     continue;
                 }
-                let frames = FromHub::Msg {
-                    tag: delivery.tag,
-                    attempt: delivery.attempt,
-                    message: delivery.message,
-                }
-                .frames_to(delivery.member.clone());
+                let record = if delivery.packed {
+                    record_to(
+                        delivery.member.clone(),
+                        delivery.tag,
+                        delivery.attempt,
+                        delivery.message,
+                    )
+                } else {
+                    Err(delivery.message)
+                };
+                let frames = record.unwrap_or_else(|message| {
+                    FromHub::Msg {
+                        tag: delivery.tag,
+                        attempt: delivery.attempt,
+                        message,
+                    }
+                    .frames_to(delivery.member.clone())
+                });
                 if let Err(error) = sender.try_send(frames) {
                     self.unwritable(delivery.member, error, &mut gone);
                 }
