@@ -32,6 +32,23 @@ pub(crate) struct Outgoing {
     pub(crate) message: WireMessage,
 }
 
+/// How a member takes its deliveries: at most `prefetch` unsettled, as `RECORD`s when
+/// `packed` (else as `MSG`s).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Intake {
+    pub(crate) prefetch: u32,
+    pub(crate) packed: bool,
+}
+
+impl From<u32> for Intake {
+    fn from(prefetch: u32) -> Self {
+        Self {
+            prefetch,
+            packed: false,
+        }
+    }
+}
+
 /// A member as its group sees it: the peer's identity, and whether it asked for deliveries
 /// as `RECORD`s. Nothing to wake: the hub dispatches after every change.
 #[derive(Debug)]
@@ -193,8 +210,8 @@ impl Outbox {
         (!message.key.is_empty()).then(|| self.keys.hash(&message.key))
     }
 
-    /// Makes the peer `member` a consumer of `group` on `topic` with `prefetch` credit,
-    /// sent its deliveries as `RECORD`s when `packed`.
+    /// Makes the peer `member` a consumer of `group` on `topic`, taking its deliveries as
+    /// `intake` says (a bare number: that prefetch, as `MSG`s).
     ///
     /// # Errors
     /// [`AlreadyJoined`] when the peer is already a member.
@@ -203,11 +220,11 @@ impl Outbox {
         member: Bytes,
         topic: &str,
         group: &str,
-        prefetch: u32,
-        packed: bool,
+        intake: impl Into<Intake>,
         now: Instant,
         out: &mut Vec<Outgoing>,
     ) -> Result<(), AlreadyJoined> {
+        let Intake { prefetch, packed } = intake.into();
         if self.members.contains_key(&member) {
             return Err(AlreadyJoined);
         }
@@ -370,7 +387,7 @@ mod tests {
         assert!(out.is_empty());
         assert_eq!(outbox.room("t"), 8);
         outbox
-            .join(peer("c1"), "t", "g", 10, false, Instant::now(), &mut out)
+            .join(peer("c1"), "t", "g", 10, Instant::now(), &mut out)
             .unwrap();
         assert_eq!(
             ids(&out),
@@ -383,15 +400,9 @@ mod tests {
         let mut outbox = Outbox::new(10);
         let mut out = Vec::new();
         let now = Instant::now();
-        outbox
-            .join(peer("x1"), "t", "x", 1, false, now, &mut out)
-            .unwrap();
-        outbox
-            .join(peer("x2"), "t", "x", 1, false, now, &mut out)
-            .unwrap();
-        outbox
-            .join(peer("y1"), "t", "y", 5, false, now, &mut out)
-            .unwrap();
+        outbox.join(peer("x1"), "t", "x", 1, now, &mut out).unwrap();
+        outbox.join(peer("x2"), "t", "x", 1, now, &mut out).unwrap();
+        outbox.join(peer("y1"), "t", "y", 5, now, &mut out).unwrap();
         outbox.enqueue("t", [msg("a"), msg("b"), msg("c")], &mut out);
         let sent = ids(&out);
         let to = |m: &str| sent.iter().filter(|s| s.0 == m).count();
@@ -409,14 +420,10 @@ mod tests {
         let mut outbox = Outbox::new(10);
         let mut out = Vec::new();
         let now = Instant::now();
-        outbox
-            .join(peer("a"), "t", "g", 5, false, now, &mut out)
-            .unwrap();
+        outbox.join(peer("a"), "t", "g", 5, now, &mut out).unwrap();
         outbox.enqueue("t", [msg("1"), msg("2")], &mut out);
         out.clear();
-        outbox
-            .join(peer("b"), "t", "g", 5, false, now, &mut out)
-            .unwrap();
+        outbox.join(peer("b"), "t", "g", 5, now, &mut out).unwrap();
         assert!(out.is_empty());
         assert!(outbox.leave(b"a", &mut out));
         assert_eq!(
@@ -432,10 +439,10 @@ mod tests {
         let mut out = Vec::new();
         let start = Instant::now();
         outbox
-            .join(peer("old"), "t", "g", 1, false, start, &mut out)
+            .join(peer("old"), "t", "g", 1, start, &mut out)
             .unwrap();
         outbox
-            .join(peer("new"), "t", "g", 1, false, start, &mut out)
+            .join(peer("new"), "t", "g", 1, start, &mut out)
             .unwrap();
         outbox.touch(b"new", start + Duration::from_secs(4));
         let gone = outbox.expire(
@@ -454,11 +461,11 @@ mod tests {
         let now = Instant::now();
         outbox.declare("t", "kept");
         outbox
-            .join(peer("a"), "t", "tmp", 5, false, now, &mut out)
+            .join(peer("a"), "t", "tmp", 5, now, &mut out)
             .unwrap();
         outbox.make_temporary("t", "tmp");
         outbox
-            .join(peer("b"), "t", "tmp", 5, false, now, &mut out)
+            .join(peer("b"), "t", "tmp", 5, now, &mut out)
             .unwrap();
         outbox.enqueue("t", [msg("1"), msg("2")], &mut out);
         assert!(outbox.leave(b"a", &mut out));
@@ -470,7 +477,7 @@ mod tests {
         assert_eq!(outbox.room("t"), 8);
         out.clear();
         outbox
-            .join(peer("c"), "t", "next", 5, false, now, &mut out)
+            .join(peer("c"), "t", "next", 5, now, &mut out)
             .unwrap();
         assert!(out.is_empty(), "nothing of the removed group is handed out");
         outbox.enqueue("t", [msg("3")], &mut out);
@@ -485,10 +492,10 @@ mod tests {
         let mut outbox = Outbox::new(10);
         let mut out = Vec::new();
         outbox
-            .join(peer("a"), "t", "g", 1, false, Instant::now(), &mut out)
+            .join(peer("a"), "t", "g", 1, Instant::now(), &mut out)
             .unwrap();
         assert_eq!(
-            outbox.join(peer("a"), "t", "h", 1, false, Instant::now(), &mut out),
+            outbox.join(peer("a"), "t", "h", 1, Instant::now(), &mut out),
             Err(AlreadyJoined)
         );
     }
@@ -499,7 +506,7 @@ mod tests {
         let mut out = Vec::new();
         outbox.declare("t", "idle");
         outbox
-            .join(peer("a"), "t", "busy", 1, false, Instant::now(), &mut out)
+            .join(peer("a"), "t", "busy", 1, Instant::now(), &mut out)
             .unwrap();
         outbox.enqueue("t", [msg("1"), msg("2")], &mut out);
         assert_eq!(outbox.undelivered(), 2);

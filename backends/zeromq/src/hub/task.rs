@@ -16,7 +16,7 @@ use zeromq::util::PeerIdentity;
 use zeromq::{RouterSendHalf, RouterSocket, Socket, SocketEvent, TrySendError, ZmqMessage};
 
 use super::gate::{Admit, Gate};
-use super::outbox::{Outbox, Outgoing, Settle};
+use super::outbox::{Intake, Outbox, Outgoing, Settle};
 use super::timer::DueTimer;
 use super::{Command, HubSettings};
 use crate::BACKEND;
@@ -310,8 +310,7 @@ impl State {
                     peer.clone(),
                     &topic,
                     &group,
-                    prefetch,
-                    packed,
+                    Intake { prefetch, packed },
                     now,
                     &mut self.out,
                 );
@@ -592,13 +591,13 @@ impl State {
                         delivery.message,
                     )
                 } else {
-                    Err(delivery.message)
+                    Err(Box::new(delivery.message))
                 };
                 let frames = record.unwrap_or_else(|message| {
                     FromHub::Msg {
                         tag: delivery.tag,
                         attempt: delivery.attempt,
-                        message,
+                        message: *message,
                     }
                     .frames_to(delivery.member.clone())
                 });

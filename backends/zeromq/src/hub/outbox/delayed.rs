@@ -140,9 +140,7 @@ mod tests {
         let mut outbox = Outbox::new(10);
         let mut out = Vec::new();
         let now = Instant::now();
-        outbox
-            .join(peer("a"), "t", "g", 1, false, now, &mut out)
-            .unwrap();
+        outbox.join(peer("a"), "t", "g", 1, now, &mut out).unwrap();
         outbox.enqueue("t", [keyed("1", "k"), keyed("2", "k")], &mut out);
         assert_eq!(ids(&out), vec![("a".into(), "1".into(), 1)]);
         let tag = tag_of(&out, &peer("a"));
@@ -173,12 +171,8 @@ mod tests {
         let mut outbox = Outbox::new(3);
         let mut out = Vec::new();
         let now = Instant::now();
-        outbox
-            .join(peer("x"), "t", "x", 5, false, now, &mut out)
-            .unwrap();
-        outbox
-            .join(peer("y"), "t", "y", 5, false, now, &mut out)
-            .unwrap();
+        outbox.join(peer("x"), "t", "x", 5, now, &mut out).unwrap();
+        outbox.join(peer("y"), "t", "y", 5, now, &mut out).unwrap();
         let (early, late) = (now + Duration::from_secs(1), now + Duration::from_secs(2));
         outbox.enqueue_at("t", [msg("late")], late);
         outbox.enqueue_at("t", [msg("early")], early);
@@ -215,7 +209,7 @@ mod tests {
         let mut out = Vec::new();
         let now = Instant::now();
         outbox
-            .join(peer("a"), "t", "tmp", 1, false, now, &mut out)
+            .join(peer("a"), "t", "tmp", 1, now, &mut out)
             .unwrap();
         outbox.make_temporary("t", "tmp");
         let due = now + Duration::from_secs(1);
