@@ -620,10 +620,7 @@ mod tests {
 
     #[test]
     fn a_record_reads_as_the_msg_it_packs() {
-        let message = Message::new("payload")
-            .with_id("id-1")
-            .with_key("order-7")
-            .with_header("content-type", "application/json");
+        let message = full_message();
         for message in [message, Message::new("")] {
             let wire = WireMessage::encode(message.clone());
             let frames =
@@ -704,6 +701,14 @@ mod tests {
         assert_eq!(hello(&[b"future", b"packed"]), (false, true));
     }
 
+    /// A message with every part set.
+    fn full_message() -> Message {
+        Message::new("payload")
+            .with_id("id-1")
+            .with_key("order-7")
+            .with_header("content-type", "application/json")
+    }
+
     fn without_identity(message: ZmqMessage) -> Vec<Bytes> {
         let mut frames = message.into_vec();
         frames.remove(0);
@@ -712,10 +717,7 @@ mod tests {
 
     #[test]
     fn messages_survive_the_round_trip() {
-        let message = Message::new("payload")
-            .with_id("id-1")
-            .with_key("order-7")
-            .with_header("content-type", "application/json");
+        let message = full_message();
         let wire = WireMessage::encode(message.clone());
         assert_eq!(wire.clone().decode().unwrap(), message);
         assert_eq!(wire.validated().unwrap().id, Bytes::from("id-1"));
@@ -723,35 +725,16 @@ mod tests {
 
     #[test]
     fn requests_survive_the_round_trip() {
-        let requests = [
-            ToHub::Hello {
+        let hellos = [(false, false), (true, false), (true, true), (false, true)].map(
+            |(temporary, packed)| ToHub::Hello {
                 topic: "t".into(),
                 group: "g".into(),
                 prefetch: 8,
-                temporary: false,
-                packed: false,
+                temporary,
+                packed,
             },
-            ToHub::Hello {
-                topic: "t".into(),
-                group: "g".into(),
-                prefetch: 8,
-                temporary: true,
-                packed: false,
-            },
-            ToHub::Hello {
-                topic: "t".into(),
-                group: "g".into(),
-                prefetch: 8,
-                temporary: true,
-                packed: true,
-            },
-            ToHub::Hello {
-                topic: "t".into(),
-                group: "g".into(),
-                prefetch: 8,
-                temporary: false,
-                packed: true,
-            },
+        );
+        let requests = hellos.into_iter().chain([
             ToHub::Ack(vec![1, 2, 3]),
             ToHub::Nack(vec![4]),
             ToHub::Reject(vec![5]),
@@ -788,7 +771,7 @@ mod tests {
             ToHub::Auth {
                 proof: Bytes::from("cd"),
             },
-        ];
+        ]);
         for request in requests {
             let frames = format!("{request:?}");
             let parsed = ToHub::parse(request.frames().into_vec()).unwrap();
