@@ -532,19 +532,26 @@ pub(crate) fn decimal(n: impl Into<u64>) -> Bytes {
     cut(text.len(), |buffer| buffer.extend_from_slice(text))
 }
 
-/// The frames of a delivery as a `RECORD` to the peer `identity`; `None` when its id or key
-/// is longer than a `RECORD` can carry (65,535 bytes), to be sent as a `MSG` instead.
-pub(crate) fn record_to(
+/// The frames of a delivery to the peer `identity`: a `RECORD` when the peer said `packed`
+/// and the id and key fit one (65,535 bytes each), else a `MSG`.
+pub(crate) fn delivery_to(
     identity: Bytes,
+    packed: bool,
     tag: u64,
     attempt: u32,
     message: WireMessage,
-) -> Result<ZmqMessage, Box<WireMessage>> {
-    let (Ok(id_len), Ok(key_len)) = (
+) -> ZmqMessage {
+    let lengths = (
         u16::try_from(message.id.len()),
         u16::try_from(message.key.len()),
-    ) else {
-        return Err(Box::new(message));
+    );
+    let (true, (Ok(id_len), Ok(key_len))) = (packed, lengths) else {
+        return FromHub::Msg {
+            tag,
+            attempt,
+            message,
+        }
+        .frames_to(identity);
     };
     let len = RECORD_HEAD + message.id.len() + message.key.len() + message.headers.len();
     let head = cut(len, |buffer| {
@@ -557,30 +564,26 @@ pub(crate) fn record_to(
         buffer.extend_from_slice(&message.key);
         buffer.extend_from_slice(&message.headers);
     });
-    Ok(into_zmq(vec![
+    into_zmq(vec![
         identity,
         Bytes::from_static(PROTOCOL),
         Bytes::from_static(b"RECORD"),
         head,
         message.payload,
-    ]))
+    ])
 }
 
 /// A `MSG` from the head and payload of a `RECORD`; the id, key and headers are slices of
 /// the head, not copies.
 fn read_record(head: &Bytes, payload: Bytes) -> Result<FromHub, Malformed> {
-    let field = |at: usize, width: usize| -> u64 {
-        head[at..at + width]
-            .iter()
-            .fold(0, |n, &b| (n << 8) | u64::from(b))
-    };
-    if head.len() < RECORD_HEAD {
+    use bytes::Buf;
+    let Some(mut fixed) = head.get(..RECORD_HEAD) else {
         return Err(malformed("the RECORD head is shorter than 16 bytes"));
-    }
-    let tag = field(0, 8);
-    let attempt = u32::try_from(field(8, 4)).unwrap_or(u32::MAX);
-    let id_end = RECORD_HEAD + field(12, 2) as usize;
-    let key_end = id_end + field(14, 2) as usize;
+    };
+    let tag = fixed.get_u64();
+    let attempt = fixed.get_u32();
+    let id_end = RECORD_HEAD + usize::from(fixed.get_u16());
+    let key_end = id_end + usize::from(fixed.get_u16());
     if key_end > head.len() {
         return Err(malformed(
             "the RECORD head is shorter than its id and key lengths say",
@@ -623,8 +626,7 @@ mod tests {
         let message = full_message();
         for message in [message, Message::new("")] {
             let wire = WireMessage::encode(message.clone());
-            let frames =
-                record_to(Bytes::from("peer"), 1 << 40, 3, wire.clone()).expect("fits a record");
+            let frames = delivery_to(Bytes::from("peer"), true, 1 << 40, 3, wire.clone());
             let frames = without_identity(frames);
             assert_eq!(frames.len(), 4, "protocol, command, head, payload");
             let parsed = FromHub::parse(frames).expect("parses");
@@ -648,8 +650,16 @@ mod tests {
     #[test]
     fn an_id_too_long_for_a_record_goes_as_a_msg() {
         let wire = WireMessage::encode(Message::new("p").with_id("i".repeat(70_000)));
-        let back = record_to(Bytes::from("peer"), 1, 1, wire.clone()).expect_err("too long");
-        assert_eq!(*back, wire);
+        let frames = without_identity(delivery_to(Bytes::from("peer"), true, 1, 1, wire.clone()));
+        let back = FromHub::parse(frames).expect("parses");
+        assert_eq!(
+            back,
+            FromHub::Msg {
+                tag: 1,
+                attempt: 1,
+                message: wire
+            }
+        );
     }
 
     #[test]

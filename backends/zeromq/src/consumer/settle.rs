@@ -37,16 +37,16 @@ pub(super) async fn write_settles(
     let (mut acks, mut nacks, mut rejects) = (Vec::new(), Vec::new(), Vec::new());
     // Few distinct delays per batch (a runtime retries with a handful of backoffs).
     let mut retries: Vec<(u64, Vec<u64>)> = Vec::new();
-    let current = |token: &u64| token::is_of(*token, generation);
+    let current = |token: u64| token::is_of(token, generation);
     for settlement in batch.drain(..) {
         let (token, op) = match settlement {
             Settlement::One(token, op) => (token, op),
             Settlement::Acks(tokens) => {
-                acks.extend(tokens.iter().filter(|t| current(t)).map(|&t| token::tag(t)));
+                acks.extend(tokens.into_iter().filter(|&t| current(t)).map(token::tag));
                 continue;
             }
         };
-        if !current(&token) {
+        if !current(token) {
             continue;
         }
         let tag = token::tag(token);

@@ -23,7 +23,7 @@ use crate::BACKEND;
 use crate::config::Overflow;
 use crate::delay;
 use crate::socket::spawn_reader;
-use crate::wire::{FromHub, Malformed, ToHub, WireMessage, record_to};
+use crate::wire::{FromHub, Malformed, ToHub, WireMessage, delivery_to};
 
 /// Frames read from peers handled per wake-up before writing, so that acks and deliveries
 /// travel in batches.
@@ -583,24 +583,13 @@ impl State {
                 if gone.contains(&delivery.member) || self.cut.contains(&delivery.member) {
                     continue;
                 }
-                let record = if delivery.packed {
-                    record_to(
-                        delivery.member.clone(),
-                        delivery.tag,
-                        delivery.attempt,
-                        delivery.message,
-                    )
-                } else {
-                    Err(Box::new(delivery.message))
-                };
-                let frames = record.unwrap_or_else(|message| {
-                    FromHub::Msg {
-                        tag: delivery.tag,
-                        attempt: delivery.attempt,
-                        message: *message,
-                    }
-                    .frames_to(delivery.member.clone())
-                });
+                let frames = delivery_to(
+                    delivery.member.clone(),
+                    delivery.packed,
+                    delivery.tag,
+                    delivery.attempt,
+                    delivery.message,
+                );
                 if let Err(error) = sender.try_send(frames) {
                     self.unwritable(delivery.member, error, &mut gone);
                 }
