@@ -232,7 +232,6 @@ impl GroupState {
                 out.reserve_exact(max.clamp(1, 1024));
             }
             out.push(deliver(body.message().clone(), attempt, token));
-            body
         });
         if self.engine.has_shared() {
             wakes.ready = true;

@@ -14,18 +14,25 @@
 //! - push: the group hands messages round-robin to members with room ([`Group::dispatch`]),
 //!   as a binding side does for its remote peers.
 //!
+//! Each message stays in one place from its arrival until it leaves: a slot of the group's
+//! store. The queues hold slot numbers, and a delivery's token names its slot, so handing out
+//! and settling move no message and look nothing up in a map.
+//!
 //! The group tells its caller whom to wake through [`Member::wake`] and the `bool`s its
 //! methods return; it never blocks.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Instant;
 
-use crate::key_routing::{BuildU64Hasher, KeyTable};
+use crate::key_routing::KeyTable;
 use crate::settle::Settle;
 
 mod delayed;
+mod store;
 #[cfg(test)]
 mod tests;
+
+use store::{Delivered, Entry, Store};
 
 /// What a backend keeps per member; the group calls [`wake`](Self::wake) when something
 /// arrives that only this member may take, or when its prefetch room frees up after it found
@@ -43,31 +50,34 @@ pub struct MemberId {
     uid: u64,
 }
 
-/// A message held by a group, with its key hash and the number of its next delivery.
-#[derive(Debug)]
-struct Entry<M> {
-    message: M,
-    key: Option<u64>,
-    attempt: u32,
-}
-
 /// One member as the group sees it.
 #[derive(Debug)]
-struct Slot<M, D> {
+struct Slot<D> {
     uid: u64,
     data: D,
     prefetch: usize,
     /// Routed to it by key and not yet taken, in send order; taken before the shared queue.
-    routed: VecDeque<Entry<M>>,
-    /// Delivered and not settled, by token.
-    unacked: HashMap<u64, Entry<M>, BuildU64Hasher>,
+    routed: VecDeque<usize>,
+    /// Deliveries it holds unsettled.
+    unacked: usize,
     /// Set when it found no prefetch room: its next settle wakes it.
     waiting_for_room: bool,
 }
 
-impl<M, D> Slot<M, D> {
+impl<D> Slot<D> {
     fn room(&self) -> usize {
-        self.prefetch.saturating_sub(self.unacked.len())
+        self.prefetch.saturating_sub(self.unacked)
+    }
+
+    /// Counts one settled delivery; wakes the member when it waits for room.
+    fn settled_one(&mut self)
+    where
+        D: Member,
+    {
+        self.unacked -= 1;
+        if std::mem::take(&mut self.waiting_for_room) {
+            self.data.wake();
+        }
     }
 }
 
@@ -113,37 +123,35 @@ pub struct GroupStats {
 /// what it keeps per member. See the module documentation.
 #[derive(Debug)]
 pub struct Group<M, D> {
-    /// The shared queue, oldest first.
-    shared: VecDeque<Entry<M>>,
+    /// Every message held, wherever it is.
+    store: Store<M>,
+    /// The shared queue of store slots, oldest first.
+    shared: VecDeque<usize>,
     keys: KeyTable<usize>,
-    slots: Vec<Option<Slot<M, D>>>,
+    slots: Vec<Option<Slot<D>>>,
     free_slots: Vec<usize>,
     members: usize,
     next_uid: u64,
-    next_token: u64,
-    /// Messages held: shared + every routed + every unacked.
-    held: usize,
     /// Messages routed to members, over all members.
     routed: usize,
     /// Where the next [`dispatch`](Self::dispatch) round starts.
     cursor: usize,
-    /// Messages waiting for a time before they join the shared queue, by due time and then
-    /// arrival (see [`Group::park`]).
-    delayed: BTreeMap<(Instant, u64), Entry<M>>,
+    /// Store slots of messages waiting for a time before they join the shared queue, by due
+    /// time and then arrival (see [`Group::park`]).
+    delayed: BTreeMap<(Instant, u64), usize>,
     next_delayed: u64,
 }
 
 impl<M, D> Default for Group<M, D> {
     fn default() -> Self {
         Self {
+            store: Store::default(),
             shared: VecDeque::new(),
             keys: KeyTable::default(),
             slots: Vec::new(),
             free_slots: Vec::new(),
             members: 0,
             next_uid: 0,
-            next_token: 1,
-            held: 0,
             routed: 0,
             cursor: 0,
             delayed: BTreeMap::new(),
@@ -158,9 +166,9 @@ impl<M, D: Member> Group<M, D> {
         Self::default()
     }
 
-    /// Messages the group holds: waiting, routed or unsettled.
+    /// Messages the group holds: waiting, routed, unsettled or delayed.
     pub fn held(&self) -> usize {
-        self.held
+        self.store.len()
     }
 
     /// How many members the group has.
@@ -183,7 +191,7 @@ impl<M, D: Member> Group<M, D> {
         };
         for slot in self.slots.iter().flatten() {
             stats.routed += slot.routed.len();
-            stats.unacked += slot.unacked.len();
+            stats.unacked += slot.unacked;
         }
         stats
     }
@@ -195,10 +203,7 @@ impl<M, D: Member> Group<M, D> {
 
     /// Mutable access to what the backend keeps for member `id`.
     pub fn member_mut(&mut self, id: MemberId) -> Option<&mut D> {
-        match self.slots.get_mut(id.slot) {
-            Some(Some(slot)) if slot.uid == id.uid => Some(&mut slot.data),
-            _ => None,
-        }
+        self.slot_mut(id).map(|s| &mut s.data)
     }
 
     /// Every member with what the backend keeps for it.
@@ -213,23 +218,18 @@ impl<M, D: Member> Group<M, D> {
     /// nothing of it waits in the shared queue (waking that member), else to the shared queue.
     /// Returns whether the shared queue was empty before: a waiting member should be woken.
     pub fn push(&mut self, message: M, key: Option<u64>) -> bool {
-        self.held += 1;
-        self.enqueue(Entry {
-            message,
-            key,
-            attempt: 1,
-        })
+        let at = self.store.insert(Entry::new(message, key));
+        self.enqueue(at)
     }
 
-    /// Adds an entry the group already counts in `held` at the back, as [`push`](Self::push)
-    /// does.
-    fn enqueue(&mut self, entry: Entry<M>) -> bool {
-        if let Some(hash) = entry.key {
+    /// Adds the stored message `at` at the back, as [`push`](Self::push) does.
+    fn enqueue(&mut self, at: usize) -> bool {
+        if let Some(hash) = self.store.key(at) {
             let state = self.keys.entry(hash);
             if state.queued == 0 {
                 if let Some(owner) = state.owner.and_then(|o| live(&mut self.slots, o)) {
                     state.held += 1;
-                    route(owner, entry, false);
+                    route(owner, at, false);
                     self.routed += 1;
                     return false;
                 }
@@ -237,7 +237,7 @@ impl<M, D: Member> Group<M, D> {
             state.queued += 1;
         }
         let was_empty = self.shared.is_empty();
-        self.shared.push_back(entry);
+        self.shared.push_back(at);
         was_empty
     }
 
@@ -251,7 +251,7 @@ impl<M, D: Member> Group<M, D> {
             data,
             prefetch: prefetch.max(1),
             routed: VecDeque::new(),
-            unacked: HashMap::default(),
+            unacked: 0,
             waiting_for_room: false,
         };
         let index = match self.free_slots.pop() {
@@ -280,18 +280,16 @@ impl<M, D: Member> Group<M, D> {
         self.free_slots.push(id.slot);
         self.members -= 1;
         self.routed -= slot.routed.len();
-        let mut unacked: Vec<(u64, Entry<M>)> = slot.unacked.into_iter().collect();
-        unacked.sort_unstable_by_key(|(token, _)| *token);
-        let back: Vec<Entry<M>> = unacked
-            .into_iter()
-            .map(|(_, entry)| next_attempt(entry))
-            .chain(slot.routed)
-            .collect();
-        for entry in back.into_iter().rev() {
-            if let Some(hash) = entry.key {
+        let unacked = if slot.unacked == 0 {
+            Vec::new()
+        } else {
+            self.store.take_deliveries_of(id.slot)
+        };
+        for at in unacked.into_iter().chain(slot.routed).rev() {
+            if let Some(hash) = self.store.key(at) {
                 self.keys.returned(hash);
             }
-            self.shared.push_front(entry);
+            self.shared.push_front(at);
         }
         Some(slot.data)
     }
@@ -300,13 +298,13 @@ impl<M, D: Member> Group<M, D> {
     /// what was routed to it, then from the shared queue. A keyed message of the shared queue
     /// whose key is pinned to another member moves to that member on the way.
     ///
-    /// `deliver(token, attempt, message)` is called for each, in order, and returns the
-    /// message the group keeps until it is settled (for example a shared copy of it).
+    /// `deliver(token, attempt, message)` is called for each, in order; the group keeps the
+    /// message until the delivery is settled.
     pub fn take(
         &mut self,
         id: MemberId,
         max: usize,
-        mut deliver: impl FnMut(u64, u32, M) -> M,
+        mut deliver: impl FnMut(u64, u32, &M),
     ) -> Take {
         let Some(slot) = self.slot_mut(id) else {
             return Take::Gone;
@@ -318,11 +316,11 @@ impl<M, D: Member> Group<M, D> {
         }
         let mut taken = 0;
         while taken < room {
-            let Some(entry) = self.next_for(id.slot) else {
+            let Some(at) = self.next_for(id.slot) else {
                 break;
             };
-            self.hand_out(id.slot, entry, |_, token, attempt, message| {
-                deliver(token, attempt, message)
+            self.hand_out(id.slot, at, |_, token, attempt, message| {
+                deliver(token, attempt, message);
             });
             taken += 1;
         }
@@ -335,9 +333,9 @@ impl<M, D: Member> Group<M, D> {
 
     /// Hands out what members with room can take, one message at a time round-robin, each
     /// member first getting what is routed to it. `deliver(member, data, token, attempt,
-    /// message)` is called for each and returns the message the group keeps until it is
+    /// message)` is called for each; the group keeps the message until the delivery is
     /// settled. Returns how many were handed out.
-    pub fn dispatch(&mut self, mut deliver: impl FnMut(MemberId, &D, u64, u32, M) -> M) -> usize {
+    pub fn dispatch(&mut self, mut deliver: impl FnMut(MemberId, &D, u64, u32, &M)) -> usize {
         let count = self.slots.len();
         let mut handed = 0;
         // Slots in a row that took nothing: after a whole round of them, stop.
@@ -348,12 +346,12 @@ impl<M, D: Member> Group<M, D> {
                 Some(slot) if slot.room() > 0 => Some(slot.uid),
                 _ => None,
             };
-            let entry = uid.and_then(|_| self.next_for(index));
-            match (uid, entry) {
-                (Some(uid), Some(entry)) => {
+            let next = uid.and_then(|_| self.next_for(index));
+            match (uid, next) {
+                (Some(uid), Some(at)) => {
                     let member = MemberId { slot: index, uid };
-                    self.hand_out(index, entry, |data, token, attempt, message| {
-                        deliver(member, data, token, attempt, message)
+                    self.hand_out(index, at, |data, token, attempt, message| {
+                        deliver(member, data, token, attempt, message);
                     });
                     idle = 0;
                     handed += 1;
@@ -388,7 +386,7 @@ impl<M, D: Member> Group<M, D> {
             slots,
             keys,
             shared,
-            held,
+            store,
             routed,
             ..
         } = self;
@@ -397,44 +395,39 @@ impl<M, D: Member> Group<M, D> {
             _ => return Err(SettleError::MemberGone),
         };
         let mut unknown = false;
-        let mut requeued: Vec<(u64, Entry<M>)> = Vec::new();
-        let mut settled = 0;
+        let mut requeued: Vec<(Delivered, usize)> = Vec::new();
         for &token in tokens {
-            let Some(entry) = slot.unacked.remove(&token) else {
+            let Some((at, delivered)) = store.undeliver(id.slot, token) else {
                 unknown = true;
                 continue;
             };
-            settled += 1;
+            slot.settled_one();
             if how == Settle::Requeue {
-                requeued.push((token, entry));
+                requeued.push((delivered, at));
                 continue;
             }
-            if let Some(hash) = entry.key {
-                keys.release(hash);
+            if let Some(entry) = store.remove(at) {
+                if let Some(hash) = entry.key {
+                    keys.release(hash);
+                }
+                freed.push(entry.message);
             }
-            freed.push(entry.message);
-        }
-        if settled > 0 && std::mem::take(&mut slot.waiting_for_room) {
-            slot.data.wake();
         }
         let was_empty = shared.is_empty();
         // Newest first, each to the front: the oldest ends up first.
-        requeued.sort_unstable_by_key(|(token, _)| std::cmp::Reverse(*token));
-        for (_, entry) in requeued {
-            let entry = next_attempt(entry);
-            if let Some(hash) = entry.key {
+        requeued.sort_unstable_by_key(|(delivered, _)| std::cmp::Reverse(delivered.order));
+        for (_, at) in requeued {
+            let key = store.next_attempt(at);
+            if let Some(hash) = key {
                 let state = keys.entry(hash);
                 if state.held > 1 && state.owner == Some(id.slot) {
-                    route(slot, entry, true);
+                    route(slot, at, true);
                     *routed += 1;
                     continue;
                 }
                 keys.returned(hash);
             }
-            shared.push_front(entry);
-        }
-        if how != Settle::Requeue {
-            *held -= settled;
+            shared.push_front(at);
         }
         if unknown {
             return Err(SettleError::UnknownToken);
@@ -442,39 +435,39 @@ impl<M, D: Member> Group<M, D> {
         Ok(was_empty && !shared.is_empty())
     }
 
-    fn slot(&self, id: MemberId) -> Option<&Slot<M, D>> {
+    fn slot(&self, id: MemberId) -> Option<&Slot<D>> {
         match self.slots.get(id.slot) {
             Some(Some(slot)) if slot.uid == id.uid => Some(slot),
             _ => None,
         }
     }
 
-    fn slot_mut(&mut self, id: MemberId) -> Option<&mut Slot<M, D>> {
+    fn slot_mut(&mut self, id: MemberId) -> Option<&mut Slot<D>> {
         match self.slots.get_mut(id.slot) {
             Some(Some(slot)) if slot.uid == id.uid => Some(slot),
             _ => None,
         }
     }
 
-    /// The next message for the live slot `index`: what is routed to it, else the oldest
-    /// shared message it may take. Shared messages pinned to another member are routed to it
-    /// on the way; an unpinned key is pinned to `index`.
-    fn next_for(&mut self, index: usize) -> Option<Entry<M>> {
+    /// The store slot of the next message for the live member slot `index`: what is routed
+    /// to it, else the oldest shared message it may take. Shared messages pinned to another
+    /// member are routed to it on the way; an unpinned key is pinned to `index`.
+    fn next_for(&mut self, index: usize) -> Option<usize> {
         let slot = self.slots[index].as_mut()?;
-        if let Some(entry) = slot.routed.pop_front() {
+        if let Some(at) = slot.routed.pop_front() {
             self.routed -= 1;
-            return Some(entry);
+            return Some(at);
         }
-        while let Some(entry) = self.shared.pop_front() {
-            let Some(hash) = entry.key else {
-                return Some(entry);
+        while let Some(at) = self.shared.pop_front() {
+            let Some(hash) = self.store.key(at) else {
+                return Some(at);
             };
             let state = self.keys.dequeued(hash);
             state.held += 1;
             match state.owner {
                 Some(owner) if owner != index => {
                     if let Some(other) = live(&mut self.slots, owner) {
-                        route(other, entry, false);
+                        route(other, at, false);
                         self.routed += 1;
                         continue;
                     }
@@ -484,41 +477,24 @@ impl<M, D: Member> Group<M, D> {
                 Some(_) => {}
                 None => state.owner = Some(index),
             }
-            return Some(entry);
+            return Some(at);
         }
         None
     }
 
-    /// Records `entry` as delivered to the live slot `index` under a new token; `deliver`
-    /// gets the member's data, the token, the attempt and the message, and returns the
-    /// message to keep until it is settled.
-    fn hand_out(
-        &mut self,
-        index: usize,
-        entry: Entry<M>,
-        deliver: impl FnOnce(&D, u64, u32, M) -> M,
-    ) {
-        let token = self.next_token;
-        self.next_token += 1;
+    /// Records the stored message `at` as delivered to the live member slot `index` under a
+    /// new token, and calls `deliver` with the member's data, the token, the attempt and the
+    /// message.
+    fn hand_out(&mut self, index: usize, at: usize, deliver: impl FnOnce(&D, u64, u32, &M)) {
         let Some(slot) = self.slots[index].as_mut() else {
             // Unreachable: callers pass a live slot. Never lose the message.
-            self.shared.push_front(entry);
+            self.shared.push_front(at);
             return;
         };
-        let Entry {
-            message,
-            key,
-            attempt,
-        } = entry;
-        let message = deliver(&slot.data, token, attempt, message);
-        slot.unacked.insert(
-            token,
-            Entry {
-                message,
-                key,
-                attempt,
-            },
-        );
+        slot.unacked += 1;
+        if let Some((token, entry)) = self.store.deliver(at, index) {
+            deliver(&slot.data, token, entry.attempt, &entry.message);
+        }
     }
 
     /// Checks the bookkeeping; for tests of this module and of backends.
@@ -528,7 +504,7 @@ impl<M, D: Member> Group<M, D> {
     pub fn check_invariants(&self) {
         let stats = self.stats();
         assert_eq!(
-            self.held,
+            self.held(),
             stats.shared + stats.routed + stats.unacked + stats.delayed,
             "held counts every message"
         );
@@ -536,31 +512,31 @@ impl<M, D: Member> Group<M, D> {
             self.routed, stats.routed,
             "routed counts every routed message"
         );
-        if self.held == 0 {
+        assert_eq!(
+            self.store.delivered(),
+            stats.unacked,
+            "every member's count of unsettled deliveries matches the store"
+        );
+        if self.held() == 0 {
             assert!(self.keys.is_empty(), "no key state without messages");
         }
     }
 }
 
 /// The slot at `index` when a member is in it.
-fn live<M, D>(slots: &mut [Option<Slot<M, D>>], index: usize) -> Option<&mut Slot<M, D>> {
+fn live<D>(slots: &mut [Option<Slot<D>>], index: usize) -> Option<&mut Slot<D>> {
     slots.get_mut(index).and_then(Option::as_mut)
 }
 
-/// Adds `entry` to what is routed to `slot` (at the front for a requeue), waking the member
-/// when it had nothing routed.
-fn route<M, D: Member>(slot: &mut Slot<M, D>, entry: Entry<M>, front: bool) {
+/// Adds the stored message `at` to what is routed to `slot` (at the front for a requeue),
+/// waking the member when it had nothing routed.
+fn route<D: Member>(slot: &mut Slot<D>, at: usize, front: bool) {
     if slot.routed.is_empty() {
         slot.data.wake();
     }
     if front {
-        slot.routed.push_front(entry);
+        slot.routed.push_front(at);
     } else {
-        slot.routed.push_back(entry);
+        slot.routed.push_back(at);
     }
-}
-
-fn next_attempt<M>(mut entry: Entry<M>) -> Entry<M> {
-    entry.attempt = entry.attempt.saturating_add(1);
-    entry
 }

@@ -331,7 +331,6 @@ fn dispatch(group: &mut Group<WireMessage, Peer>, out: &mut Vec<Outgoing>) {
             attempt,
             message: message.clone(),
         });
-        message
     });
 }
 

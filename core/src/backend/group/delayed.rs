@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use super::{Entry, Group, Member, MemberId, SettleError, next_attempt};
+use super::{Entry, Group, Member, MemberId, SettleError};
 
 impl<M, D: Member> Group<M, D> {
     /// Takes the unsettled delivery `token` from member `id` (freeing its prefetch room and
@@ -17,38 +17,32 @@ impl<M, D: Member> Group<M, D> {
     /// As for [`settle`](Self::settle): [`SettleError::MemberGone`] when the member left,
     /// [`SettleError::UnknownToken`] when `token` is not its unsettled delivery.
     pub fn park(&mut self, id: MemberId, token: u64, due: Instant) -> Result<(), SettleError> {
-        let slot = self.slot_mut(id).ok_or(SettleError::MemberGone)?;
-        let entry = slot
-            .unacked
-            .remove(&token)
+        self.slot(id).ok_or(SettleError::MemberGone)?;
+        let (at, _) = self
+            .store
+            .undeliver(id.slot, token)
             .ok_or(SettleError::UnknownToken)?;
-        if std::mem::take(&mut slot.waiting_for_room) {
-            slot.data.wake();
+        if let Some(slot) = self.slot_mut(id) {
+            slot.settled_one();
         }
-        if let Some(hash) = entry.key {
+        if let Some(hash) = self.store.next_attempt(at) {
             self.keys.release(hash);
         }
-        self.hold_until(due, next_attempt(entry));
+        self.hold_until(due, at);
         Ok(())
     }
 
     /// Adds a message that joins the group at `due` (its first attempt): a delayed send.
     pub fn push_at(&mut self, message: M, key: Option<u64>, due: Instant) {
-        self.held += 1;
-        self.hold_until(
-            due,
-            Entry {
-                message,
-                key,
-                attempt: 1,
-            },
-        );
+        let at = self.store.insert(Entry::new(message, key));
+        self.hold_until(due, at);
     }
 
-    fn hold_until(&mut self, due: Instant, entry: Entry<M>) {
+    /// Keeps the stored message `at` aside until `due`.
+    fn hold_until(&mut self, due: Instant, at: usize) {
         let seq = self.next_delayed;
         self.next_delayed += 1;
-        self.delayed.insert((due, seq), entry);
+        self.delayed.insert((due, seq), at);
     }
 
     /// When the earliest delayed message is due, if any is waiting.
@@ -65,8 +59,8 @@ impl<M, D: Member> Group<M, D> {
             if entry.key().0 > now {
                 break;
             }
-            let entry = entry.remove();
-            self.enqueue(entry);
+            let at = entry.remove();
+            self.enqueue(at);
         }
         was_empty && !self.shared.is_empty()
     }
@@ -87,8 +81,7 @@ mod tests {
     ) -> (u64, u32, &'static str) {
         let mut got = None;
         let taken = group.take(id, 1, |token, attempt, message| {
-            got = Some((token, attempt, message));
-            message
+            got = Some((token, attempt, *message));
         });
         assert_eq!(taken, Take::Taken(1));
         got.expect("one delivery")
@@ -135,7 +128,7 @@ mod tests {
         group.push_at("late", None, now + Duration::from_secs(2));
         group.push_at("early", None, now + Duration::from_secs(1));
         assert_eq!(group.held(), 2);
-        assert_eq!(group.take(id, 8, |_, _, m| m), Take::Idle { full: false });
+        assert_eq!(group.take(id, 8, |_, _, _| {}), Take::Idle { full: false });
         group.release_due(now + Duration::from_secs(3));
         assert_eq!(take_one(&mut group, id).2, "early");
         assert_eq!(take_one(&mut group, id).2, "late");

@@ -31,8 +31,7 @@ fn member(name: &'static str) -> Counted {
 fn pull(group: &mut TestGroup, id: MemberId, max: usize) -> Vec<(u64, u32, &'static str)> {
     let mut got = Vec::new();
     let _ = group.take(id, max, |token, attempt, message| {
-        got.push((token, attempt, message));
-        message
+        got.push((token, attempt, *message));
     });
     got
 }
@@ -41,8 +40,7 @@ fn pull(group: &mut TestGroup, id: MemberId, max: usize) -> Vec<(u64, u32, &'sta
 fn push_out(group: &mut TestGroup) -> Vec<(&'static str, &'static str, u32, u64)> {
     let mut out = Vec::new();
     group.dispatch(|_, data, token, attempt, message| {
-        out.push((data.name, message, attempt, token));
-        message
+        out.push((data.name, *message, attempt, token));
     });
     out
 }
@@ -68,7 +66,7 @@ fn messages_wait_for_a_member_and_are_taken_in_order() {
     assert!(!group.push("b", None), "the second does not");
     let id = group.join(10, member("c"));
     assert_eq!(messages(&pull(&mut group, id, 10)), ["a", "b"]);
-    assert_eq!(group.take(id, 10, |_, _, m| m), Take::Idle { full: false });
+    assert_eq!(group.take(id, 10, |_, _, _| {}), Take::Idle { full: false });
     group.check_invariants();
 }
 
@@ -81,7 +79,7 @@ fn prefetch_bounds_what_a_member_holds_and_a_settle_wakes_it() {
     }
     let got = pull(&mut group, id, 10);
     assert_eq!(messages(&got), ["a", "b"]);
-    assert_eq!(group.take(id, 10, |_, _, m| m), Take::Idle { full: true });
+    assert_eq!(group.take(id, 10, |_, _, _| {}), Take::Idle { full: true });
     settle(&mut group, id, &[got[0].0], Settle::Ack);
     assert_eq!(group.member(id).unwrap().wakes.get(), 1, "room freed");
     assert_eq!(messages(&pull(&mut group, id, 10)), ["c"]);
@@ -126,6 +124,34 @@ fn ack_and_reject_free_the_message_and_unknown_tokens_do_not_stop_known_ones() {
     );
     assert_eq!(freed, ["a"]);
     settle(&mut group, id, &[got[1].0], Settle::Reject);
+    assert_eq!(group.held(), 0);
+}
+
+#[test]
+fn a_token_names_one_delivery_even_when_its_message_slot_is_reused() {
+    let mut group = TestGroup::new();
+    let a = group.join(5, member("a"));
+    let b = group.join(5, member("b"));
+    let _ = group.push("first", None);
+    let old = pull(&mut group, a, 1)[0].0;
+    settle(&mut group, a, &[old], Settle::Ack);
+    // "second" takes the slot "first" left; the old token does not settle it.
+    let _ = group.push("second", None);
+    let new = pull(&mut group, a, 1)[0].0;
+    assert_ne!(old, new);
+    let mut freed = Vec::new();
+    assert_eq!(
+        group.settle(a, &[old], Settle::Ack, &mut freed),
+        Err(SettleError::UnknownToken)
+    );
+    // Nor does another member's settle of the same token.
+    assert_eq!(
+        group.settle(b, &[new], Settle::Ack, &mut freed),
+        Err(SettleError::UnknownToken)
+    );
+    assert!(freed.is_empty());
+    assert_eq!(group.stats().unacked, 1);
+    settle(&mut group, a, &[new], Settle::Ack);
     assert_eq!(group.held(), 0);
 }
 
@@ -189,7 +215,11 @@ fn a_pinned_key_waits_for_its_owner_while_others_flow() {
     let mut group = TestGroup::new();
     let a = group.join(1, member("a"));
     let _ = group.push("k-1", key(7));
-    assert_eq!(push_out(&mut group), [("a", "k-1", 1, 1)]);
+    let first = push_out(&mut group);
+    assert_eq!(
+        first.iter().map(|o| (o.0, o.1, o.2)).collect::<Vec<_>>(),
+        [("a", "k-1", 1)]
+    );
     let b = group.join(5, member("b"));
     let _ = group.push("k-2", key(7));
     let _ = group.push("free", None);
@@ -200,7 +230,7 @@ fn a_pinned_key_waits_for_its_owner_while_others_flow() {
         [("b", "free")]
     );
     assert_eq!(group.member(a).unwrap().wakes.get(), 1, "k-2 routed to a");
-    settle(&mut group, a, &[1], Settle::Ack);
+    settle(&mut group, a, &[first[0].3], Settle::Ack);
     let out = push_out(&mut group);
     assert_eq!(
         out.iter().map(|o| (o.0, o.1)).collect::<Vec<_>>(),
@@ -255,8 +285,11 @@ fn a_requeue_while_holding_later_messages_of_the_key_keeps_it_with_the_owner() {
     let _ = group.push("k-2", key(7));
     // a joined first, so it takes k-1 and the key; k-2 is routed to a, not given to b.
     let out = push_out(&mut group);
-    assert_eq!(out, [("a", "k-1", 1, 1)]);
-    settle(&mut group, a, &[1], Settle::Requeue);
+    assert_eq!(
+        out.iter().map(|o| (o.0, o.1, o.2)).collect::<Vec<_>>(),
+        [("a", "k-1", 1)]
+    );
+    settle(&mut group, a, &[out[0].3], Settle::Requeue);
     // k-1 goes before k-2, both to a.
     let out = push_out(&mut group);
     assert_eq!(
@@ -314,10 +347,7 @@ fn random_operations_keep_every_message_exactly_once() {
             3 if !ids.is_empty() => {
                 let id = ids[(next() % ids.len() as u64) as usize];
                 let mut got = Vec::new();
-                let _ = group.take(id, 2, |token, _, m| {
-                    got.push(token);
-                    m
-                });
+                let _ = group.take(id, 2, |token, _, _| got.push(token));
                 unacked.extend(got.into_iter().map(|t| (id, t)));
             }
             4 if !unacked.is_empty() => {
@@ -338,10 +368,7 @@ fn random_operations_keep_every_message_exactly_once() {
                 unacked.retain(|(m, _)| *m != id);
             }
             _ => {
-                let _ = group.dispatch(|id, _, token, _, m| {
-                    unacked.push((id, token));
-                    m
-                });
+                let _ = group.dispatch(|id, _, token, _, _| unacked.push((id, token)));
             }
         }
         group.check_invariants();

@@ -1,0 +1,155 @@
+//! Where a group keeps its messages: each in one slot from its arrival until it leaves, so
+//! that the queues move slot numbers and a delivery's token finds its message directly.
+
+/// A message held by a group, with its key hash, the number of its next delivery and, while
+/// it is out, the delivery.
+#[derive(Debug)]
+pub(super) struct Entry<M> {
+    pub(super) message: M,
+    pub(super) key: Option<u64>,
+    pub(super) attempt: u32,
+    delivered: Option<Delivered>,
+}
+
+impl<M> Entry<M> {
+    /// A message not delivered yet.
+    pub(super) fn new(message: M, key: Option<u64>) -> Self {
+        Self {
+            message,
+            key,
+            attempt: 1,
+            delivered: None,
+        }
+    }
+}
+
+/// An unsettled delivery: to which member slot, under which token, and its place in the
+/// order of all deliveries of the group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Delivered {
+    member: usize,
+    token: u64,
+    pub(super) order: u64,
+}
+
+/// The messages of a group, one slot each; a freed slot is reused.
+///
+/// A token is the delivery's order number (its low 32 bits) above the slot number, so a
+/// settle finds its message at once, and a token of an earlier delivery from the same slot
+/// does not match.
+#[derive(Debug)]
+pub(super) struct Store<M> {
+    slots: Vec<Option<Entry<M>>>,
+    free: Vec<usize>,
+    len: usize,
+    delivered: usize,
+    next_order: u64,
+}
+
+impl<M> Default for Store<M> {
+    fn default() -> Self {
+        Self {
+            slots: Vec::new(),
+            free: Vec::new(),
+            len: 0,
+            delivered: 0,
+            next_order: 1,
+        }
+    }
+}
+
+impl<M> Store<M> {
+    /// Messages held.
+    pub(super) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Messages delivered and not settled.
+    pub(super) fn delivered(&self) -> usize {
+        self.delivered
+    }
+
+    /// Keeps `entry`; returns its slot.
+    pub(super) fn insert(&mut self, entry: Entry<M>) -> usize {
+        self.len += 1;
+        match self.free.pop() {
+            Some(at) => {
+                self.slots[at] = Some(entry);
+                at
+            }
+            None => {
+                self.slots.push(Some(entry));
+                self.slots.len() - 1
+            }
+        }
+    }
+
+    /// The key hash of the message in slot `at`.
+    pub(super) fn key(&self, at: usize) -> Option<u64> {
+        self.slots.get(at)?.as_ref()?.key
+    }
+
+    /// Takes the message of slot `at` out of the store.
+    pub(super) fn remove(&mut self, at: usize) -> Option<Entry<M>> {
+        let entry = self.slots.get_mut(at)?.take()?;
+        self.len -= 1;
+        self.free.push(at);
+        Some(entry)
+    }
+
+    /// Marks the message of slot `at` delivered to `member`; returns the delivery's token
+    /// and the entry.
+    pub(super) fn deliver(&mut self, at: usize, member: usize) -> Option<(u64, &Entry<M>)> {
+        let entry = self.slots.get_mut(at)?.as_mut()?;
+        let order = self.next_order;
+        self.next_order += 1;
+        // The low 32 bits of the order number; the slot number fits 32 bits while the group
+        // holds fewer than 2^32 messages.
+        let token = (order << 32) | at as u64;
+        entry.delivered = Some(Delivered {
+            member,
+            token,
+            order,
+        });
+        self.delivered += 1;
+        Some((token, entry))
+    }
+
+    /// Ends the delivery `token` of `member`: returns the slot of its message and the
+    /// delivery, or `None` when `token` is not an unsettled delivery of `member`.
+    pub(super) fn undeliver(&mut self, member: usize, token: u64) -> Option<(usize, Delivered)> {
+        let at = usize::try_from(token & u64::from(u32::MAX)).ok()?;
+        let entry = self.slots.get_mut(at)?.as_mut()?;
+        let delivered = entry
+            .delivered
+            .filter(|d| d.token == token && d.member == member)?;
+        entry.delivered = None;
+        self.delivered -= 1;
+        Some((at, delivered))
+    }
+
+    /// Counts the next attempt of the message in slot `at`; returns its key hash.
+    pub(super) fn next_attempt(&mut self, at: usize) -> Option<u64> {
+        let entry = self.slots.get_mut(at)?.as_mut()?;
+        entry.attempt = entry.attempt.saturating_add(1);
+        entry.key
+    }
+
+    /// Ends every delivery of `member`, counting each message's next attempt; returns their
+    /// slots in delivery order.
+    pub(super) fn take_deliveries_of(&mut self, member: usize) -> Vec<usize> {
+        let mut out: Vec<(u64, usize)> = Vec::new();
+        for (at, entry) in self.slots.iter_mut().enumerate() {
+            let Some(entry) = entry else { continue };
+            let Some(delivered) = entry.delivered.filter(|d| d.member == member) else {
+                continue;
+            };
+            entry.delivered = None;
+            entry.attempt = entry.attempt.saturating_add(1);
+            out.push((delivered.order, at));
+        }
+        self.delivered -= out.len();
+        out.sort_unstable_by_key(|(order, _)| *order);
+        out.into_iter().map(|(_, at)| at).collect()
+    }
+}
