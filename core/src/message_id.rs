@@ -2,18 +2,12 @@
 
 use std::{borrow::Borrow, cmp::Ordering, fmt, hash, ops::Deref, sync::Arc};
 
-use uuid::{ContextV7, Timestamp, Uuid, timestamp::context::ThreadLocalContext};
+use uuid::Uuid;
+
+mod v7;
 
 /// The longest id kept inline; a UUID's 36 characters fit.
 const INLINE: usize = 46;
-
-thread_local! {
-    /// Each thread counts its own UUIDv7 sequence: no lock shared by every producer.
-    static V7: ContextV7 = const { ContextV7::new() };
-}
-
-/// The UUIDv7 clock sequence of the calling thread.
-static V7_CONTEXT: ThreadLocalContext<ContextV7> = ThreadLocalContext::new(&V7);
 
 /// A message's id: text, as on every wire.
 ///
@@ -33,11 +27,11 @@ enum Repr {
 impl MessageId {
     /// A fresh UUIDv7 in its hyphenated text form. Ids made later on one thread sort after
     /// the ones it made earlier; across threads they sort by millisecond. Uniqueness rests on
-    /// the 74 bits each UUIDv7 draws at random (a per-thread counter reseeded every
-    /// millisecond, and random bits).
+    /// 74 bits each thread draws at random when its millisecond changes and counts up within
+    /// it (RFC 9562, method 2): no lock is shared by the threads.
     pub fn generate() -> Self {
         let mut bytes = [0u8; INLINE];
-        let len = Uuid::new_v7(Timestamp::now(&V7_CONTEXT))
+        let len = Uuid::from_u128(v7::next())
             .hyphenated()
             .encode_lower(&mut bytes)
             .len();
