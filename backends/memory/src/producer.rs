@@ -54,21 +54,8 @@ impl MemoryProducer {
         if messages.is_empty() {
             return Ok(());
         }
-        // With several groups, each message is shared by them; with one, it moves in as is.
-        let fan_out = groups.len() > 1;
-        let entries: Vec<Entry> = messages
-            .into_iter()
-            .map(|message| {
-                let key = message.key.as_deref().map(|k| self.shared.hash_key(k));
-                let body = if fan_out {
-                    Body::Shared(Arc::new(message))
-                } else {
-                    Body::Owned(message)
-                };
-                Entry::new(body, key, due)
-            })
-            .collect();
-        let entries = match enqueue_everywhere(&groups, entries)? {
+        let refused = match enqueue_everywhere(&groups, messages, due, |k| self.shared.hash_key(k))?
+        {
             None => return Ok(()),
             Some(refused) => refused,
         };
@@ -83,12 +70,13 @@ impl MemoryProducer {
                     .min_by_key(|(_, room, _)| *room);
                 match fullest {
                     Some((group, room, capacity)) => {
-                        Err(group.full_error(entries.len(), room, capacity))
+                        Err(group.full_error(refused.len(), room, capacity))
                     }
                     None => Ok(()),
                 }
             }
             Overflow::Block => {
+                let entries = entries_for(&groups, refused, due, |k| self.shared.hash_key(k));
                 let last = groups.len() - 1;
                 let mut entries = Some(entries);
                 for (i, group) in groups.iter().enumerate() {
@@ -105,29 +93,58 @@ impl MemoryProducer {
     }
 }
 
-/// Enqueues `entries` into every group at once when all have room for all of them, holding
+/// The entries of `messages` for `groups`: with several groups each message is shared by
+/// them; with one, it moves in as is.
+fn entries_for(
+    groups: &[Arc<Group>],
+    messages: Vec<Message>,
+    due: Option<Instant>,
+    hash_key: impl Fn(&str) -> u64,
+) -> Vec<Entry> {
+    let fan_out = groups.len() > 1;
+    messages
+        .into_iter()
+        .map(|message| {
+            let key = message.key.as_deref().map(&hash_key);
+            let body = if fan_out {
+                Body::Shared(Arc::new(message))
+            } else {
+                Body::Owned(message)
+            };
+            Entry::new(body, key, due)
+        })
+        .collect()
+}
+
+/// Enqueues `messages` into every group at once when all have room for all of them, holding
 /// each group's lock (taken in the topic's fixed group order) for the whole batch. Returns
-/// the entries untouched when some group lacks room.
+/// the messages untouched when some group lacks room.
 ///
 /// # Errors
 /// [`ErrorKind::Closed`](courier_core::ErrorKind::Closed) when the broker is closed.
-fn enqueue_everywhere(groups: &[Arc<Group>], entries: Vec<Entry>) -> Result<Option<Vec<Entry>>> {
+fn enqueue_everywhere(
+    groups: &[Arc<Group>],
+    messages: Vec<Message>,
+    due: Option<Instant>,
+    hash_key: impl Fn(&str) -> u64,
+) -> Result<Option<Vec<Message>>> {
     if groups.is_empty() {
         return Ok(None);
     }
     if let [group] = groups {
-        // The common case: one group, no clones, no lists of guards.
+        // The common case: one group, each message moved straight in, no lists of guards.
         let mut wakes = Wakes::default();
         {
             let mut state = group.lock();
             if state.is_closed() {
                 return Err(group.closed_error());
             }
-            if state.room() < entries.len() {
-                return Ok(Some(entries));
+            if state.room() < messages.len() {
+                return Ok(Some(messages));
             }
-            for entry in entries {
-                state.push(entry, &mut wakes);
+            for message in messages {
+                let key = message.key.as_deref().map(&hash_key);
+                state.push(Entry::new(Body::Owned(message), key, due), &mut wakes);
             }
         }
         group.wake(wakes);
@@ -139,11 +156,12 @@ fn enqueue_everywhere(groups: &[Arc<Group>], entries: Vec<Entry>) -> Result<Opti
         if state.is_closed() {
             return Err(group.closed_error());
         }
-        if state.room() < entries.len() {
-            return Ok(Some(entries));
+        if state.room() < messages.len() {
+            return Ok(Some(messages));
         }
         states.push(state);
     }
+    let entries = entries_for(groups, messages, due, hash_key);
     let mut wakes = Vec::with_capacity(groups.len());
     let last = states.len() - 1;
     let mut entries = Some(entries);
