@@ -1,6 +1,6 @@
 //! Settings of the in-memory backend: [`MemoryConfig`] and [`Overflow`].
 
-use courier_core::InvalidSetting;
+use courier_core::{InvalidSetting, backend::group::MAX_HELD};
 use serde::{Deserialize, Serialize};
 
 pub use courier_core::Overflow;
@@ -30,12 +30,16 @@ impl MemoryConfig {
     /// Checks the settings.
     ///
     /// # Errors
-    /// [`InvalidSetting`] for the first bad value: `capacity` when it is 0.
+    /// [`InvalidSetting`] for the first bad value: `capacity` when it is 0 or above
+    /// [`MAX_HELD`] (2^26).
     pub fn validate(&self) -> Result<(), InvalidSetting> {
-        if self.capacity == 0 {
+        if self.capacity == 0 || self.capacity > MAX_HELD {
             return Err(InvalidSetting::new(
                 "capacity",
-                "must be at least 1 (it is the most messages a group may hold)",
+                format!(
+                    "must be from 1 to {MAX_HELD}, not {} (it is the most messages a group may hold)",
+                    self.capacity
+                ),
             ));
         }
         Ok(())

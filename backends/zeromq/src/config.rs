@@ -1,6 +1,6 @@
 //! Settings of the ZeroMQ backend: [`ZmqConfig`], [`TopicConfig`] and [`Overflow`].
 
-use courier_core::InvalidSetting;
+use courier_core::{InvalidSetting, backend::group::MAX_HELD};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -133,15 +133,18 @@ impl ZmqConfig {
     /// [`InvalidSetting`] for the first bad value, with the key inside `[broker.zeromq]`:
     /// a malformed endpoint (`endpoint`, `topics."t".endpoint`), an endpoint bound by one topic
     /// and connected by another (`topics."t".bind`), groups on a connecting side
-    /// (`topics."t".groups`), a zero capacity, heartbeat settings out of range, or a
+    /// (`topics."t".groups`), a capacity of 0 or above [`MAX_HELD`] (2^26), heartbeat settings out of range, or a
     /// `max_delay_ms` of 0 or above [`MAX_DELAY_LIMIT_MS`](Self::MAX_DELAY_LIMIT_MS).
     pub fn validate(&self) -> Result<(), InvalidSetting> {
         check_endpoint(&self.endpoint, self.bind)
             .map_err(|p| InvalidSetting::new("endpoint", p))?;
-        if self.capacity == 0 {
+        if self.capacity == 0 || self.capacity > MAX_HELD {
             return Err(InvalidSetting::new(
                 "capacity",
-                "must be at least 1 (it is the most messages a group's outbox holds)",
+                format!(
+                    "must be from 1 to {MAX_HELD}, not {} (it is the most messages a group's outbox holds)",
+                    self.capacity
+                ),
             ));
         }
         if self.heartbeat_interval_ms < 10 {
@@ -451,11 +454,18 @@ mod tests {
             ..ZmqConfig::default()
         };
         assert_eq!(config.validate().unwrap_err().key, "heartbeat_timeout_ms");
+        for capacity in [0, MAX_HELD + 1] {
+            let config = ZmqConfig {
+                capacity,
+                ..ZmqConfig::default()
+            };
+            assert_eq!(config.validate().unwrap_err().key, "capacity");
+        }
         let config = ZmqConfig {
-            capacity: 0,
+            capacity: MAX_HELD,
             ..ZmqConfig::default()
         };
-        assert_eq!(config.validate().unwrap_err().key, "capacity");
+        assert!(config.validate().is_ok());
     }
 
     #[test]

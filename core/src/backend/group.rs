@@ -32,6 +32,7 @@ mod store;
 #[cfg(test)]
 mod tests;
 
+pub use store::MAX_HELD;
 use store::{Delivered, Entry, Store};
 
 /// What a backend keeps per member; the group calls [`wake`](Self::wake) when something

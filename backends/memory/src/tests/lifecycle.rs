@@ -275,6 +275,11 @@ fn config_parses_validates_and_defaults() {
     };
     let InvalidSetting { key, problem } = zero.validate().unwrap_err();
     assert_eq!(key, "capacity");
-    assert!(problem.contains("at least 1"));
+    assert!(problem.contains("from 1 to 67108864, not 0"), "{problem}");
+    let huge = MemoryConfig {
+        capacity: courier_core::backend::group::MAX_HELD + 1,
+        ..MemoryConfig::default()
+    };
+    assert_eq!(huge.validate().unwrap_err().key, "capacity");
     assert_eq!(serde_json::to_string(&Overflow::Fail).unwrap(), "\"fail\"");
 }

@@ -32,11 +32,21 @@ pub(super) struct Delivered {
     pub(super) order: u64,
 }
 
+/// Bits of a token that name the slot: a group holds at most 2^26 messages.
+const SLOT_BITS: u32 = 26;
+/// Bits of a token above the slot: the low bits of the delivery's order number. Tokens fit
+/// [`crate::token::TAG_BITS`], so that a backend can pack them with its connection
+/// generation.
+const ORDER_BITS: u32 = crate::token::TAG_BITS - SLOT_BITS;
+
+/// The most messages one group holds; a backend bounds its group capacity by it.
+pub const MAX_HELD: usize = 1 << SLOT_BITS;
+
 /// The messages of a group, one slot each; a freed slot is reused.
 ///
-/// A token is the delivery's order number (its low 32 bits) above the slot number, so a
-/// settle finds its message at once, and a token of an earlier delivery from the same slot
-/// does not match.
+/// A token is the low 22 bits of the delivery's order number above the 26-bit slot number,
+/// 48 bits in all, so a settle finds its message at once, and a token of an earlier delivery
+/// from the same slot does not match unless 2^22 deliveries lie between the two.
 #[derive(Debug)]
 pub(super) struct Store<M> {
     slots: Vec<Option<Entry<M>>>,
@@ -103,9 +113,8 @@ impl<M> Store<M> {
         let entry = self.slots.get_mut(at)?.as_mut()?;
         let order = self.next_order;
         self.next_order += 1;
-        // The low 32 bits of the order number; the slot number fits 32 bits while the group
-        // holds fewer than 2^32 messages.
-        let token = (order << 32) | at as u64;
+        // The slot number fits its bits while the group holds at most `MAX_HELD` messages.
+        let token = ((order & ((1 << ORDER_BITS) - 1)) << SLOT_BITS) | at as u64;
         entry.delivered = Some(Delivered {
             member,
             token,
@@ -118,7 +127,7 @@ impl<M> Store<M> {
     /// Ends the delivery `token` of `member`: returns the slot of its message and the
     /// delivery, or `None` when `token` is not an unsettled delivery of `member`.
     pub(super) fn undeliver(&mut self, member: usize, token: u64) -> Option<(usize, Delivered)> {
-        let at = usize::try_from(token & u64::from(u32::MAX)).ok()?;
+        let at = usize::try_from(token & ((1 << SLOT_BITS) - 1)).ok()?;
         let entry = self.slots.get_mut(at)?.as_mut()?;
         let delivered = entry
             .delivered
@@ -151,5 +160,38 @@ impl<M> Store<M> {
         self.delivered -= out.len();
         out.sort_unstable_by_key(|(order, _)| *order);
         out.into_iter().map(|(_, at)| at).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_fit_48_bits_and_stay_distinct_when_the_order_number_wraps() {
+        let mut store: Store<&str> = Store::default();
+        let a = store.insert(Entry::new("a", None));
+        let b = store.insert(Entry::new("b", None));
+        store.next_order = (1 << ORDER_BITS) - 1;
+        let (first, _) = store.deliver(a, 0).expect("stored");
+        let (second, _) = store.deliver(b, 0).expect("stored");
+        for token in [first, second] {
+            assert!(token <= crate::token::MAX_TAG, "{token:#x} fits a tag");
+        }
+        assert_ne!(first, second);
+        assert_eq!(
+            store.undeliver(0, second),
+            Some((b, store_delivered(second, 1 << ORDER_BITS)))
+        );
+        assert_eq!(store.undeliver(0, second), None, "settled once");
+        assert!(store.undeliver(0, first).is_some());
+    }
+
+    fn store_delivered(token: u64, order: u64) -> Delivered {
+        Delivered {
+            member: 0,
+            token,
+            order,
+        }
     }
 }

@@ -375,3 +375,22 @@ fn random_operations_keep_every_message_exactly_once() {
     }
     assert_eq!(group.held() as u32 + acked, sent);
 }
+
+#[test]
+fn tokens_stay_tags_a_reconnecting_backend_can_pack_over_many_deliveries() {
+    let mut group = TestGroup::new();
+    let id = group.join(64, member("a"));
+    let mut largest = 0;
+    for round in 0..1200 {
+        for _ in 0..64 {
+            let _ = group.push("m", None);
+        }
+        let tokens: Vec<u64> = pull(&mut group, id, 64).iter().map(|g| g.0).collect();
+        assert_eq!(tokens.len(), 64, "round {round}");
+        largest = tokens.iter().copied().fold(largest, u64::max);
+        settle(&mut group, id, &tokens, Settle::Ack);
+    }
+    // 76,800 deliveries: every token still fits the 48 bits `token::pack` keeps.
+    assert!(largest <= crate::token::MAX_TAG, "{largest:#x}");
+    assert_eq!(group.held(), 0);
+}
