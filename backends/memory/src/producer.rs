@@ -104,16 +104,24 @@ fn entries_for(
     let fan_out = groups.len() > 1;
     messages
         .into_iter()
-        .map(|message| {
-            let key = message.key.as_deref().map(&hash_key);
-            let body = if fan_out {
-                Body::Shared(Arc::new(message))
-            } else {
-                Body::Owned(message)
-            };
-            Entry::new(body, key, due)
-        })
+        .map(|message| entry(message, fan_out, due, &hash_key))
         .collect()
+}
+
+/// The entry of `message`: shared when several groups hold it (`fan_out`), else as is.
+fn entry(
+    message: Message,
+    fan_out: bool,
+    due: Option<Instant>,
+    hash_key: impl Fn(&str) -> u64,
+) -> Entry {
+    let key = message.key.as_deref().map(hash_key);
+    let body = if fan_out {
+        Body::Shared(Arc::new(message))
+    } else {
+        Body::Owned(message)
+    };
+    Entry::new(body, key, due)
 }
 
 /// Enqueues `messages` into every group at once when all have room for all of them, holding
@@ -143,8 +151,7 @@ fn enqueue_everywhere(
                 return Ok(Some(messages));
             }
             for message in messages {
-                let key = message.key.as_deref().map(&hash_key);
-                state.push(Entry::new(Body::Owned(message), key, due), &mut wakes);
+                state.push(entry(message, false, due, &hash_key), &mut wakes);
             }
         }
         group.wake(wakes);

@@ -391,10 +391,7 @@ impl<M, D: Member> Group<M, D> {
             routed,
             ..
         } = self;
-        let slot = match slots.get_mut(id.slot) {
-            Some(Some(slot)) if slot.uid == id.uid => slot,
-            _ => return Err(SettleError::MemberGone),
-        };
+        let slot = member_slot(slots, id).ok_or(SettleError::MemberGone)?;
         let mut unknown = false;
         let mut requeued: Vec<(Delivered, usize)> = Vec::new();
         for &token in tokens {
@@ -444,10 +441,7 @@ impl<M, D: Member> Group<M, D> {
     }
 
     fn slot_mut(&mut self, id: MemberId) -> Option<&mut Slot<D>> {
-        match self.slots.get_mut(id.slot) {
-            Some(Some(slot)) if slot.uid == id.uid => Some(slot),
-            _ => None,
-        }
+        member_slot(&mut self.slots, id)
     }
 
     /// The store slot of the next message for the live member slot `index`: what is routed
@@ -492,8 +486,8 @@ impl<M, D: Member> Group<M, D> {
             self.shared.push_front(at);
             return;
         };
-        slot.unacked += 1;
         if let Some((token, entry)) = self.store.deliver(at, index) {
+            slot.unacked += 1;
             deliver(&slot.data, token, entry.attempt, &entry.message);
         }
     }
@@ -521,6 +515,14 @@ impl<M, D: Member> Group<M, D> {
         if self.held() == 0 {
             assert!(self.keys.is_empty(), "no key state without messages");
         }
+    }
+}
+
+/// The slot of member `id`, while it is a member.
+fn member_slot<D>(slots: &mut [Option<Slot<D>>], id: MemberId) -> Option<&mut Slot<D>> {
+    match slots.get_mut(id.slot) {
+        Some(Some(slot)) if slot.uid == id.uid => Some(slot),
+        _ => None,
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use super::{Entry, Group, Member, MemberId, SettleError};
+use super::{Entry, Group, Member, MemberId, SettleError, member_slot};
 
 impl<M, D: Member> Group<M, D> {
     /// Takes the unsettled delivery `token` from member `id` (freeing its prefetch room and
@@ -17,14 +17,12 @@ impl<M, D: Member> Group<M, D> {
     /// As for [`settle`](Self::settle): [`SettleError::MemberGone`] when the member left,
     /// [`SettleError::UnknownToken`] when `token` is not its unsettled delivery.
     pub fn park(&mut self, id: MemberId, token: u64, due: Instant) -> Result<(), SettleError> {
-        self.slot(id).ok_or(SettleError::MemberGone)?;
+        let slot = member_slot(&mut self.slots, id).ok_or(SettleError::MemberGone)?;
         let (at, _) = self
             .store
             .undeliver(id.slot, token)
             .ok_or(SettleError::UnknownToken)?;
-        if let Some(slot) = self.slot_mut(id) {
-            slot.settled_one();
-        }
+        slot.settled_one();
         if let Some(hash) = self.store.next_attempt(at) {
             self.keys.release(hash);
         }

@@ -23,12 +23,11 @@ impl<M> Entry<M> {
     }
 }
 
-/// An unsettled delivery: to which member slot, under which token, and its place in the
-/// order of all deliveries of the group.
+/// An unsettled delivery: to which member slot, and its place in the order of all
+/// deliveries of the group (its token follows from that and the message's slot).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Delivered {
     member: usize,
-    token: u64,
     pub(super) order: u64,
 }
 
@@ -113,15 +112,9 @@ impl<M> Store<M> {
         let entry = self.slots.get_mut(at)?.as_mut()?;
         let order = self.next_order;
         self.next_order += 1;
-        // The slot number fits its bits while the group holds at most `MAX_HELD` messages.
-        let token = ((order & ((1 << ORDER_BITS) - 1)) << SLOT_BITS) | at as u64;
-        entry.delivered = Some(Delivered {
-            member,
-            token,
-            order,
-        });
+        entry.delivered = Some(Delivered { member, order });
         self.delivered += 1;
-        Some((token, entry))
+        Some((token(order, at), entry))
     }
 
     /// Ends the delivery `token` of `member`: returns the slot of its message and the
@@ -131,7 +124,7 @@ impl<M> Store<M> {
         let entry = self.slots.get_mut(at)?.as_mut()?;
         let delivered = entry
             .delivered
-            .filter(|d| d.token == token && d.member == member)?;
+            .filter(|d| d.member == member && self::token(d.order, at) == token)?;
         entry.delivered = None;
         self.delivered -= 1;
         Some((at, delivered))
@@ -163,6 +156,12 @@ impl<M> Store<M> {
     }
 }
 
+/// The token of delivery number `order` of the message in slot `at`. The slot number fits
+/// its bits while the group holds at most [`MAX_HELD`] messages.
+fn token(order: u64, at: usize) -> u64 {
+    ((order & ((1 << ORDER_BITS) - 1)) << SLOT_BITS) | at as u64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,10 +187,10 @@ mod tests {
     }
 
     fn store_delivered(token: u64, order: u64) -> Delivered {
-        Delivered {
-            member: 0,
-            token,
-            order,
-        }
+        assert_eq!(
+            super::token(order, (token & ((1 << SLOT_BITS) - 1)) as usize),
+            token
+        );
+        Delivered { member: 0, order }
     }
 }
