@@ -137,11 +137,8 @@ impl Group {
         how: Settle,
     ) -> Result<()> {
         let mut wakes = Wakes::default();
-        let mut freed = Vec::with_capacity(tokens.len());
-        let settled = self.lock().settle(id, tokens, how, &mut wakes, &mut freed);
+        let settled = self.lock().settle(id, tokens, how, &mut wakes);
         self.wake(wakes);
-        // The messages that left the group are freed here, outside the lock.
-        drop(freed);
         settled.map_err(|e| self.settle_error(e))
     }
 

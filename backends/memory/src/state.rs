@@ -243,19 +243,17 @@ impl GroupState {
         }
     }
 
-    /// Settles the deliveries `tokens` of consumer `id`; the messages that leave the group
-    /// are moved to `freed`, for the caller to drop once the lock is released. Known tokens
-    /// are settled even when others are unknown.
+    /// Settles the deliveries `tokens` of consumer `id`. Known tokens are settled even when
+    /// others are unknown.
     pub(crate) fn settle(
         &mut self,
         id: MemberId,
         tokens: &[u64],
         how: Settle,
         wakes: &mut Wakes,
-        freed: &mut Vec<Body>,
     ) -> Result<(), SettleError> {
         let before = self.engine.held();
-        let settled = self.engine.settle(id, tokens, how, freed);
+        let settled = self.engine.settle(id, tokens, how);
         if let Ok(true) = settled {
             wakes.ready = true;
         }

@@ -365,8 +365,8 @@ impl<M, D: Member> Group<M, D> {
         handed
     }
 
-    /// Settles the deliveries `tokens` of member `id`: `Ack` and `Reject` drop them (moved
-    /// into `freed`, for the caller to drop outside any lock), `Requeue` puts them back with
+    /// Settles the deliveries `tokens` of member `id`: `Ack` and `Reject` drop them where
+    /// they lie in the store (no message is moved), `Requeue` puts them back with
     /// the next attempt number, in their original order — at the front of what is routed to
     /// the member when it still holds later messages of their key, else at the front of the
     /// shared queue. Known tokens are settled even when others are not. Returns whether the
@@ -381,7 +381,6 @@ impl<M, D: Member> Group<M, D> {
         id: MemberId,
         tokens: &[u64],
         how: Settle,
-        freed: &mut Vec<M>,
     ) -> Result<bool, SettleError> {
         let Self {
             slots,
@@ -404,11 +403,8 @@ impl<M, D: Member> Group<M, D> {
                 requeued.push((delivered, at));
                 continue;
             }
-            if let Some(entry) = store.remove(at) {
-                if let Some(hash) = entry.key {
-                    keys.release(hash);
-                }
-                freed.push(entry.message);
+            if let Some(Some(hash)) = store.discard(at) {
+                keys.release(hash);
             }
         }
         let was_empty = shared.is_empty();

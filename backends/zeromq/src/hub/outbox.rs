@@ -272,9 +272,8 @@ impl Outbox {
             return;
         };
         let group = &mut self.groups[m.group];
-        let mut freed = Vec::new();
         // A peer may repeat a settle; unknown tags change nothing.
-        let _ = group.settle(m.id, tags, how, &mut freed);
+        let _ = group.settle(m.id, tags, how);
         dispatch(group, out);
     }
 

@@ -98,12 +98,15 @@ impl<M> Store<M> {
         self.slots.get(at)?.as_ref()?.key
     }
 
-    /// Takes the message of slot `at` out of the store.
-    pub(super) fn remove(&mut self, at: usize) -> Option<Entry<M>> {
-        let entry = self.slots.get_mut(at)?.take()?;
+    /// Drops the message of slot `at` where it lies; returns its key hash, or `None` when
+    /// the slot is empty.
+    pub(super) fn discard(&mut self, at: usize) -> Option<Option<u64>> {
+        let slot = self.slots.get_mut(at)?;
+        let key = slot.as_ref()?.key;
+        *slot = None;
         self.len -= 1;
         self.free.push(at);
-        Some(entry)
+        Some(key)
     }
 
     /// Marks the message of slot `at` delivered to `member`; returns the delivery's token
