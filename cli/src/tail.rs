@@ -101,7 +101,7 @@ fn write_line(out: &mut dyn Write, delivery: &Delivery, json: bool) -> Result<()
     let m = &delivery.message;
     if json {
         let line = Line {
-            topic: &delivery.topic,
+            topic: &delivery.topic(),
             id: m.id.as_str(),
             key: m.key.as_deref(),
             attempt: delivery.attempt,
@@ -122,7 +122,7 @@ fn write_line(out: &mut dyn Write, delivery: &Delivery, json: bool) -> Result<()
     writeln!(
         out,
         "{} id={} key={} headers={{{}}} payload{}={}",
-        delivery.topic,
+        delivery.topic(),
         escape_controls(m.id.as_str()),
         m.key
             .as_deref()

@@ -11,8 +11,8 @@ use std::{
 
 use async_trait::async_trait;
 use courier_core::{
-    Ack, Broker, Capabilities, Consumer, Delivery, Error, ErrorKind, Message, Producer, Result,
-    Subscription,
+    Ack, Broker, Capabilities, Consumer, Delivery, Error, ErrorKind, Message, Origin, Producer,
+    Result, Subscription,
 };
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -247,14 +247,9 @@ impl FaultyConsumer {
         } else {
             (delivery.attempt, delivery.redelivered)
         };
-        let wrapped = Delivery::new(
-            delivery.message.clone(),
-            delivery.topic.clone(),
-            attempt,
-            self.acker.clone(),
-            token,
-        )
-        .with_redelivered(redelivered);
+        let origin = Origin::new(delivery.topic().clone(), self.acker.clone());
+        let wrapped = Delivery::new(delivery.message.clone(), origin, attempt, token)
+            .with_redelivered(redelivered);
         lock(&self.held.deliveries).insert(token, delivery);
         wrapped
     }

@@ -71,6 +71,37 @@ pub(crate) fn unsupported_delay() -> Error {
     )
 }
 
+/// What every delivery of one consumer shares: the topic they come from and the [`Ack`] that
+/// settles them. A backend makes one per consumer; each [`Delivery`] holds it behind one
+/// `Arc`, so handing out a delivery costs one counter increment for both.
+pub struct Origin {
+    topic: Arc<str>,
+    acker: Arc<dyn Ack>,
+}
+
+impl Origin {
+    /// The origin of deliveries from `topic`, settled through `acker`.
+    pub fn new(topic: impl Into<Arc<str>>, acker: Arc<dyn Ack>) -> Arc<Self> {
+        Arc::new(Self {
+            topic: topic.into(),
+            acker,
+        })
+    }
+
+    /// The topic.
+    pub fn topic(&self) -> &Arc<str> {
+        &self.topic
+    }
+}
+
+impl std::fmt::Debug for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Origin")
+            .field("topic", &self.topic)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A message received from a topic, with what the backend knows of its delivery.
 ///
 /// Settle it once with [`ack`](Delivery::ack) or [`nack`](Delivery::nack), or settle a whole
@@ -79,13 +110,11 @@ pub(crate) fn unsupported_delay() -> Error {
 pub struct Delivery {
     /// The message.
     pub message: Message,
-    /// The topic it came from.
-    pub topic: Arc<str>,
     /// 1 on the first delivery, then one more on each redelivery.
     pub attempt: u32,
     /// Whether the backend delivered it before.
     pub redelivered: bool,
-    acker: Arc<dyn Ack>,
+    origin: Arc<Origin>,
     token: u64,
     settled: bool,
 }
@@ -94,7 +123,7 @@ impl std::fmt::Debug for Delivery {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Delivery")
             .field("id", &self.message.id)
-            .field("topic", &self.topic)
+            .field("topic", self.topic())
             .field("attempt", &self.attempt)
             .field("redelivered", &self.redelivered)
             .field("settled", &self.settled)
@@ -103,23 +132,26 @@ impl std::fmt::Debug for Delivery {
 }
 
 impl Delivery {
-    /// A delivery of `message` from `topic`, settled through `acker` with `token`.
-    pub fn new(
-        message: Message,
-        topic: Arc<str>,
-        attempt: u32,
-        acker: Arc<dyn Ack>,
-        token: u64,
-    ) -> Self {
+    /// A delivery of `message` from `origin`'s topic, settled through its acker with `token`.
+    pub fn new(message: Message, origin: Arc<Origin>, attempt: u32, token: u64) -> Self {
         Self {
             message,
-            topic,
             attempt: attempt.max(1),
             redelivered: attempt > 1,
-            acker,
+            origin,
             token,
             settled: false,
         }
+    }
+
+    /// The topic it came from.
+    pub fn topic(&self) -> &Arc<str> {
+        &self.origin.topic
+    }
+
+    /// Where it came from: its topic and the acker that settles it.
+    pub fn origin(&self) -> &Arc<Origin> {
+        &self.origin
     }
 
     /// Overrides the redelivered flag (for backends that know it apart from the attempt).
@@ -151,7 +183,7 @@ impl Delivery {
     /// before; otherwise what the backend's [`Ack::ack`] returns.
     pub async fn ack(&mut self) -> Result<()> {
         self.settle()?;
-        self.acker.ack(self.token).await
+        self.origin.acker.ack(self.token).await
     }
 
     /// Gives the delivery back to its group for another attempt (`requeue = true`) or
@@ -164,7 +196,7 @@ impl Delivery {
     /// As for [`ack`](Delivery::ack).
     pub async fn nack(&mut self, requeue: bool) -> Result<()> {
         self.settle()?;
-        self.acker.nack(self.token, requeue).await
+        self.origin.acker.nack(self.token, requeue).await
     }
 
     /// Gives the delivery back to its group to be delivered again once `delay` has passed,
@@ -182,7 +214,7 @@ impl Delivery {
     /// [`ack`](Delivery::ack).
     pub async fn retry_after(&mut self, delay: Duration) -> Result<()> {
         self.settle()?;
-        let outcome = self.acker.nack_after(self.token, delay).await;
+        let outcome = self.origin.acker.nack_after(self.token, delay).await;
         if matches!(&outcome, Err(e) if e.kind() == ErrorKind::Unsupported) {
             self.settled = false;
         }
@@ -222,11 +254,11 @@ impl Delivery {
         while let Some(first) = rest.first() {
             let run = rest
                 .iter()
-                .take_while(|d| same_acker(&d.acker, &first.acker))
+                .take_while(|d| same_acker(&d.origin.acker, &first.origin.acker))
                 .count();
             tokens.clear();
             tokens.extend(rest[..run].iter().map(|d| d.token));
-            if let Err(error) = first.acker.ack_batch(&tokens).await {
+            if let Err(error) = first.origin.acker.ack_batch(&tokens).await {
                 first_error.get_or_insert(error);
             }
             rest = &rest[run..];
@@ -301,9 +333,8 @@ mod tests {
     fn delivery(acker: &Arc<dyn Ack>, token: u64) -> Delivery {
         Delivery::new(
             Message::new("x"),
-            Arc::from("t"),
+            Origin::new("t", Arc::clone(acker)),
             1,
-            Arc::clone(acker),
             token,
         )
     }

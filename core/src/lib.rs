@@ -35,7 +35,7 @@ pub use backoff::Backoff;
 pub use broker::{Broker, Consumer, Producer, Subscription};
 pub use budget::ByteBudget;
 pub use capability::{Capabilities, Capability};
-pub use delivery::{Ack, Delivery};
+pub use delivery::{Ack, Delivery, Origin};
 pub use error::{BoxError, Error, ErrorKind, Result};
 pub use health::{ConnectionState, Health, Readiness, SubscriptionState, SubscriptionStatus};
 pub use message::{Headers, Message, new_id};

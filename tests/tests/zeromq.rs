@@ -152,7 +152,7 @@ async fn a_connecting_process_produces_consumes_and_declares() {
         .unwrap();
     let mut got = recv_within(remote.as_mut(), "the binding side's message").await;
     assert_eq!(got.message.id, "m-2");
-    assert_eq!(&*got.topic, orders.as_str());
+    assert_eq!(&**got.topic(), orders.as_str());
     got.ack().await.unwrap();
 
     // A group declared from the connecting side is kept before its consumer starts.

@@ -3,7 +3,7 @@
 use std::{pin::pin, sync::Arc};
 
 use async_trait::async_trait;
-use courier_core::{Ack, Consumer, Delivery, Result, backend::group::MemberId};
+use courier_core::{Consumer, Delivery, Origin, Result, backend::group::MemberId};
 use tokio::sync::Notify;
 
 use crate::{
@@ -31,7 +31,8 @@ pub(crate) struct MemoryConsumer {
     member: MemberId,
     /// Woken for messages routed to this consumer and for freed prefetch room.
     notify: Arc<Notify>,
-    acker: Arc<dyn Ack>,
+    /// The topic and acker every delivery shares.
+    origin: Arc<Origin>,
     closed: bool,
 }
 
@@ -45,10 +46,10 @@ impl MemoryConsumer {
             member,
         });
         Self {
+            origin: Origin::new(group.topic.clone(), acker),
             group,
             member,
             notify,
-            acker,
             closed: false,
         }
     }
@@ -60,13 +61,7 @@ impl MemoryConsumer {
             self.group
                 .lock()
                 .take(self.member, max, &mut wakes, |message, attempt, token| {
-                    Delivery::new(
-                        message,
-                        self.group.topic.clone(),
-                        attempt,
-                        self.acker.clone(),
-                        token,
-                    )
+                    Delivery::new(message, self.origin.clone(), attempt, token)
                 });
         self.group.wake(wakes);
         match taken {

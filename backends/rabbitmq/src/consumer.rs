@@ -10,7 +10,7 @@ use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use courier_core::{
-    Ack, Backoff, ByteBudget, Consumer, Delivery, Error, ErrorKind, Result, SubscriptionState,
+    Backoff, ByteBudget, Consumer, Delivery, Error, ErrorKind, Origin, Result, SubscriptionState,
     SubscriptionStatus, backend::fill_batch,
 };
 use futures::{FutureExt, StreamExt};
@@ -238,9 +238,9 @@ impl Subscriber {
         tx: &mpsc::Sender<Delivery>,
         stop: &CancellationToken,
     ) {
-        let acker: Arc<dyn Ack> = self.acker.clone();
+        let origin = Origin::new(self.topic.clone(), self.acker.clone());
         loop {
-            let lost = self.forward(&mut consumer, tx, stop, &acker).await;
+            let lost = self.forward(&mut consumer, tx, stop, &origin).await;
             if !lost {
                 if channel.status().connected() {
                     channel.close(200, "consumer closed".into()).await.ok();
@@ -285,7 +285,7 @@ impl Subscriber {
         consumer: &mut lapin::Consumer,
         tx: &mpsc::Sender<Delivery>,
         stop: &CancellationToken,
-        acker: &Arc<dyn Ack>,
+        origin: &Arc<Origin>,
     ) -> bool {
         let mut ready = Vec::with_capacity(FORWARD_BATCH);
         loop {
@@ -309,7 +309,7 @@ impl Subscriber {
                     None => break,
                 }
             }
-            for delivery in self.convert(ready.drain(..), acker) {
+            for delivery in self.convert(ready.drain(..), origin) {
                 let cost = ByteBudget::cost(delivery.message.payload.len());
                 tokio::select! {
                     biased;
@@ -340,7 +340,7 @@ impl Subscriber {
     fn convert(
         &self,
         batch: impl Iterator<Item = lapin::message::Delivery>,
-        acker: &Arc<dyn Ack>,
+        origin: &Arc<Origin>,
     ) -> Vec<Delivery> {
         let generation = self.acker.generation();
         let holds = self.acker.holds_content();
@@ -360,7 +360,7 @@ impl Subscriber {
                         },
                     ));
                 }
-                Delivery::new(message, self.topic.clone(), attempt, acker.clone(), tag)
+                Delivery::new(message, origin.clone(), attempt, tag)
             })
             .collect();
         if holds {

@@ -229,7 +229,7 @@ async fn member_receive(
             entries.all.extend(batch.iter().map(|d| Received {
                 member,
                 message: d.message.clone(),
-                topic: d.topic.clone(),
+                topic: d.topic().clone(),
                 attempt: d.attempt,
                 redelivered: d.redelivered,
             }));

@@ -31,7 +31,7 @@ mod tests {
     use std::{collections::VecDeque, sync::Arc};
 
     use super::*;
-    use crate::{Ack, Message, Result};
+    use crate::{Ack, Message, Origin, Result};
 
     #[derive(Debug)]
     struct NoAck;
@@ -47,7 +47,12 @@ mod tests {
     }
 
     fn delivery(token: u64) -> Delivery {
-        Delivery::new(Message::new("x"), "t".into(), 1, Arc::new(NoAck), token)
+        Delivery::new(
+            Message::new("x"),
+            Origin::new("t", Arc::new(NoAck)),
+            1,
+            token,
+        )
     }
 
     #[test]

@@ -47,7 +47,12 @@ impl Worker {
     /// All of it runs in one `process <topic>` span, the child of the span the message was
     /// sent from when it carries a trace context.
     pub(crate) async fn process(&self, delivery: Delivery) {
-        let span = spans::process(self.system, &delivery.topic, &self.group, &delivery.message);
+        let span = spans::process(
+            self.system,
+            &delivery.topic(),
+            &self.group,
+            &delivery.message,
+        );
         trace::continue_from(&span, &delivery.message);
         let _in_flight = self.metrics.in_flight();
         self.attempts(delivery).instrument(span).await;
@@ -62,7 +67,7 @@ impl Worker {
         let headers = shared_headers(&delivery.message);
         loop {
             let context = Context {
-                topic: delivery.topic.clone(),
+                topic: delivery.topic().clone(),
                 group: self.group.clone(),
                 attempt,
                 message_id: delivery.message.id.clone(),
@@ -77,7 +82,7 @@ impl Worker {
             let outcome = handled.unwrap_or_else(|panic| {
                 self.metrics.panicked();
                 let reason = panic_message(panic.as_ref());
-                error!(id = %delivery.message.id, topic = %delivery.topic, reason, "handler panicked");
+                error!(id = %delivery.message.id, topic = %delivery.topic(), reason, "handler panicked");
                 Err(HandlerError::permanent(format!("handler panicked: {reason}")))
             });
             self.metrics.observe_latency(started.elapsed());
@@ -146,10 +151,10 @@ impl Worker {
         reason: &str,
     ) {
         spans::set_error(&Span::current(), reason);
-        let topic = headers::dlq_topic(&delivery.topic);
+        let topic = headers::dlq_topic(&delivery.topic());
         let copy = dead_letter_message(
             &delivery.message,
-            &delivery.topic,
+            &delivery.topic(),
             &self.group,
             attempts,
             kind,
@@ -166,7 +171,7 @@ impl Worker {
         };
         match sent {
             Ok(()) => {
-                warn!(id = %delivery.message.id, topic = %delivery.topic, dlq = %topic, attempts, reason, "dead-lettered");
+                warn!(id = %delivery.message.id, topic = %delivery.topic(), dlq = %topic, attempts, reason, "dead-lettered");
                 self.metrics.dead_lettered();
                 if let Err(e) = delivery.ack().await {
                     warn!(id = %delivery.message.id, error = %e, "ack after dead-letter failed");

@@ -19,7 +19,7 @@ use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use courier_core::{
-    Ack, Consumer, Delivery, Error, ErrorKind, Result, Subscription, SubscriptionState,
+    Consumer, Delivery, Error, ErrorKind, Origin, Result, Subscription, SubscriptionState,
     SubscriptionStatus,
 };
 use rdkafka::consumer::{Consumer as _, StreamConsumer};
@@ -40,7 +40,8 @@ use crate::{
 /// background.
 pub struct KafkaConsumer {
     shared: Arc<Shared>,
-    acker: Arc<dyn Ack>,
+    /// The topic and acker every delivery shares.
+    origin: Arc<Origin>,
     task: Option<JoinHandle<()>>,
     stop: CancellationToken,
     status: SubscriptionStatus,
@@ -113,10 +114,13 @@ pub(crate) async fn open(
     };
     let task = tokio::spawn(poller.run());
     let mut consumer = KafkaConsumer {
-        acker: Arc::new(KafkaAck {
-            shared: shared.clone(),
-            producer,
-        }),
+        origin: Origin::new(
+            shared.topic.clone(),
+            Arc::new(KafkaAck {
+                shared: shared.clone(),
+                producer,
+            }),
+        ),
         shared,
         task: Some(task),
         stop,
@@ -161,15 +165,7 @@ impl KafkaConsumer {
             if !ready.is_empty() {
                 return ready
                     .into_iter()
-                    .map(|r| {
-                        Delivery::new(
-                            r.message,
-                            self.shared.topic.clone(),
-                            r.attempt,
-                            self.acker.clone(),
-                            r.token,
-                        )
-                    })
+                    .map(|r| Delivery::new(r.message, self.origin.clone(), r.attempt, r.token))
                     .collect();
             }
             // A notification sent after the check above is kept for this wait.

@@ -227,7 +227,7 @@ async fn groups_keep_messages_without_consumers_and_topics_without_groups_drop_t
     let mut c = consumer(&broker, "t", "g", 10).await;
     let got = take(&mut c, 10).await;
     assert_eq!(bodies(&got), ["kept"]);
-    assert_eq!(got[0].topic.as_ref(), "t");
+    assert_eq!(got[0].topic().as_ref(), "t");
     // The clone shares the topics.
     let clone = broker.clone();
     assert_eq!(clone.group_stats("t", "g").unwrap().unacked, 1);

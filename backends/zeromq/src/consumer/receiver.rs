@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
-use courier_core::{Delivery, token};
+use courier_core::{Delivery, Origin, token};
 use tokio::sync::mpsc;
 
 use super::ack::ZmqAck;
@@ -24,6 +24,7 @@ pub(super) fn receiver(
     topic: Arc<str>,
     generation: u64,
 ) -> Intercept {
+    let origin = Origin::new(topic.clone(), shared.clone());
     Box::new(move |frames: Vec<Bytes>| {
         shared.heard.store(true, Ordering::Release);
         if !matches!(frames.get(1).map(|c| c.as_ref()), Some(b"MSG" | b"RECORD")) {
@@ -48,8 +49,7 @@ pub(super) fn receiver(
         let token = token::pack(generation, tag);
         match message.decode() {
             Ok(message) => {
-                let delivery =
-                    Delivery::new(message, topic.clone(), attempt, shared.clone(), token);
+                let delivery = Delivery::new(message, origin.clone(), attempt, token);
                 // A send fails only once the consumer is gone; its BYE hands it back.
                 let _ = deliveries.send(delivery);
             }
