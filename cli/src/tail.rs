@@ -101,7 +101,7 @@ fn write_line(out: &mut dyn Write, delivery: &Delivery, json: bool) -> Result<()
     let m = &delivery.message;
     if json {
         let line = Line {
-            topic: &delivery.topic(),
+            topic: delivery.topic(),
             id: m.id.as_str(),
             key: m.key.as_deref(),
             attempt: delivery.attempt,

@@ -49,7 +49,7 @@ impl Worker {
     pub(crate) async fn process(&self, delivery: Delivery) {
         let span = spans::process(
             self.system,
-            &delivery.topic(),
+            delivery.topic(),
             &self.group,
             &delivery.message,
         );
@@ -151,10 +151,10 @@ impl Worker {
         reason: &str,
     ) {
         spans::set_error(&Span::current(), reason);
-        let topic = headers::dlq_topic(&delivery.topic());
+        let topic = headers::dlq_topic(delivery.topic());
         let copy = dead_letter_message(
             &delivery.message,
-            &delivery.topic(),
+            delivery.topic(),
             &self.group,
             attempts,
             kind,
