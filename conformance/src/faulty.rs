@@ -94,14 +94,16 @@ impl Broker for FaultyBroker {
         if self.fault == Fault::IgnorePrefetch {
             subscription.prefetch *= 4;
         }
+        let topic = subscription.topic.clone();
         let inner = self.inner.subscribe(subscription).await?;
         let held = Arc::new(Held::default());
+        let acker = Arc::new(FaultyAck {
+            held: held.clone(),
+            fault: self.fault,
+        });
         Ok(Box::new(FaultyConsumer {
             inner: Some(inner),
-            acker: Arc::new(FaultyAck {
-                held: held.clone(),
-                fault: self.fault,
-            }),
+            origin: Origin::new(topic, acker),
             held,
             fault: self.fault,
             closed: false,
@@ -232,8 +234,8 @@ impl Ack for FaultyAck {
 
 struct FaultyConsumer {
     inner: Option<Box<dyn Consumer>>,
-    /// One acker for every delivery of the consumer, as a backend has.
-    acker: Arc<dyn Ack>,
+    /// One topic and acker for every delivery of the consumer, as a backend has.
+    origin: Arc<Origin>,
     held: Arc<Held>,
     fault: Fault,
     closed: bool,
@@ -247,9 +249,13 @@ impl FaultyConsumer {
         } else {
             (delivery.attempt, delivery.redelivered)
         };
-        let origin = Origin::new(delivery.topic().clone(), self.acker.clone());
-        let wrapped = Delivery::new(delivery.message.clone(), origin, attempt, token)
-            .with_redelivered(redelivered);
+        let wrapped = Delivery::new(
+            delivery.message.clone(),
+            self.origin.clone(),
+            attempt,
+            token,
+        )
+        .with_redelivered(redelivered);
         lock(&self.held.deliveries).insert(token, delivery);
         wrapped
     }

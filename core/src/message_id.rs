@@ -27,9 +27,9 @@ enum Repr {
 impl MessageId {
     /// A fresh UUIDv7 in its hyphenated text form. Ids made later on one thread sort after
     /// the ones it made earlier; across threads they sort by the clock's tick (a few
-    /// milliseconds, see `v7.rs`). Uniqueness rests on
-    /// 74 bits each thread draws at random when its millisecond changes and counts up within
-    /// it (RFC 9562, method 2): no lock is shared by the threads.
+    /// milliseconds, see `v7.rs`). Uniqueness rests on 74 bits each thread draws at random
+    /// when its millisecond changes and counts up within it (RFC 9562, method 2): no lock is
+    /// shared by the threads.
     pub fn generate() -> Self {
         let mut bytes = [0u8; INLINE];
         let len = Uuid::from_u128(v7::next())

@@ -133,8 +133,9 @@ impl ZmqConfig {
     /// [`InvalidSetting`] for the first bad value, with the key inside `[broker.zeromq]`:
     /// a malformed endpoint (`endpoint`, `topics."t".endpoint`), an endpoint bound by one topic
     /// and connected by another (`topics."t".bind`), groups on a connecting side
-    /// (`topics."t".groups`), a capacity of 0 or above [`MAX_HELD`] (2^26), heartbeat settings out of range, or a
-    /// `max_delay_ms` of 0 or above [`MAX_DELAY_LIMIT_MS`](Self::MAX_DELAY_LIMIT_MS).
+    /// (`topics."t".groups`), a capacity of 0 or above [`MAX_HELD`] (2^26), heartbeat
+    /// settings out of range, or a `max_delay_ms` of 0 or above
+    /// [`MAX_DELAY_LIMIT_MS`](Self::MAX_DELAY_LIMIT_MS).
     pub fn validate(&self) -> Result<(), InvalidSetting> {
         check_endpoint(&self.endpoint, self.bind)
             .map_err(|p| InvalidSetting::new("endpoint", p))?;

@@ -482,11 +482,9 @@ impl<M, D: Member> Group<M, D> {
             self.shared.push_front(at);
             return;
         };
-        if let Some(token) = self.store.deliver(at, index) {
+        if let Some((token, entry)) = self.store.deliver(at, index) {
             slot.unacked += 1;
-            if let Some(entry) = self.store.get(at) {
-                deliver(&slot.data, token, entry.attempt, &entry.message);
-            }
+            deliver(&slot.data, token, entry.attempt, &entry.message);
         }
     }
 

@@ -130,22 +130,17 @@ impl<M> Store<M> {
         Some(key)
     }
 
-    /// The entry of slot `at`.
-    pub(super) fn get(&self, at: usize) -> Option<&Entry<M>> {
-        self.slots.get(at)?.as_ref()
-    }
-
-    /// Marks the message of slot `at` delivered to `member`; returns the delivery's token.
-    pub(super) fn deliver(&mut self, at: usize, member: usize) -> Option<u64> {
+    /// Marks the message of slot `at` delivered to `member`; returns the delivery's token
+    /// and the entry.
+    pub(super) fn deliver(&mut self, at: usize, member: usize) -> Option<(u64, &Entry<M>)> {
         let member = u32::try_from(member).ok()?;
         let entry = self.slots.get_mut(at)?.as_mut()?;
         let order = NonZeroU64::new(self.next_order)?;
         self.next_order += 1;
         entry.order = Some(order);
         entry.member = member;
-        let order = order.get();
         self.delivered += 1;
-        Some(token(order, at))
+        Some((token(order.get(), at), entry))
     }
 
     /// Ends the delivery `token` of `member`: returns the slot of its message and the
@@ -203,8 +198,8 @@ mod tests {
         let a = store.insert(Entry::new("a", None));
         let b = store.insert(Entry::new("b", None));
         store.next_order = (1 << ORDER_BITS) - 1;
-        let first = store.deliver(a, 0).expect("stored");
-        let second = store.deliver(b, 0).expect("stored");
+        let (first, _) = store.deliver(a, 0).expect("stored");
+        let (second, _) = store.deliver(b, 0).expect("stored");
         for token in [first, second] {
             assert!(token <= crate::token::MAX_TAG, "{token:#x} fits a tag");
         }
