@@ -145,6 +145,51 @@ async fn a_cancelled_recv_loses_nothing() {
     broker.check_invariants();
 }
 
+/// Every consumer waiting with room is woken when messages arrive from concurrent senders.
+/// With prefetch 1 and nothing acked, four messages need all four consumers of the group, so
+/// a wake-up lost anywhere leaves one of them waiting. Fifty rounds, for the races.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_waiting_consumer_is_woken_by_concurrent_senders() {
+    let broker = broker(100, Overflow::Block);
+    for round in 0..50 {
+        let topic = format!("t{round}");
+        let mut waiting = tokio::task::JoinSet::new();
+        for _ in 0..4 {
+            let mut member = consumer(&broker, &topic, "g", 1).await;
+            waiting.spawn(async move {
+                let got = take(&mut member, 4).await;
+                // Kept open with its delivery unacked until every member has one.
+                (member, got)
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        let sends = (0..4).map(|i| {
+            let (broker, topic) = (broker.clone(), topic.clone());
+            tokio::spawn(async move {
+                let producer = broker.producer().await.expect("producer");
+                producer
+                    .send(&topic, Message::new(format!("{i}")))
+                    .await
+                    .expect("send");
+            })
+        });
+        for send in futures::future::join_all(sends).await {
+            send.expect("send task");
+        }
+        let mut held = Vec::new();
+        while let Some(joined) = tokio::time::timeout(PATIENCE, waiting.join_next())
+            .await
+            .unwrap_or_else(|_| panic!("round {round}: a waiting consumer was not woken"))
+        {
+            held.push(joined.expect("member task"));
+        }
+        let mut got: Vec<&str> = held.iter().flat_map(|(_, got)| bodies(got)).collect();
+        got.sort_unstable();
+        assert_eq!(got, ["0", "1", "2", "3"], "round {round}: one each");
+    }
+    broker.check_invariants();
+}
+
 /// A consumer woken for the shared queue whose receive is then dropped passes the wake-up on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wake_up_for_a_dropped_receive_reaches_another_consumer() {
