@@ -146,7 +146,7 @@ impl<M> Store<M> {
     /// Ends the delivery `token` of `member`: returns the slot of its message and the
     /// delivery, or `None` when `token` is not an unsettled delivery of `member`.
     pub(super) fn undeliver(&mut self, member: usize, token: u64) -> Option<(usize, Delivered)> {
-        let at = usize::try_from(token & ((1 << SLOT_BITS) - 1)).ok()?;
+        let at = slot_of(token);
         let entry = self.slots.get_mut(at)?.as_mut()?;
         let delivered = entry
             .delivered()
@@ -188,6 +188,11 @@ fn token(order: u64, at: usize) -> u64 {
     ((order & ((1 << ORDER_BITS) - 1)) << SLOT_BITS) | at as u64
 }
 
+/// The slot a token names: its low [`SLOT_BITS`] bits, which always fit a `usize`.
+fn slot_of(token: u64) -> usize {
+    (token & ((1 << SLOT_BITS) - 1)) as usize
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,10 +223,7 @@ mod tests {
     }
 
     fn store_delivered(token: u64, order: u64) -> Delivered {
-        assert_eq!(
-            super::token(order, (token & ((1 << SLOT_BITS) - 1)) as usize),
-            token
-        );
+        assert_eq!(super::token(order, slot_of(token)), token);
         Delivered { member: 0, order }
     }
 }
