@@ -99,10 +99,11 @@ async fn follow(
 
 fn write_line(out: &mut dyn Write, delivery: &Delivery, json: bool) -> Result<(), CliError> {
     let m = &delivery.message;
+    let id = m.id.text();
     if json {
         let line = Line {
             topic: delivery.topic(),
-            id: m.id.as_str(),
+            id: id.as_str(),
             key: m.key.as_deref(),
             attempt: delivery.attempt,
             headers: &m.headers,
@@ -123,7 +124,7 @@ fn write_line(out: &mut dyn Write, delivery: &Delivery, json: bool) -> Result<()
         out,
         "{} id={} key={} headers={{{}}} payload{}={}",
         delivery.topic(),
-        escape_controls(m.id.as_str()),
+        escape_controls(id.as_str()),
         m.key
             .as_deref()
             .map_or_else(|| "-".to_owned(), escape_controls),

@@ -229,7 +229,7 @@ async fn redrive_sends_back_what_matches_clean_and_keeps_the_rest() {
         .await
         .unwrap();
     let back = orders.recv().await.unwrap().unwrap();
-    assert_eq!((back.message.id.as_str(), back.attempt), ("a", 1));
+    assert_eq!((back.message.id.text().as_str(), back.attempt), ("a", 1));
     assert_eq!(back.message.key.as_deref(), Some("key-a"));
     assert_eq!(&back.message.payload[..], b"payload of a");
     assert_eq!(
@@ -402,7 +402,7 @@ async fn send_and_tail_round_trip_and_the_tail_group_goes() {
     assert_eq!(lines[0]["key"], "k1");
     assert_eq!(lines[0]["headers"]["origin"], "cli");
     assert_eq!(lines[0]["payload"]["data"], "hello");
-    assert_eq!(lines[1]["id"], id2.as_str());
+    assert_eq!(lines[1]["id"], id2.to_string());
     assert_eq!(lines[1]["payload"]["encoding"], "hex");
 
     assert!(

@@ -187,7 +187,7 @@ pub(super) async fn runtime_retry_does_not_block_the_lane(ctx: Ctx) -> TestResul
         group.clone(),
         move |m: Message, cx: HandlerContext| {
             let tx = tx.clone();
-            let fail_now = m.id.as_str() == failing && cx.attempt == 1;
+            let fail_now = m.id.text().as_str() == failing && cx.attempt == 1;
             async move {
                 let _ = tx.send((m.id.to_string(), cx.attempt, Instant::now()));
                 if fail_now {
@@ -208,14 +208,14 @@ pub(super) async fn runtime_retry_does_not_block_the_lane(ctx: Ctx) -> TestResul
     }
     let shutdown = running.shutdown().await;
     ensure!(
-        calls[0].0 == sent[0].id.as_str() && calls[0].1 == 1,
+        calls[0].0 == sent[0].id.text().as_str() && calls[0].1 == 1,
         "the first call should be {} at attempt 1: {:?}",
         sent[0].id,
         ids(&calls)
     );
     let (last_id, last_attempt, last_at) = calls[calls.len() - 1].clone();
     ensure!(
-        last_id == sent[0].id.as_str() && last_attempt == 2,
+        last_id == sent[0].id.text().as_str() && last_attempt == 2,
         "the retried {} should come last, at attempt 2: {:?}",
         sent[0].id,
         ids(&calls)

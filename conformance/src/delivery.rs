@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use courier_core::{Delivery, ErrorKind, Message};
+use courier_core::{Delivery, ErrorKind, Message, MessageId};
 use rand::RngCore;
 
 use super::harness::{
@@ -209,8 +209,8 @@ pub(super) async fn ack_batch_settles_every_delivery(ctx: Ctx) -> TestResult {
             Ok(Err(e)) => fail!("recv_batch failed: {e}"),
         }
     }
-    let wanted: BTreeSet<&str> = sent.iter().map(|m| m.id.as_str()).collect();
-    let got: BTreeSet<&str> = batch.iter().map(|d| d.message.id.as_str()).collect();
+    let wanted: BTreeSet<&MessageId> = sent.iter().map(|m| &m.id).collect();
+    let got: BTreeSet<&MessageId> = batch.iter().map(|d| &d.message.id).collect();
     ensure!(
         got == wanted && batch.len() == N,
         "expected each of the {N} messages once, got {} deliveries of {} distinct ids",

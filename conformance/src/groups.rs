@@ -60,7 +60,7 @@ pub(super) async fn nack_stays_in_its_group(ctx: Ctx) -> TestResult {
     }
     for m in &sent {
         let got = attempts_in_a
-            .get(m.id.as_str())
+            .get(m.id.text().as_str())
             .cloned()
             .unwrap_or_default();
         ensure!(

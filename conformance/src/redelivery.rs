@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use courier_core::{Capability, Consumer, Delivery, Message};
+use courier_core::{Capability, Consumer, Delivery, Message, MessageId};
 
 use super::harness::{
     Context, Ctx, Members, TestResult, close, ensure, expect_silence, intact, recv_one, sample,
@@ -77,8 +77,8 @@ async fn leaves_holding(ctx: Ctx, drop_it: bool) -> TestResult {
     for d in &mut held {
         d.ack().await.context("ack by consumer A")?;
     }
-    let acked: BTreeSet<String> = held.iter().map(|d| d.message.id.to_string()).collect();
-    let expected: BTreeSet<String> = unsettled.iter().map(|d| d.message.id.to_string()).collect();
+    let acked: BTreeSet<MessageId> = held.iter().map(|d| d.message.id.clone()).collect();
+    let expected: BTreeSet<MessageId> = unsettled.iter().map(|d| d.message.id.clone()).collect();
     // B is a member of the group before A goes.
     let b = Members::one(ctx.subscribe(&topic, &group, 20).await?);
     drop(unsettled);
@@ -91,20 +91,20 @@ async fn leaves_holding(ctx: Ctx, drop_it: bool) -> TestResult {
         ctx.deadline,
         "consumer B receiving A's unsettled deliveries",
         |got| {
-            let ids: BTreeSet<&str> = got.iter().map(|r| r.message.id.as_str()).collect();
-            expected.iter().all(|id| ids.contains(id.as_str()))
+            let ids: BTreeSet<&MessageId> = got.iter().map(|r| &r.message.id).collect();
+            expected.iter().all(|id| ids.contains(id))
         },
     )
     .await?;
     let got = b.finish(ctx.settle).await?;
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut counts: BTreeMap<&MessageId, usize> = BTreeMap::new();
     for r in &got {
-        *counts.entry(r.message.id.as_str()).or_default() += 1;
+        *counts.entry(&r.message.id).or_default() += 1;
     }
     let twice: Vec<String> = counts
         .iter()
         .filter(|(_, n)| **n > 1)
-        .map(|(id, _)| (*id).to_owned())
+        .map(|(id, _)| id.to_string())
         .collect();
     ensure!(
         twice.is_empty(),
@@ -115,7 +115,7 @@ async fn leaves_holding(ctx: Ctx, drop_it: bool) -> TestResult {
     let strays: Vec<String> = counts
         .keys()
         .filter(|id| !expected.contains(**id) && !acked.contains(**id))
-        .map(|id| (*id).to_owned())
+        .map(|id| id.to_string())
         .collect();
     ensure!(
         strays.is_empty(),
@@ -125,7 +125,7 @@ async fn leaves_holding(ctx: Ctx, drop_it: bool) -> TestResult {
     let came_back: Vec<String> = counts
         .keys()
         .filter(|id| acked.contains(**id))
-        .map(|id| (*id).to_owned())
+        .map(|id| id.to_string())
         .collect();
     if !came_back.is_empty() {
         // At-least-once allows it, but it is worth knowing.
@@ -136,7 +136,7 @@ async fn leaves_holding(ctx: Ctx, drop_it: bool) -> TestResult {
     }
     let unmarked = got
         .iter()
-        .filter(|r| expected.contains(r.message.id.as_str()) && !r.redelivered && r.attempt < 2)
+        .filter(|r| expected.contains(&r.message.id) && !r.redelivered && r.attempt < 2)
         .count();
     if unmarked > 0 && ctx.caps.has(Capability::AttemptCount) {
         // The message itself is what this test requires; the marking is reported.
@@ -175,7 +175,7 @@ pub(super) async fn nack_many_times(ctx: Ctx) -> TestResult {
         let what = format!("after {nacks} nacks and {} acks", acked.len());
         let mut d = recv_one(consumer.as_mut(), ctx.deadline, &what).await?;
         ensure!(
-            !acked.contains(d.message.id.as_str()),
+            !acked.contains(d.message.id.text().as_str()),
             "{} delivered again after its ack",
             d.message.id
         );

@@ -212,7 +212,7 @@ pub(super) async fn runtime_retry_then_success(ctx: Ctx) -> TestResult {
     shutdown(running, &ctx).await?;
     for m in &sent {
         let got = attempts(&calls)
-            .get(m.id.as_str())
+            .get(m.id.text().as_str())
             .cloned()
             .unwrap_or_default();
         ensure!(
@@ -276,7 +276,8 @@ pub(super) async fn runtime_dead_letter_exhausted(ctx: Ctx) -> TestResult {
     let mut calls = Vec::new();
     await_calls(&mut rx, &mut calls, &ctx, "attempts", |calls| {
         let a = attempts(calls);
-        a.get(bad.id.as_str()).is_some_and(|a| a.len() >= 3) && a.contains_key(good.id.as_str())
+        a.get(bad.id.text().as_str()).is_some_and(|a| a.len() >= 3)
+            && a.contains_key(good.id.text().as_str())
     })
     .await?;
     dlq.wait_distinct(1, ctx.deadline, "the dead letter")
@@ -290,14 +291,15 @@ pub(super) async fn runtime_dead_letter_exhausted(ctx: Ctx) -> TestResult {
     shutdown(running, &ctx).await?;
     let a = attempts(&calls);
     ensure!(
-        a.get(bad.id.as_str()).is_some_and(|a| a == &[1, 2, 3]),
+        a.get(bad.id.text().as_str())
+            .is_some_and(|a| a == &[1, 2, 3]),
         "failing message: handler attempts {:?}, expected [1, 2, 3]",
-        a.get(bad.id.as_str())
+        a.get(bad.id.text().as_str())
     );
     ensure!(
-        a.get(good.id.as_str()).is_some_and(|a| a == &[1]),
+        a.get(good.id.text().as_str()).is_some_and(|a| a == &[1]),
         "good message: handler attempts {:?}, expected [1]",
-        a.get(good.id.as_str())
+        a.get(good.id.text().as_str())
     );
     expect_exactly(
         std::slice::from_ref(&bad),
@@ -524,7 +526,7 @@ pub(super) async fn runtime_graceful_shutdown(ctx: Ctx) -> TestResult {
     // redelivers on disconnect).
     let rest: Vec<Message> = sent
         .iter()
-        .filter(|m| !started.contains(m.id.as_str()))
+        .filter(|m| !started.contains(m.id.text().as_str()))
         .cloned()
         .collect();
     let members = Members::one(ctx.subscribe(&topic, &group, 16).await?);
@@ -538,7 +540,10 @@ pub(super) async fn runtime_graceful_shutdown(ctx: Ctx) -> TestResult {
             .await?;
     }
     let got = members.finish(ctx.settle).await?;
-    if let Some(r) = got.iter().find(|r| started.contains(r.message.id.as_str())) {
+    if let Some(r) = got
+        .iter()
+        .find(|r| started.contains(r.message.id.text().as_str()))
+    {
         fail!(
             "{} was handled and acked during shutdown but delivered again (attempt {})",
             r.message.id,

@@ -1,57 +1,94 @@
-//! [`MessageId`]: a message's id as text, made and copied without touching the heap.
+//! [`MessageId`]: a message's id, 16 bytes when it is a UUID, text on every wire.
 
-use std::{borrow::Borrow, cmp::Ordering, fmt, hash, ops::Deref, sync::Arc};
+use std::{cmp::Ordering, fmt, sync::Arc};
 
 use uuid::Uuid;
 
+mod text;
 mod v7;
 
-/// The longest id kept inline; a UUID's 36 characters fit.
-const INLINE: usize = 46;
+pub use text::IdText;
 
-/// A message's id: text, as on every wire.
+/// The longest id other than a UUID kept inside the value.
+const INLINE: usize = 22;
+
+/// A message's id. On every wire it is text; in memory a UUID in its lowercase hyphenated
+/// form (what [`MessageId::generate`] makes) is kept as its 16 bytes and formatted only when
+/// shown, so making, copying and comparing one touch no heap and no text.
 ///
-/// Ids of up to 46 bytes (a UUID in its hyphenated form has 36) live inside the value, so
-/// [`MessageId::generate`] and `clone` allocate nothing; a longer id is shared behind an
-/// `Arc`, so cloning it costs one counter increment. It reads as a `&str` (`Deref`), compares
-/// with `str` and `String`, and prints as its text.
-#[derive(Clone)]
+/// Any other text is kept as it is: up to 22 bytes inside the value, longer behind an `Arc`
+/// (cloning it costs one counter increment). Each text has one form, so ids compare, hash
+/// and sort as their text: `MessageId::from(id.text())` equals `id`, and an outside client's
+/// uppercase UUID stays the text it sent. [`text`](MessageId::text) reads it as a `&str`;
+/// it prints as its text.
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct MessageId(Repr);
 
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 enum Repr {
-    Inline { len: u8, bytes: [u8; INLINE] },
+    /// A UUID's bytes, read as the lowercase hyphenated text.
+    Uuid([u8; 16]),
+    Inline {
+        len: u8,
+        bytes: [u8; INLINE],
+    },
     Shared(Arc<str>),
 }
 
 impl MessageId {
-    /// A fresh UUIDv7 in its hyphenated text form. Ids made later on one thread sort after
-    /// the ones it made earlier; across threads they sort by the clock's tick (a few
-    /// milliseconds, see `v7.rs`). Uniqueness rests on 74 bits each thread draws at random
-    /// when its millisecond changes and counts up within it (RFC 9562, method 2): no lock is
-    /// shared by the threads.
+    /// A fresh UUIDv7. Ids made later on one thread sort after the ones it made earlier;
+    /// across threads they sort by the clock's tick (a few milliseconds, see `v7.rs`).
+    /// Uniqueness rests on 74 bits each thread draws at random when its millisecond changes
+    /// and counts up within it (RFC 9562, method 2): no lock is shared by the threads.
     pub fn generate() -> Self {
-        let mut bytes = [0u8; INLINE];
-        let len = Uuid::from_u128(v7::next())
-            .hyphenated()
-            .encode_lower(&mut bytes)
-            .len();
-        Self(Repr::Inline {
-            len: len as u8,
-            bytes,
-        })
+        Self(Repr::Uuid(v7::next().to_be_bytes()))
     }
 
-    /// The id's text.
-    pub fn as_str(&self) -> &str {
+    /// The id's text: borrowed, or a UUID formatted on the stack.
+    pub fn text(&self) -> IdText<'_> {
         match &self.0 {
+            Repr::Uuid(bytes) => IdText::uuid(bytes),
             Repr::Inline { len, bytes } => {
-                // Only whole `str`s are ever copied in (see `From<&str>` and `generate`).
-                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+                // Only whole `str`s are ever copied in (see `From<&str>`).
+                IdText::borrowed(
+                    std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default(),
+                )
             }
-            Repr::Shared(text) => text,
+            Repr::Shared(text) => IdText::borrowed(text),
         }
     }
+
+    /// The UUID, when the id is one in its lowercase hyphenated form.
+    pub fn uuid(&self) -> Option<Uuid> {
+        match self.0 {
+            Repr::Uuid(bytes) => Some(Uuid::from_bytes(bytes)),
+            _ => None,
+        }
+    }
+
+    /// Whether the id is the empty text (no id).
+    pub fn is_empty(&self) -> bool {
+        matches!(self.0, Repr::Inline { len: 0, .. })
+    }
+
+    /// The length of its text in bytes.
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            Repr::Uuid(_) => uuid::fmt::Hyphenated::LENGTH,
+            Repr::Inline { len, .. } => usize::from(*len),
+            Repr::Shared(text) => text.len(),
+        }
+    }
+}
+
+/// The UUID of `text` when it is one in the form [`MessageId::text`] gives back: 36
+/// characters, hyphenated, lowercase.
+fn canonical_uuid(text: &str) -> Option<[u8; 16]> {
+    if text.len() != uuid::fmt::Hyphenated::LENGTH || text.bytes().any(|b| b.is_ascii_uppercase()) {
+        return None;
+    }
+    // 36 characters parse only in the hyphenated form.
+    Uuid::try_parse(text).ok().map(Uuid::into_bytes)
 }
 
 impl Default for MessageId {
@@ -70,6 +107,8 @@ impl From<&str> for MessageId {
                 len: text.len() as u8,
                 bytes,
             })
+        } else if let Some(bytes) = canonical_uuid(text) {
+            Self(Repr::Uuid(bytes))
         } else {
             Self(Repr::Shared(Arc::from(text)))
         }
@@ -78,7 +117,7 @@ impl From<&str> for MessageId {
 
 impl From<String> for MessageId {
     fn from(text: String) -> Self {
-        if text.len() <= INLINE {
+        if text.len() <= INLINE || canonical_uuid(&text).is_some() {
             Self::from(text.as_str())
         } else {
             Self(Repr::Shared(Arc::from(text)))
@@ -92,63 +131,47 @@ impl From<&String> for MessageId {
     }
 }
 
+impl From<IdText<'_>> for MessageId {
+    fn from(text: IdText<'_>) -> Self {
+        Self::from(&*text)
+    }
+}
+
 impl From<&MessageId> for MessageId {
     fn from(id: &MessageId) -> Self {
         id.clone()
     }
 }
 
+impl From<Uuid> for MessageId {
+    fn from(id: Uuid) -> Self {
+        Self(Repr::Uuid(id.into_bytes()))
+    }
+}
+
 impl From<MessageId> for String {
     fn from(id: MessageId) -> Self {
-        id.as_str().to_owned()
+        id.text().as_str().to_owned()
     }
 }
 
-impl Deref for MessageId {
-    type Target = str;
-
-    fn deref(&self) -> &str {
-        self.as_str()
-    }
-}
-
-impl AsRef<str> for MessageId {
-    fn as_ref(&self) -> &str {
-        self.as_str()
-    }
-}
-
-impl AsRef<[u8]> for MessageId {
-    fn as_ref(&self) -> &[u8] {
-        self.as_str().as_bytes()
-    }
-}
-
-impl Borrow<str> for MessageId {
-    fn borrow(&self) -> &str {
-        self.as_str()
+impl From<&MessageId> for String {
+    fn from(id: &MessageId) -> Self {
+        id.text().as_str().to_owned()
     }
 }
 
 impl fmt::Display for MessageId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(&self.text())
     }
 }
 
 impl fmt::Debug for MessageId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.as_str(), f)
+        fmt::Debug::fmt(&*self.text(), f)
     }
 }
-
-impl PartialEq for MessageId {
-    fn eq(&self, other: &Self) -> bool {
-        self.as_str() == other.as_str()
-    }
-}
-
-impl Eq for MessageId {}
 
 impl PartialOrd for MessageId {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
@@ -157,15 +180,12 @@ impl PartialOrd for MessageId {
 }
 
 impl Ord for MessageId {
+    /// As their texts sort; two UUIDs sort by their bytes, which is the same order.
     fn cmp(&self, other: &Self) -> Ordering {
-        self.as_str().cmp(other.as_str())
-    }
-}
-
-impl hash::Hash for MessageId {
-    fn hash<H: hash::Hasher>(&self, state: &mut H) {
-        // As `str` hashes, so that `Borrow<str>` lookups find it.
-        self.as_str().hash(state);
+        match (&self.0, &other.0) {
+            (Repr::Uuid(a), Repr::Uuid(b)) => a.cmp(b),
+            _ => self.text().cmp(&other.text()),
+        }
     }
 }
 
@@ -173,12 +193,12 @@ macro_rules! eq_text {
     ($($other:ty),*) => {$(
         impl PartialEq<$other> for MessageId {
             fn eq(&self, other: &$other) -> bool {
-                self.as_str() == AsRef::<str>::as_ref(other)
+                *self.text() == *AsRef::<str>::as_ref(other)
             }
         }
         impl PartialEq<MessageId> for $other {
             fn eq(&self, other: &MessageId) -> bool {
-                AsRef::<str>::as_ref(self) == other.as_str()
+                *AsRef::<str>::as_ref(self) == *other.text()
             }
         }
     )*};
@@ -187,59 +207,4 @@ macro_rules! eq_text {
 eq_text!(str, &str, String);
 
 #[cfg(test)]
-mod tests {
-    use std::collections::HashSet;
-
-    use super::*;
-
-    #[test]
-    fn generated_ids_are_uuids_inline_and_sort_by_creation() {
-        let a = MessageId::generate();
-        let b = MessageId::generate();
-        assert_eq!(a.len(), 36);
-        assert!(uuid::Uuid::parse_str(&a).is_ok(), "{a}");
-        assert!(matches!(a.0, Repr::Inline { .. }));
-        assert!(a < b, "{a} !< {b}");
-    }
-
-    #[test]
-    fn ids_made_on_many_threads_at_once_are_distinct() {
-        let threads: Vec<_> = (0..4)
-            .map(|_| std::thread::spawn(|| (0..20_000).map(|_| MessageId::generate()).collect()))
-            .collect();
-        let mut all = HashSet::new();
-        for thread in threads {
-            let ids: Vec<MessageId> = thread.join().expect("thread");
-            assert!(
-                ids.windows(2).all(|w| w[0] < w[1]),
-                "ordered within a thread"
-            );
-            all.extend(ids);
-        }
-        assert_eq!(all.len(), 80_000);
-    }
-
-    #[test]
-    fn short_ids_live_inline_and_long_ones_are_shared() {
-        let short = MessageId::from("x".repeat(INLINE));
-        assert!(matches!(short.0, Repr::Inline { .. }));
-        let long = MessageId::from("é".repeat(INLINE));
-        assert!(matches!(long.0, Repr::Shared(_)));
-        assert_eq!(long.as_str(), "é".repeat(INLINE));
-        assert_eq!(long.clone(), long);
-    }
-
-    #[test]
-    fn compares_prints_and_hashes_as_its_text() {
-        let id = MessageId::from("order-1");
-        assert_eq!(id, "order-1");
-        assert_eq!("order-1", id);
-        assert_eq!(id, String::from("order-1"));
-        assert_eq!(id.to_string(), "order-1");
-        assert_eq!(format!("{id:?}"), "\"order-1\"");
-        let set: HashSet<MessageId> = [id.clone()].into();
-        assert!(set.contains("order-1"));
-        assert_eq!(String::from(id), "order-1");
-        assert_eq!(MessageId::default(), "");
-    }
-}
+mod tests;

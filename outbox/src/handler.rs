@@ -77,7 +77,7 @@ impl<T: Decode, H: TxHandler<T>> Handler for Transactional<T, H> {
     async fn handle(&self, message: &Message, context: &Context) -> Result<(), HandlerError> {
         let event = T::decode(message)?;
         let mut tx = self.store.begin().await?;
-        if !tx.claim(&context.group, &message.id).await? {
+        if !tx.claim(&context.group, &message.id.text()).await? {
             debug!(id = %message.id, group = %context.group, "handled before; duplicate ignored");
             return Ok(());
         }

@@ -175,7 +175,7 @@ impl Tx {
                 let headers = serde_json::to_string(&message.headers)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 query = query
-                    .bind(message.id.as_str())
+                    .bind(message.id.to_string())
                     .bind(topic.as_str())
                     .bind(message.key.as_deref())
                     .bind(headers)

@@ -107,7 +107,7 @@ async fn a_python_consumer_reads_courier_messages() {
     assert_eq!(seen["headers"], expected, "no other header on a first send");
 
     let seen = by_id
-        .get(json.id.as_str())
+        .get(json.id.text().as_str())
         .unwrap_or_else(|| panic!("the generated id {} in {records:?}", json.id));
     assert_eq!(seen["key"], Value::Null);
     assert_eq!(seen["payload"], std::str::from_utf8(&json.payload).unwrap());

@@ -318,7 +318,10 @@ async fn acks_after_a_dropped_connection_fail_and_the_messages_return() {
         d.ack().await.expect("ack on the new channel");
         again.insert(d.message.id.to_string(), ());
     }
-    assert!(sent.iter().all(|m| again.contains_key(m.id.as_str())));
+    assert!(
+        sent.iter()
+            .all(|m| again.contains_key(m.id.text().as_str()))
+    );
     let late = Message::new("after the drop");
     producer
         .send(&topic, late.clone())

@@ -149,7 +149,7 @@ async fn plain_client_reads_a_courier_message() {
     );
     assert_eq!(
         props.message_id().as_ref().map(|s| s.as_str()),
-        Some(sent.id.as_str())
+        Some(sent.id.text().as_str())
     );
     assert_eq!(header_text(props, "trace-id").as_deref(), Some("t-1"));
     assert_eq!(
@@ -189,7 +189,7 @@ async fn courier_accepts_plain_messages() {
     let mut bare = recv(&mut consumer, "a message with only a body").await;
     assert_eq!(&bare.message.payload[..], br#"{"order_id":"1"}"#);
     assert!(
-        uuid::Uuid::parse_str(&bare.message.id).is_ok(),
+        bare.message.id.uuid().is_some(),
         "a bare message gets a fresh id, got {:?}",
         bare.message.id
     );
@@ -388,7 +388,7 @@ async fn pika_reads_a_courier_message() {
     let out = pika(&["consume", &pika_url(&vhost), &format!("{topic}.pika")]);
     let seen: serde_json::Value = serde_json::from_str(out.trim()).expect("JSON from pika");
     assert_eq!(seen["body_hex"], "0001feff");
-    assert_eq!(seen["message_id"], sent.id.as_str());
+    assert_eq!(seen["message_id"], sent.id.text().as_str());
     assert_eq!(seen["content_type"], "application/x-bytes");
     assert_eq!(seen["delivery_mode"], 2);
     assert_eq!(seen["headers"]["trace-id"], "t-2");

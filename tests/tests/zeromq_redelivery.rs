@@ -95,7 +95,7 @@ async fn receive_redeliveries(consumer: &mut dyn Consumer, expected: &BTreeSet<S
     while got.len() < expected.len() {
         let mut d = recv_within(consumer, "a redelivered message").await;
         assert!(
-            expected.contains(d.message.id.as_str()),
+            expected.contains(d.message.id.text().as_str()),
             "unexpected {}",
             d.message.id
         );

@@ -47,9 +47,10 @@ pub(crate) fn encode_headers(
     due_at_ms: Option<u64>,
 ) -> OwnedHeaders {
     let attempt_text = requeued.map(|r| r.attempt.to_string());
+    let id = message.id.text();
     let mut headers = OwnedHeaders::new_with_capacity(message.headers.len() + 4).insert(Header {
         key: ID_HEADER,
-        value: Some(message.id.as_str()),
+        value: Some(id.as_str()),
     });
     for (name, value) in &message.headers {
         if name == ID_HEADER || name == ATTEMPT || name == REQUEUED_FOR || name == DUE_AT {

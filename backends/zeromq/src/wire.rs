@@ -59,7 +59,7 @@ impl WireMessage {
             Bytes::from(serde_json::to_vec(&message.headers).unwrap_or_default())
         };
         Self {
-            id: Bytes::copy_from_slice(message.id.as_bytes()),
+            id: Bytes::copy_from_slice(message.id.text().as_bytes()),
             key: message.key.map(Bytes::from).unwrap_or_default(),
             headers,
             payload: message.payload,
@@ -104,7 +104,7 @@ impl WireMessage {
                 .map_err(|e| format!("the headers frame is not a JSON object of strings: {e}"))?;
         }
         if self.id.is_empty() {
-            self.id = Bytes::copy_from_slice(MessageId::generate().as_bytes());
+            self.id = Bytes::copy_from_slice(MessageId::generate().text().as_bytes());
         }
         Ok(self)
     }

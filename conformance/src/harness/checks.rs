@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use courier_core::{Headers, Message};
+use courier_core::{Headers, Message, MessageId};
 
 use super::{
     failure::{Failure, TestResult, ensure, fail},
@@ -61,10 +61,10 @@ pub(crate) fn expect_all(
     topic: &str,
     what: &str,
 ) -> TestResult<Vec<String>> {
-    let wanted: BTreeMap<&str, &Message> = expected.iter().map(|m| (m.id.as_str(), m)).collect();
-    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    let wanted: BTreeMap<&MessageId, &Message> = expected.iter().map(|m| (&m.id, m)).collect();
+    let mut seen: BTreeMap<&MessageId, usize> = BTreeMap::new();
     for r in got {
-        let Some(sent) = wanted.get(r.message.id.as_str()) else {
+        let Some(sent) = wanted.get(&r.message.id) else {
             fail!(
                 "{what}: received message {} that was not sent to {topic} (from topic {})",
                 r.message.id,
@@ -78,12 +78,12 @@ pub(crate) fn expect_all(
             r.topic
         );
         intact(sent, &r.message, what)?;
-        *seen.entry(sent.id.as_str()).or_default() += 1;
+        *seen.entry(&sent.id).or_default() += 1;
     }
     let missing: Vec<String> = wanted
         .keys()
         .filter(|id| !seen.contains_key(*id))
-        .map(|id| (*id).to_owned())
+        .map(|id| id.to_string())
         .collect();
     ensure!(
         missing.is_empty(),
@@ -95,7 +95,7 @@ pub(crate) fn expect_all(
     Ok(seen
         .into_iter()
         .filter(|(_, n)| *n > 1)
-        .map(|(id, _)| id.to_owned())
+        .map(|(id, _)| id.to_string())
         .collect())
 }
 

@@ -222,7 +222,7 @@ async fn member_receive(
         {
             let mut entries = lock(&log.entries);
             for d in &batch {
-                if !entries.ids.contains(d.message.id.as_str()) {
+                if !entries.ids.contains(d.message.id.text().as_str()) {
                     entries.ids.insert(d.message.id.to_string());
                 }
             }

@@ -46,7 +46,7 @@ pub fn register(runtime: &mut Runtime, producer: Arc<dyn Producer>) {
                 .with_key(event.order_id)
                 .with_header(
                     "correlation-id",
-                    cx.header("correlation-id").unwrap_or(&cx.message_id),
+                    cx.header("correlation-id").unwrap_or(&cx.message_id.text()),
                 );
             // A send the broker did not confirm is transient: retried, then dead-lettered.
             producer.send(SHIPMENTS, message).await?;
