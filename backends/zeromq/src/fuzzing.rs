@@ -8,7 +8,7 @@ use futures::StreamExt;
 
 use crate::auth::{Challenge, SharedSecret};
 use crate::delay;
-use crate::wire::{FromHub, ToHub, WireMessage};
+use crate::wire::{FromHub, ToHub, WireMessage, records};
 
 /// Reads `data` as a ZMTP byte stream from the greeting on (greeting, then frames and
 /// commands), as a socket reads what a peer sends, with a 1 MiB message limit. Never panics, never reserves more
@@ -24,7 +24,7 @@ pub fn zmtp_stream(data: &[u8]) {
 }
 
 /// Splits `data` into frames at `0xFF` and reads them as a request to the binding side, as a
-/// reply to a peer, and as a handshake step; the delay of a `PUBLISH` or `RETRY` goes through
+/// reply to a peer, as the deliveries of a batched `RECORD`, and as a handshake step; the delay of a `PUBLISH` or `RETRY` goes through
 /// the binding side's checks, which never let a message wait past the limit. Never panics.
 pub fn courier_frames(data: &[u8]) {
     let frames: Vec<Bytes> = data
@@ -47,6 +47,9 @@ pub fn courier_frames(data: &[u8]) {
         _ => {}
     }
     let _ = FromHub::parse(frames.clone());
+    for record in records(frames.clone()).flatten() {
+        let _ = WireMessage::decode(record.message);
+    }
     let secret = SharedSecret::new(b"fuzz");
     if let Some(first) = frames.first() {
         if let Ok((challenge, _)) = Challenge::answer(&secret, first.clone()) {

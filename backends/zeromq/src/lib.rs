@@ -48,8 +48,9 @@
 //! Every message is a multipart message starting with the frame `courier/1` and a command
 //! frame (`HELLO`, `MSG`, `ACK`, `NACK`, `RETRY`, `REJECT`, `PING`/`PONG`, `BYE`,
 //! `PUBLISH`, `DECLARE`, `OK`, `ERROR`); numbers are ASCII decimal; a message travels as the
-//! four frames id, key, headers (a JSON object of strings) and payload. `docs/zeromq.md` has
-//! the full table. Any ZeroMQ library (libzmq through pyzmq, for example) can consume or
+//! four frames id, key, headers (a JSON object of strings) and payload. A courier consumer
+//! asks for its deliveries packed (`RECORD`: a binary head and the payload) and batched, up to
+//! 64 in one ZeroMQ message. `docs/zeromq.md` has the full table. Any ZeroMQ library (libzmq through pyzmq, for example) can consume or
 //! produce with a DEALER socket.
 
 mod auth;

@@ -10,7 +10,7 @@
 //!
 //! | command | frames after the command |
 //! |---|---|
-//! | `HELLO` | topic, group, prefetch, then options, each an optional frame: `temporary` (a group removed when its last member leaves) and `packed` (send deliveries as `RECORD`); join `group` of `topic` as a consumer |
+//! | `HELLO` | topic, group, prefetch, then options, each an optional frame: `temporary` (a group removed when its last member leaves), `packed` (send deliveries as `RECORD`) and `batched` (several deliveries per `RECORD`); join `group` of `topic` as a consumer |
 //! | `ACK` / `NACK` / `REJECT` | one delivery tag per frame (`NACK` requeues, `REJECT` drops) |
 //! | `RETRY` | delay in ms, then one delivery tag per frame: requeue once the delay has passed |
 //! | `PING` | none: keeps the connection alive, answered with `PONG` |
@@ -26,7 +26,7 @@
 //! |---|---|
 //! | `WELCOME` | heartbeat interval in ms: the `HELLO` was accepted |
 //! | `MSG` | tag, attempt, then the message's 4 frames |
-//! | `RECORD` | a delivery to a peer that said `packed`, in two frames: a head, then the payload. The head is the tag (8 bytes), the attempt (4 bytes), the id's length and the key's length (2 bytes each), all unsigned big-endian, then the id, the key and the headers (the rest) |
+//! | `RECORD` | deliveries to a peer that said `packed`, two frames each: a head, then the payload. The head is the tag (8 bytes), the attempt (4 bytes), the id's length and the key's length (2 bytes each), all unsigned big-endian, then the id, the key and the headers (the rest). One delivery per `RECORD`, or up to 64 (and 256 KiB beyond the first) to a peer that also said `batched` |
 //! | `PONG` | none |
 //! | `OK` | seq |
 //! | `ERROR` | seq (empty when not about a request), reason (`full: ...` for a full outbox, `gone: ...` for a connection that is no longer a member, `auth: ...` for a connection that has not authenticated) |
@@ -36,6 +36,13 @@
 use bytes::Bytes;
 use courier_core::{Headers, Message, MessageId};
 use zeromq::ZmqMessage;
+
+mod record;
+
+#[cfg(test)]
+pub(crate) use record::BATCH_DELIVERIES;
+use record::{BATCHED, PACKED};
+pub(crate) use record::{Framing, Record, RecordBatch, delivery_to, records};
 
 /// The first frame of every message.
 pub(crate) const PROTOCOL: &[u8] = b"courier/1";
@@ -130,10 +137,6 @@ impl WireMessage {
 
 /// The `HELLO` option that asks for a temporary group.
 const TEMPORARY: &[u8] = b"temporary";
-/// The `HELLO` option that asks for deliveries as `RECORD`s.
-const PACKED: &[u8] = b"packed";
-/// Bytes of a `RECORD` head before the id: tag, attempt, id length, key length.
-const RECORD_HEAD: usize = 8 + 4 + 2 + 2;
 
 fn utf8<'a>(frame: &'a Bytes, what: &str) -> Result<&'a str, String> {
     std::str::from_utf8(frame).map_err(|_| format!("the {what} frame is not UTF-8"))
@@ -143,13 +146,13 @@ fn utf8<'a>(frame: &'a Bytes, what: &str) -> Result<&'a str, String> {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum ToHub {
     /// Joins a group; the option `temporary` asks for a group that is removed when its last
-    /// member leaves, if this `HELLO` creates it; `packed` for deliveries as `RECORD`s.
+    /// member leaves, if this `HELLO` creates it; `framing`, how deliveries are to come.
     Hello {
         topic: String,
         group: String,
         prefetch: u32,
         temporary: bool,
-        packed: bool,
+        framing: Framing,
     },
     Ack(Vec<u64>),
     Nack(Vec<u64>),
@@ -272,7 +275,7 @@ impl ToHub {
                     group,
                     prefetch,
                     temporary: has(TEMPORARY),
-                    packed: has(PACKED),
+                    framing: Framing::asked(has(PACKED), has(BATCHED)),
                 })
             }
             b"ACK" => Ok(Self::Ack(tags(frames)?)),
@@ -359,7 +362,7 @@ impl ToHub {
                 group,
                 prefetch,
                 temporary,
-                packed,
+                framing,
             } => {
                 frames.extend([
                     Bytes::from_static(b"HELLO"),
@@ -372,9 +375,7 @@ impl ToHub {
                 if temporary {
                     frames.push(Bytes::from_static(TEMPORARY));
                 }
-                if packed {
-                    frames.push(Bytes::from_static(PACKED));
-                }
+                frames.extend(framing.options().iter().map(|o| Bytes::from_static(o)));
             }
             Self::Ack(tags) => tag_frames(b"ACK", tags, &mut frames),
             Self::Nack(tags) => tag_frames(b"NACK", tags, &mut frames),
@@ -434,12 +435,7 @@ impl FromHub {
                     message,
                 })
             }
-            b"RECORD" => {
-                let (Some(head), Some(payload)) = (frames.next(), frames.next()) else {
-                    return Err(malformed("RECORD needs a head and a payload"));
-                };
-                read_record(&head, payload)
-            }
+            b"RECORD" => record::first(frames.collect()),
             b"PONG" => Ok(Self::Pong),
             b"OK" => Ok(Self::Ok {
                 seq: frames.next().unwrap_or_default(),
@@ -532,75 +528,6 @@ pub(crate) fn decimal(n: impl Into<u64>) -> Bytes {
     cut(text.len(), |buffer| buffer.extend_from_slice(text))
 }
 
-/// The frames of a delivery to the peer `identity`: a `RECORD` when the peer said `packed`
-/// and the id and key fit one (65,535 bytes each), else a `MSG`.
-pub(crate) fn delivery_to(
-    identity: Bytes,
-    packed: bool,
-    tag: u64,
-    attempt: u32,
-    message: WireMessage,
-) -> ZmqMessage {
-    let lengths = (
-        u16::try_from(message.id.len()),
-        u16::try_from(message.key.len()),
-    );
-    let (true, (Ok(id_len), Ok(key_len))) = (packed, lengths) else {
-        return FromHub::Msg {
-            tag,
-            attempt,
-            message,
-        }
-        .frames_to(identity);
-    };
-    let len = RECORD_HEAD + message.id.len() + message.key.len() + message.headers.len();
-    let head = cut(len, |buffer| {
-        use bytes::BufMut;
-        buffer.put_u64(tag);
-        buffer.put_u32(attempt);
-        buffer.put_u16(id_len);
-        buffer.put_u16(key_len);
-        buffer.extend_from_slice(&message.id);
-        buffer.extend_from_slice(&message.key);
-        buffer.extend_from_slice(&message.headers);
-    });
-    into_zmq(vec![
-        identity,
-        Bytes::from_static(PROTOCOL),
-        Bytes::from_static(b"RECORD"),
-        head,
-        message.payload,
-    ])
-}
-
-/// A `MSG` from the head and payload of a `RECORD`; the id, key and headers are slices of
-/// the head, not copies.
-fn read_record(head: &Bytes, payload: Bytes) -> Result<FromHub, Malformed> {
-    use bytes::Buf;
-    let Some(mut fixed) = head.get(..RECORD_HEAD) else {
-        return Err(malformed("the RECORD head is shorter than 16 bytes"));
-    };
-    let tag = fixed.get_u64();
-    let attempt = fixed.get_u32();
-    let id_end = RECORD_HEAD + usize::from(fixed.get_u16());
-    let key_end = id_end + usize::from(fixed.get_u16());
-    if key_end > head.len() {
-        return Err(malformed(
-            "the RECORD head is shorter than its id and key lengths say",
-        ));
-    }
-    Ok(FromHub::Msg {
-        tag,
-        attempt,
-        message: WireMessage {
-            id: head.slice(RECORD_HEAD..id_end),
-            key: head.slice(id_end..key_end),
-            headers: head.slice(key_end..),
-            payload,
-        },
-    })
-}
-
 fn into_zmq(frames: Vec<Bytes>) -> ZmqMessage {
     // Never empty: every builder above pushes the protocol frame first.
     ZmqMessage::try_from(frames).unwrap_or_else(|_| ZmqMessage::from(Bytes::from_static(PROTOCOL)))
@@ -622,73 +549,6 @@ mod tests {
     }
 
     #[test]
-    fn a_record_reads_as_the_msg_it_packs() {
-        let message = full_message();
-        for message in [message, Message::new("")] {
-            let wire = WireMessage::encode(message.clone());
-            let frames = delivery_to(Bytes::from("peer"), true, 1 << 40, 3, wire.clone());
-            let frames = without_identity(frames);
-            assert_eq!(frames.len(), 4, "protocol, command, head, payload");
-            let parsed = FromHub::parse(frames).expect("parses");
-            let plain = FromHub::parse(without_identity(
-                FromHub::Msg {
-                    tag: 1 << 40,
-                    attempt: 3,
-                    message: wire,
-                }
-                .frames_to(Bytes::from("peer")),
-            ))
-            .expect("parses");
-            assert_eq!(parsed, plain);
-            let FromHub::Msg { message: read, .. } = parsed else {
-                panic!("not a MSG: {parsed:?}");
-            };
-            assert_eq!(read.decode().expect("decodes"), message);
-        }
-    }
-
-    #[test]
-    fn an_id_too_long_for_a_record_goes_as_a_msg() {
-        let wire = WireMessage::encode(Message::new("p").with_id("i".repeat(70_000)));
-        let frames = without_identity(delivery_to(Bytes::from("peer"), true, 1, 1, wire.clone()));
-        let back = FromHub::parse(frames).expect("parses");
-        assert_eq!(
-            back,
-            FromHub::Msg {
-                tag: 1,
-                attempt: 1,
-                message: wire
-            }
-        );
-    }
-
-    #[test]
-    fn a_bad_record_head_is_malformed_not_a_panic() {
-        let record = |head: &[u8]| {
-            FromHub::parse(vec![
-                Bytes::from_static(PROTOCOL),
-                Bytes::from_static(b"RECORD"),
-                Bytes::copy_from_slice(head),
-                Bytes::from_static(b"payload"),
-            ])
-        };
-        assert!(record(&[0; 15]).is_err(), "shorter than the fixed head");
-        let mut head = vec![0; 16];
-        head[13] = 5; // an id of 5 bytes that is not there
-        assert!(record(&head).is_err());
-        head.extend_from_slice(b"abcde");
-        assert!(record(&head).is_ok());
-        assert!(
-            FromHub::parse(vec![
-                Bytes::from_static(PROTOCOL),
-                Bytes::from_static(b"RECORD")
-            ])
-            .is_err(),
-            "no head"
-        );
-    }
-
-    #[test]
     fn hello_options_come_in_any_order_and_unknown_ones_are_passed_over() {
         let hello = |options: &[&'static [u8]]| {
             let mut frames = vec![
@@ -701,25 +561,26 @@ mod tests {
             frames.extend(options.iter().map(|o| Bytes::from_static(o)));
             match ToHub::parse(frames).expect("parses") {
                 ToHub::Hello {
-                    temporary, packed, ..
-                } => (temporary, packed),
+                    temporary, framing, ..
+                } => (temporary, framing),
                 other => panic!("not a HELLO: {other:?}"),
             }
         };
-        assert_eq!(hello(&[]), (false, false));
-        assert_eq!(hello(&[b"packed", b"temporary"]), (true, true));
-        assert_eq!(hello(&[b"future", b"packed"]), (false, true));
+        assert_eq!(hello(&[]), (false, Framing::Msg));
+        assert_eq!(hello(&[b"packed", b"temporary"]), (true, Framing::Record));
+        assert_eq!(hello(&[b"future", b"packed"]), (false, Framing::Record));
+        assert_eq!(hello(&[b"batched", b"packed"]), (false, Framing::Batch));
     }
 
     /// A message with every part set.
-    fn full_message() -> Message {
+    pub(super) fn full_message() -> Message {
         Message::new("payload")
             .with_id("id-1")
             .with_key("order-7")
             .with_header("content-type", "application/json")
     }
 
-    fn without_identity(message: ZmqMessage) -> Vec<Bytes> {
+    pub(super) fn without_identity(message: ZmqMessage) -> Vec<Bytes> {
         let mut frames = message.into_vec();
         frames.remove(0);
         frames
@@ -735,15 +596,20 @@ mod tests {
 
     #[test]
     fn requests_survive_the_round_trip() {
-        let hellos = [(false, false), (true, false), (true, true), (false, true)].map(
-            |(temporary, packed)| ToHub::Hello {
-                topic: "t".into(),
-                group: "g".into(),
-                prefetch: 8,
-                temporary,
-                packed,
-            },
-        );
+        let hellos = [
+            (false, Framing::Msg),
+            (true, Framing::Msg),
+            (true, Framing::Record),
+            (false, Framing::Record),
+            (false, Framing::Batch),
+        ]
+        .map(|(temporary, framing)| ToHub::Hello {
+            topic: "t".into(),
+            group: "g".into(),
+            prefetch: 8,
+            temporary,
+            framing,
+        });
         let requests = hellos.into_iter().chain([
             ToHub::Ack(vec![1, 2, 3]),
             ToHub::Nack(vec![4]),

@@ -17,7 +17,7 @@ use super::receiver::receiver;
 use super::settle::{SETTLE_BATCH, Settlement, write_settles};
 use crate::BACKEND;
 use crate::session::{Access, Dealer, connect};
-use crate::wire::{FromHub, ToHub};
+use crate::wire::{Framing, FromHub, ToHub};
 
 /// What a consumer connects to and announces.
 #[derive(Clone, Debug)]
@@ -117,7 +117,7 @@ impl Connection {
             group: self.params.group.clone(),
             prefetch: self.params.prefetch,
             temporary: self.params.temporary,
-            packed: true,
+            framing: Framing::for_limit(self.params.access.max_message_bytes),
         };
         if let Err(error) = dealer.send(hello).await {
             return Ended::Lost(error.to_string());

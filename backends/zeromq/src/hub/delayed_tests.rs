@@ -12,7 +12,7 @@ use zeromq::{DealerSocket, Socket, SocketRecv, SocketSend};
 
 use super::{Hub, HubSettings};
 use crate::config::Overflow;
-use crate::wire::{FromHub, ToHub, WireMessage};
+use crate::wire::{Framing, FromHub, ToHub, WireMessage};
 
 const MAX_DELAY: Duration = Duration::from_millis(600);
 
@@ -80,7 +80,7 @@ impl Peer {
             group: "g".into(),
             prefetch,
             temporary: false,
-            packed: true,
+            framing: Framing::Record,
         })
         .await;
         assert!(matches!(self.recv().await, FromHub::Welcome { .. }));

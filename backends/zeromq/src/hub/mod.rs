@@ -7,6 +7,7 @@
 //! `RETRY` to have a delivery come again after a delay. Delayed messages wait in the
 //! outboxes; one timer of the hub's task releases them when due.
 
+mod batches;
 #[cfg(test)]
 mod delayed_tests;
 mod gate;

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use courier_core::backend::group::{Group, Member, MemberId};
 use courier_core::key_routing::KeyHasher;
 
-use crate::wire::WireMessage;
+use crate::wire::{Framing, WireMessage};
 
 pub(crate) use courier_core::Settle;
 
@@ -25,36 +25,35 @@ pub(crate) use courier_core::Settle;
 #[derive(Debug)]
 pub(crate) struct Outgoing {
     pub(crate) member: Bytes,
-    /// The member asked for deliveries as `RECORD`s.
-    pub(crate) packed: bool,
+    /// How the member asked for its deliveries.
+    pub(crate) framing: Framing,
     pub(crate) tag: u64,
     pub(crate) attempt: u32,
     pub(crate) message: WireMessage,
 }
 
-/// How a member takes its deliveries: at most `prefetch` unsettled, as `RECORD`s when
-/// `packed` (else as `MSG`s).
+/// How a member takes its deliveries: at most `prefetch` unsettled, framed as it asked.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Intake {
     pub(crate) prefetch: u32,
-    pub(crate) packed: bool,
+    pub(crate) framing: Framing,
 }
 
 impl From<u32> for Intake {
     fn from(prefetch: u32) -> Self {
         Self {
             prefetch,
-            packed: false,
+            framing: Framing::Msg,
         }
     }
 }
 
-/// A member as its group sees it: the peer's identity, and whether it asked for deliveries
-/// as `RECORD`s. Nothing to wake: the hub dispatches after every change.
+/// A member as its group sees it: the peer's identity, and how it asked for its
+/// deliveries. Nothing to wake: the hub dispatches after every change.
 #[derive(Debug)]
 struct Peer {
     identity: Bytes,
-    packed: bool,
+    framing: Framing,
 }
 
 impl Member for Peer {}
@@ -224,14 +223,14 @@ impl Outbox {
         now: Instant,
         out: &mut Vec<Outgoing>,
     ) -> Result<(), AlreadyJoined> {
-        let Intake { prefetch, packed } = intake.into();
+        let Intake { prefetch, framing } = intake.into();
         if self.members.contains_key(&member) {
             return Err(AlreadyJoined);
         }
         let group = self.declare(topic, group);
         let peer = Peer {
             identity: member.clone(),
-            packed,
+            framing,
         };
         let id = self.groups[group].join(prefetch as usize, peer);
         self.members.insert(
@@ -325,7 +324,7 @@ fn dispatch(group: &mut Group<WireMessage, Peer>, out: &mut Vec<Outgoing>) {
     group.dispatch(|_, peer, tag, attempt, message| {
         out.push(Outgoing {
             member: peer.identity.clone(),
-            packed: peer.packed,
+            framing: peer.framing,
             tag,
             attempt,
             message: message.clone(),

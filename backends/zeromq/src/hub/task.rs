@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use zeromq::util::PeerIdentity;
 use zeromq::{RouterSendHalf, RouterSocket, Socket, SocketEvent, TrySendError, ZmqMessage};
 
+use super::batches::Batches;
 use super::gate::{Admit, Gate};
 use super::outbox::{Intake, Outbox, Outgoing, Settle};
 use super::timer::DueTimer;
@@ -23,7 +24,7 @@ use crate::BACKEND;
 use crate::config::Overflow;
 use crate::delay;
 use crate::socket::spawn_reader;
-use crate::wire::{FromHub, Malformed, ToHub, WireMessage, delivery_to};
+use crate::wire::{FromHub, Malformed, ToHub, WireMessage};
 
 /// Frames read from peers handled per wake-up before writing, so that acks and deliveries
 /// travel in batches.
@@ -297,7 +298,7 @@ impl State {
                 group,
                 prefetch,
                 temporary,
-                packed,
+                framing,
             } => {
                 // The WELCOME is queued before the deliveries the join hands out.
                 let welcome = FromHub::Welcome {
@@ -310,7 +311,7 @@ impl State {
                     peer.clone(),
                     &topic,
                     &group,
-                    Intake { prefetch, packed },
+                    Intake { prefetch, framing },
                     now,
                     &mut self.out,
                 );
@@ -567,13 +568,30 @@ impl State {
     /// and is disconnected, so that it cannot hold up every other peer of the hub.
     fn write(&mut self, sender: &RouterSendHalf) {
         let mut gone: Vec<Bytes> = Vec::new();
+        // Peers a send to failed, with the error; each becomes `gone` before the next round.
+        let mut failed: Vec<(Bytes, TrySendError)> = Vec::new();
+        let send = |failed: &mut Vec<_>, peer: Bytes, message: ZmqMessage| {
+            if let Err(error) = sender.try_send(message) {
+                failed.push((peer, error));
+            }
+        };
         for reply in std::mem::take(&mut self.replies) {
             let peer = reply.get(0).cloned().unwrap_or_default();
-            if let Err(error) = sender.try_send(reply) {
+            send(&mut failed, peer, reply);
+        }
+        let mut batches = Batches::default();
+        loop {
+            for (peer, error) in failed.drain(..) {
+                batches.discard(&peer);
                 self.unwritable(peer, error, &mut gone);
             }
-        }
-        while !self.out.is_empty() || !gone.is_empty() {
+            if self.out.is_empty() && gone.is_empty() {
+                batches.flush(&mut |peer, message| send(&mut failed, peer, message));
+                if failed.is_empty() {
+                    break;
+                }
+                continue;
+            }
             for peer in gone.drain(..) {
                 if self.outbox.leave(&peer, &mut self.out) {
                     tracing::debug!(backend = BACKEND, peer = ?peer, "consumer gone while writing");
@@ -583,16 +601,9 @@ impl State {
                 if gone.contains(&delivery.member) || self.cut.contains(&delivery.member) {
                     continue;
                 }
-                let frames = delivery_to(
-                    delivery.member.clone(),
-                    delivery.packed,
-                    delivery.tag,
-                    delivery.attempt,
-                    delivery.message,
-                );
-                if let Err(error) = sender.try_send(frames) {
-                    self.unwritable(delivery.member, error, &mut gone);
-                }
+                batches.add(delivery, &mut |peer, message| {
+                    send(&mut failed, peer, message)
+                });
             }
         }
         for peer in self.evict.drain(..) {
