@@ -40,7 +40,7 @@ use zeromq::ZmqMessage;
 mod record;
 
 #[cfg(test)]
-pub(crate) use record::BATCH_DELIVERIES;
+pub(crate) use record::{BATCH_BYTES, BATCH_DELIVERIES};
 use record::{BATCHED, PACKED};
 pub(crate) use record::{Framing, Record, RecordBatch, delivery_to, records};
 

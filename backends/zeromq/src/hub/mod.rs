@@ -7,12 +7,16 @@
 //! `RETRY` to have a delivery come again after a delay. Delayed messages wait in the
 //! outboxes; one timer of the hub's task releases them when due.
 
+#[cfg(test)]
+mod batch_tests;
 mod batches;
 #[cfg(test)]
 mod delayed_tests;
 mod gate;
 mod outbox;
 mod task;
+#[cfg(test)]
+mod test_peer;
 mod timer;
 
 use std::time::Duration;
