@@ -65,8 +65,11 @@ impl WireMessage {
             // A map of strings always serialises.
             Bytes::from(serde_json::to_vec(&message.headers).unwrap_or_default())
         };
+        let id = message.id.text();
         Self {
-            id: Bytes::copy_from_slice(message.id.text().as_bytes()),
+            // Cut from the per-thread buffer: no allocation of its own, and a clone (the
+            // outbox keeps one per group) only counts a reference.
+            id: cut(id.len(), |buffer| buffer.extend_from_slice(id.as_bytes())),
             key: message.key.map(Bytes::from).unwrap_or_default(),
             headers,
             payload: message.payload,
