@@ -217,10 +217,9 @@ pub async fn prepare(backend: Backend, args: &Args) -> Result<Contenders, String
                  hand it batches in process, each consumer's DEALER receives while it holds \
                  fewer than {PREFETCH} unacked and acks a taken batch with one ACK of one tag \
                  per frame, and the binder keeps each delivered message until acked and puts a \
-                 leaving member's back in the queue, sending one ZeroMQ message per delivery \
-                 (courier's binding side puts what one round hands a consumer, up to 64 \
-                 deliveries, in one RECORD); bare is PUSH/PULL (each PULL binds, each PUSH \
-                 connects to all), no acks and no confirms"
+                 leaving member's back in the queue, sending up to 64 deliveries per message as \
+                 courier's binding side does; bare is PUSH/PULL (each PULL binds, each PUSH \
+                 connects to all), no acks and no confirms, one message per payload"
             );
             #[cfg_attr(not(feature = "peers"), allow(unused_mut))]
             let mut sides = Sides {

@@ -5,8 +5,9 @@
 //! A binder task owns a ROUTER socket and the run's one group: producers in its process hand
 //! it batches over a bounded channel (a send returns once the batch is queued, as courier's
 //! in-process send returns once the message is in the outbox); each consumer connects a
-//! DEALER, says `HELLO`, and receives `MSG tag payload` while it holds fewer than `prefetch`
-//! unacked messages, round-robin across the members. A consumer acks a taken batch with one
+//! DEALER, says `HELLO`, and receives `MSG (tag payload)+` while it holds fewer than
+//! `prefetch` unacked messages, round-robin across the members, up to [`BATCH`] deliveries per
+//! message as courier's binding side sends them. A consumer acks a taken batch with one
 //! `ACK` carrying one tag per frame; the binder keeps every delivered message in an unacked
 //! map until then, and puts a member's unacked messages back at the front of the queue when
 //! it says `BYE`. Waiting plus unacked messages are bounded by the outbox capacity.
@@ -37,6 +38,8 @@ const ACK: &[u8] = b"ACK";
 const BYE: &[u8] = b"BYE";
 /// Batches queued towards the binder at once.
 const PUBLISH_QUEUE: usize = 16;
+/// The most deliveries in one `MSG`, as in courier's batched `RECORD`.
+const BATCH: usize = 64;
 
 /// A binder task with a ROUTER socket per run, and DEALER consumers.
 pub struct AckedZmq {
@@ -217,7 +220,8 @@ impl Binder {
         }
     }
 
-    /// Sends waiting messages round-robin to the members with credit.
+    /// Sends waiting messages round-robin to the members with credit, each turn one `MSG` of
+    /// up to [`BATCH`] deliveries.
     async fn dispatch(&mut self) -> Outcome<()> {
         while !self.waiting.is_empty() {
             let count = self.members.len();
@@ -228,16 +232,16 @@ impl Binder {
                 return Ok(());
             };
             self.turn = (member + 1) % count;
-            let Some((tag, payload)) = self.waiting.pop_front() else {
-                return Ok(());
-            };
             let holder = &mut self.members[member];
-            holder.credit -= 1;
+            let n = holder.credit.min(BATCH).min(self.waiting.len());
+            holder.credit -= n;
             let mut message = ZmqMessage::from(holder.identity.clone());
             message.push_back(Bytes::from_static(MSG));
-            message.push_back(Bytes::copy_from_slice(&tag.to_le_bytes()));
-            message.push_back(payload.clone());
-            self.unacked.insert(tag, (holder.identity.clone(), payload));
+            for (tag, payload) in self.waiting.drain(..n) {
+                message.push_back(Bytes::copy_from_slice(&tag.to_le_bytes()));
+                message.push_back(payload.clone());
+                self.unacked.insert(tag, (holder.identity.clone(), payload));
+            }
             self.router.send(message).await?;
         }
         Ok(())
@@ -261,15 +265,20 @@ impl Publisher for QueuePublisher {
 struct DealerSubscriber(DealerSocket);
 
 impl DealerSubscriber {
-    /// Passes a `MSG`'s payload to `seen` and appends its tag to `tags`.
-    fn handle(message: &ZmqMessage, tags: &mut BytesMut, seen: &mut Seen<'_>) {
-        if message.get(0).map(|c| &c[..]) != Some(MSG) {
-            return;
+    /// Passes each payload of a `MSG` to `seen` and appends its tag to `tags`; returns how
+    /// many deliveries it carried.
+    fn handle(message: &ZmqMessage, tags: &mut BytesMut, seen: &mut Seen<'_>) -> usize {
+        let mut frames = message.iter();
+        if frames.next().map(|c| &c[..]) != Some(MSG) {
+            return 0;
         }
-        if let (Some(tag), Some(payload)) = (message.get(1), message.get(2)) {
+        let mut count = 0;
+        while let (Some(tag), Some(payload)) = (frames.next(), frames.next()) {
             seen(payload);
             tags.put_slice(tag);
+            count += 1;
         }
+        count
     }
 }
 
@@ -280,14 +289,12 @@ impl Subscriber for DealerSubscriber {
         // dropping it when nothing is ready loses no message.
         let first = self.0.recv().await?;
         let mut tags = BytesMut::with_capacity(8 * max);
-        Self::handle(&first, &mut tags, seen);
-        let mut taken = 1;
+        let mut taken = Self::handle(&first, &mut tags, seen);
         while taken < max {
             match self.0.recv().now_or_never() {
-                Some(next) => Self::handle(&next?, &mut tags, seen),
+                Some(next) => taken += Self::handle(&next?, &mut tags, seen),
                 None => break,
             }
-            taken += 1;
         }
         // One ACK for the batch, one tag per frame.
         let tags = tags.freeze();
