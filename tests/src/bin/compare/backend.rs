@@ -69,7 +69,7 @@ pub struct Contenders {
     pub courier: CourierSide,
     /// Through the raw client doing the same work as courier: the ratio's baseline.
     pub raw: Box<dyn Side>,
-    /// Through the bare raw client: the physical limit.
+    /// Through the bare raw client: only what the broker needs, in its simplest form.
     pub bare: Box<dyn Side>,
     /// Through another messaging library (the `peers` feature), with its line's title.
     pub peer: Option<(Box<dyn Side>, &'static str)>,

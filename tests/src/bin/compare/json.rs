@@ -8,7 +8,7 @@ use crate::{
 };
 
 /// One backend and workload. `raw` is the raw client doing the same work as courier (the
-/// baseline of `ratio`), `bare` the bare raw client (the physical limit).
+/// baseline of `ratio`), `bare` the bare raw client (only what the broker needs, in its simplest form).
 #[derive(Debug, Serialize)]
 pub struct Entry {
     /// Backend name.

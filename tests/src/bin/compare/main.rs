@@ -87,7 +87,7 @@ async fn run(args: &Args) -> Outcome<()> {
         notes: vec![
             "ratios: the target's courier ÷ raw is against the raw client doing the same work \
              as courier (the `raw` line, described per backend below); the `bare` line is the \
-             raw client doing only what the broker needs, the physical limit, and courier ÷ \
+             raw client doing only what the broker needs, in its simplest form, and courier ÷ \
              bare shows what courier's guarantees cost beyond it"
                 .to_owned(),
         ],

@@ -25,7 +25,7 @@ pub fn render(report: &Report) -> String {
         "Payload {} B; each throughput figure is the median of {} interleaved runs \
          (courier, raw, bare, courier, ...) with the range min–max in brackets. `raw` is the \
          raw client doing the same work as courier (ids, headers, acks: see the notes), \
-         `bare` the raw client doing only what the broker needs, the physical limit; \
+         `bare` the raw client doing only what the broker needs, in its simplest form; \
          courier ÷ side is courier's median over that side's, and the target is held to \
          the `raw` line. A line named after another library (built with the `peers` \
          feature) is that library driven through its own API at its best settings.\n",

@@ -64,7 +64,7 @@ pub struct Row {
     pub courier: Figures,
     /// Through the raw client doing the same work as courier: the ratio's baseline.
     pub raw: Figures,
-    /// Through the bare raw client: the physical limit.
+    /// Through the bare raw client: only what the broker needs, in its simplest form.
     pub bare: Figures,
     /// Through another messaging library, where one is measured on this backend (the `peers`
     /// feature).

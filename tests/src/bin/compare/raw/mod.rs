@@ -1,6 +1,6 @@
 //! The raw clients, each doing the benchmark's workload the way a user of that client would,
 //! with the settings courier's backend uses. Each backend has two raw sides: the bare client
-//! (the physical limit) and the client doing the same work as courier (the baseline the
+//! (in its simplest form) and the client doing the same work as courier (the baseline the
 //! targets use).
 
 pub mod kafka;
@@ -13,7 +13,7 @@ pub mod zeromq_acked;
 /// How much of courier's work a raw side does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Work {
-    /// Only what the broker needs to move the messages: the physical limit.
+    /// Only what the broker needs to move the messages, in the client's simplest form.
     Bare,
     /// The same work as courier for every message (ids, headers, acks, tracking).
     Equal,
