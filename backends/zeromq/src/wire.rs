@@ -65,11 +65,8 @@ impl WireMessage {
             // A map of strings always serialises.
             Bytes::from(serde_json::to_vec(&message.headers).unwrap_or_default())
         };
-        let id = message.id.text();
         Self {
-            // Cut from the per-thread buffer: no allocation of its own, and a clone (the
-            // outbox keeps one per group) only counts a reference.
-            id: cut(id.len(), |buffer| buffer.extend_from_slice(id.as_bytes())),
+            id: id_frame(&message.id),
             key: message.key.map(Bytes::from).unwrap_or_default(),
             headers,
             payload: message.payload,
@@ -114,7 +111,7 @@ impl WireMessage {
                 .map_err(|e| format!("the headers frame is not a JSON object of strings: {e}"))?;
         }
         if self.id.is_empty() {
-            self.id = Bytes::copy_from_slice(MessageId::generate().text().as_bytes());
+            self.id = id_frame(&MessageId::generate());
         }
         Ok(self)
     }
@@ -494,6 +491,15 @@ impl FromHub {
         }
         into_zmq(frames)
     }
+}
+
+/// The frame of a message id: its text, cut from the per-thread buffer, so that it costs no
+/// allocation of its own and a clone (the outbox keeps one per group) only counts a reference.
+fn id_frame(id: &MessageId) -> Bytes {
+    let text = id.text();
+    cut(text.len(), |buffer| {
+        buffer.extend_from_slice(text.as_bytes())
+    })
 }
 
 /// Bytes of the per-thread buffer that small frames ([`decimal`] numbers, `RECORD` heads)

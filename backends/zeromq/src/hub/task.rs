@@ -585,25 +585,25 @@ impl State {
                 batches.discard(&peer);
                 self.unwritable(peer, error, &mut gone);
             }
-            if self.out.is_empty() && gone.is_empty() {
-                batches.flush(&mut |peer, message| send(&mut failed, peer, message));
-                if failed.is_empty() {
-                    break;
-                }
-                continue;
-            }
             for peer in gone.drain(..) {
                 if self.outbox.leave(&peer, &mut self.out) {
                     tracing::debug!(backend = BACKEND, peer = ?peer, "consumer gone while writing");
                 }
             }
             for delivery in std::mem::take(&mut self.out) {
-                if gone.contains(&delivery.member) || self.cut.contains(&delivery.member) {
+                let member = &delivery.member;
+                if failed.iter().any(|(peer, _)| peer == member) || self.cut.contains(member) {
                     continue;
                 }
                 batches.add(delivery, &mut |peer, message| {
                     send(&mut failed, peer, message)
                 });
+            }
+            if failed.is_empty() {
+                batches.flush(&mut |peer, message| send(&mut failed, peer, message));
+                if failed.is_empty() {
+                    break;
+                }
             }
         }
         for peer in self.evict.drain(..) {

@@ -108,13 +108,20 @@ pub(crate) fn delivery_to(
         }
         .frames_to(identity);
     };
-    into_zmq(vec![
+    let mut frames = record_frames(identity, 1);
+    frames.extend([head, message.payload]);
+    into_zmq(frames)
+}
+
+/// The frames that open a `RECORD` to the peer `identity`, with room for `deliveries`.
+fn record_frames(identity: Bytes, deliveries: usize) -> Vec<Bytes> {
+    let mut frames = Vec::with_capacity(3 + 2 * deliveries);
+    frames.extend([
         identity,
         Bytes::from_static(PROTOCOL),
         Bytes::from_static(RECORD),
-        head,
-        message.payload,
-    ])
+    ]);
+    frames
 }
 
 /// A batched `RECORD` being filled for one peer.
@@ -128,13 +135,10 @@ pub(crate) struct RecordBatch {
 impl RecordBatch {
     /// An empty batch for the peer `identity`.
     pub(crate) fn new(identity: Bytes) -> Self {
-        let mut frames = Vec::with_capacity(3 + 2 * BATCH_DELIVERIES);
-        frames.extend([
-            identity,
-            Bytes::from_static(PROTOCOL),
-            Bytes::from_static(RECORD),
-        ]);
-        Self { frames, bytes: 0 }
+        Self {
+            frames: record_frames(identity, BATCH_DELIVERIES),
+            bytes: 0,
+        }
     }
 
     /// The peer it is for.
@@ -165,7 +169,7 @@ impl RecordBatch {
         let Some(head) = head(tag, attempt, &message) else {
             return Some(message);
         };
-        self.bytes += head.len() + message.payload.len();
+        self.bytes += record_bytes(&message);
         self.frames.extend([head, message.payload]);
         None
     }
@@ -176,9 +180,9 @@ impl RecordBatch {
     }
 }
 
-/// Bytes a delivery adds to a batch, near enough: its head and payload.
+/// Bytes a delivery adds to a batch: its head and payload.
 fn record_bytes(message: &WireMessage) -> usize {
-    HEAD + message.id.len() + message.key.len() + message.headers.len() + message.payload.len()
+    HEAD + message.byte_len()
 }
 
 /// One delivery read from a `RECORD`.
