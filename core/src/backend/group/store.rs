@@ -1,6 +1,7 @@
 //! Where a group keeps its messages: each in one slot from its arrival until it leaves, so
 //! that the queues move slot numbers and a delivery's token finds its message directly.
 
+use std::collections::VecDeque;
 use std::num::NonZeroU64;
 
 /// A message held by a group, with its key hash, the number of its next delivery and, while
@@ -62,7 +63,11 @@ const ORDER_BITS: u32 = crate::token::TAG_BITS - SLOT_BITS;
 /// The most messages one group holds; a backend bounds its group capacity by it.
 pub const MAX_HELD: usize = 1 << SLOT_BITS;
 
-/// The messages of a group, one slot each; a freed slot is reused.
+/// The messages of a group, one slot each; freed slots are reused oldest first.
+///
+/// Reusing the oldest freed slot keeps a queue that is settled in order stored in order: the
+/// next messages a take reads lie one after the other, which the processor reads ahead of
+/// time, where reusing the newest freed slot scattered them over the whole store.
 ///
 /// A token is the low 22 bits of the delivery's order number above the 26-bit slot number,
 /// 48 bits in all, so a settle finds its message at once, and a token of an earlier delivery
@@ -70,7 +75,8 @@ pub const MAX_HELD: usize = 1 << SLOT_BITS;
 #[derive(Debug)]
 pub(super) struct Store<M> {
     slots: Vec<Option<Entry<M>>>,
-    free: Vec<usize>,
+    /// Freed slots, oldest first.
+    free: VecDeque<usize>,
     len: usize,
     delivered: usize,
     next_order: u64,
@@ -80,7 +86,7 @@ impl<M> Default for Store<M> {
     fn default() -> Self {
         Self {
             slots: Vec::new(),
-            free: Vec::new(),
+            free: VecDeque::new(),
             len: 0,
             delivered: 0,
             next_order: 1,
@@ -102,7 +108,7 @@ impl<M> Store<M> {
     /// Keeps `entry`; returns its slot.
     pub(super) fn insert(&mut self, entry: Entry<M>) -> usize {
         self.len += 1;
-        match self.free.pop() {
+        match self.free.pop_front() {
             Some(at) => {
                 self.slots[at] = Some(entry);
                 at
@@ -126,7 +132,7 @@ impl<M> Store<M> {
         let key = slot.as_ref()?.key();
         *slot = None;
         self.len -= 1;
-        self.free.push(at);
+        self.free.push_back(at);
         Some(key)
     }
 
@@ -215,6 +221,19 @@ mod tests {
         );
         assert_eq!(store.undeliver(0, second), None, "settled once");
         assert!(store.undeliver(0, first).is_some());
+    }
+
+    #[test]
+    fn freed_slots_are_reused_oldest_first() {
+        let mut store: Store<u32> = Store::default();
+        let slots: Vec<usize> = (0..4).map(|i| store.insert(Entry::new(i, None))).collect();
+        for &at in &slots[..3] {
+            assert_eq!(store.discard(at), Some(None));
+        }
+        let reused: Vec<usize> = (4..7).map(|i| store.insert(Entry::new(i, None))).collect();
+        assert_eq!(reused, slots[..3], "in the order they were freed");
+        assert_eq!(store.insert(Entry::new(7, None)), 4, "then a new slot");
+        assert_eq!(store.len(), 5);
     }
 
     #[test]
