@@ -6,6 +6,7 @@
 
 pub use courier_conformance as conformance;
 pub use courier_conformance::{async_tests, faulty, support};
+pub mod ports;
 pub mod proxy;
 pub mod python;
 pub mod saga;

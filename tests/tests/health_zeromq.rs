@@ -35,10 +35,7 @@ async fn bind(endpoint: &str, topic: &str, group: &str) -> ZmqBroker {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_follows_the_binding_side() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
+    let port = courier_tests::ports::free_port().expect("a free port");
     let endpoint = format!("tcp://127.0.0.1:{port}");
     let topic = unique_name("zmq.health");
     let group = "ready";

@@ -130,10 +130,7 @@ struct Listener {
 
 impl Listener {
     fn start(pki: &Pki, require_client_cert: bool) -> Result<Self, String> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| e.to_string())?
-            .port();
+        let port = courier_tests::ports::free_port()?;
         let file = |name: &str| pki.path(name).display().to_string();
         let expression = format!(
             "rabbit_networking:start_ssl_listener({port}, [{{cacertfile,\"{}\"}},{{certfile,\"{}\"}},\

@@ -26,10 +26,7 @@ const DEADLINE_MS: u64 = 3_000;
 const SLACK: Duration = Duration::from_millis(2_500);
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
+    courier_tests::ports::free_port().expect("a free port")
 }
 
 struct Running {

@@ -13,10 +13,7 @@ use tokio::process::Command;
 /// A config whose broker is a ZeroMQ binding side on a port nobody listens on, with a connect
 /// timeout far longer than the test.
 fn unreachable_config() -> String {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
+    let port = courier_tests::ports::free_port().expect("a free port");
     format!(
         "[broker]\nkind = \"zeromq\"\n\n[broker.zeromq]\nendpoint = \"tcp://127.0.0.1:{port}\"\n\
          bind = false\nconnect_timeout_ms = 120000\n"

@@ -370,10 +370,7 @@ async fn a_topic_table_gives_a_topic_its_own_endpoint() {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    courier_tests::ports::free_port().expect("a free port")
 }
 
 /// The same over an `ipc://` endpoint (a Unix domain socket).

@@ -46,10 +46,7 @@ impl Served {
                 Ok::<(), HandlerError>(())
             }
         });
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = courier_tests::ports::free_port().expect("a free port");
         let listen = std::net::SocketAddr::from(([127, 0, 0, 1], port));
         let stop = CancellationToken::new();
         courier_service::serve_metrics(

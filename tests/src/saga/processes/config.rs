@@ -8,12 +8,7 @@ use courier_contracts::{CatalogItem, SagaTopics};
 
 use crate::saga::orders::DECLINE_ABOVE_MINOR;
 
-pub(super) fn free_port() -> Result<u16, String> {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| format!("no free port: {e}"))
-}
+pub(super) use crate::ports::free_port;
 
 pub(super) fn config_toml(
     broker_section: &str,

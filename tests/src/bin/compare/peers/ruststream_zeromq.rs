@@ -12,7 +12,7 @@
 //! delivery's `ack` reports `AckError::Unsupported`, so none is sent), and a publish returns once
 //! the socket has taken the message, with no confirm.
 
-use std::{net::TcpListener, num::NonZeroUsize, sync::Arc};
+use std::{num::NonZeroUsize, sync::Arc};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -42,7 +42,7 @@ pub struct RustStreamZmqSide;
 /// A loopback TCP port free now, for the producers' side to bind: the crate reports the port
 /// a `:0` endpoint resolved to only for a bound subscription, not for a bound publisher.
 fn free_port() -> Outcome<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(courier_tests::ports::free_port()?)
 }
 
 #[async_trait]
