@@ -39,12 +39,6 @@ pub const TITLE: &str = "ruststream (ruststream-zeromq 0.7.1)";
 /// ruststream-zeromq's PUSH/PULL queue, made afresh for every run.
 pub struct RustStreamZmqSide;
 
-/// A loopback TCP port free now, for the producers' side to bind: the crate reports the port
-/// a `:0` endpoint resolved to only for a bound subscription, not for a bound publisher.
-fn free_port() -> Outcome<u16> {
-    Ok(courier_tests::ports::free_port()?)
-}
-
 #[async_trait]
 impl Side for RustStreamZmqSide {
     fn label(&self) -> &'static str {
@@ -58,7 +52,9 @@ impl Side for RustStreamZmqSide {
         names: &Names,
     ) -> Outcome<Endpoints> {
         let read_ahead = NonZeroUsize::new(settings.prefetch).ok_or("the prefetch is 0")?;
-        let address = format!("tcp://127.0.0.1:{}", free_port()?);
+        // A port picked here, not `:0`: the crate reports the port a `:0` endpoint resolved
+        // to only for a bound subscription, not for a bound publisher.
+        let address = format!("tcp://127.0.0.1:{}", courier_tests::ports::free_port()?);
         // The ventilator: the PUSH socket listens from the pairing on, before anyone dials.
         let producing = ZmqQueue::new(ZmqEndpoint::bind(address.as_str()))
             .connect()
